@@ -1,0 +1,13 @@
+.PHONY: run test lint bench fuzz-long
+
+run:  ## Run Wildcat on its embedded defaults: web + admin + API, Celery worker and beat.
+	scripts/run.sh
+
+test:  ## Run the whole test suite (installs and starts Redis, PostgreSQL and Chromium when missing).
+	scripts/test.sh
+
+lint:
+	.venv/bin/ruff check .
+
+bench:  ## Run every benchmark in bench/ and print the ratios.
+	scripts/bootstrap.sh && scripts/services.sh && .venv/bin/python -m bench

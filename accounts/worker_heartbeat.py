@@ -1,0 +1,61 @@
+"""Every Celery worker writes a WorkerNode heartbeat, so /readyz and the dashboard can see it."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+
+from celery import bootsteps
+from django.db import close_old_connections
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+HEARTBEAT_SECONDS = 10
+
+
+def worker_heartbeat(*, name: str, queues: str, session_count: int = 0) -> None:
+    from accounts.models import WorkerNode
+
+    WorkerNode.objects.update_or_create(
+        name=name,
+        defaults={
+            "hostname": socket.gethostname(),
+            "pid": os.getpid(),
+            "queues": queues[:200],
+            "session_count": session_count,
+            "last_heartbeat": timezone.now(),
+        },
+    )
+
+
+class WorkerHeartbeatStep(bootsteps.StartStopStep):
+    """Runs in the worker's main process: a daemon thread that beats every few seconds."""
+
+    requires = {"celery.worker.components:Pool"}
+
+    def __init__(self, worker, **kwargs) -> None:
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._worker = worker
+
+    def start(self, worker) -> None:
+        queues = ",".join(sorted(q.name for q in worker.app.amqp.queues.consume_from.values()))
+        self._thread = threading.Thread(
+            target=self._run, args=(worker.hostname, queues), daemon=True, name="wc-heartbeat"
+        )
+        self._thread.start()
+
+    def _run(self, name: str, queues: str) -> None:
+        while not self._stop.is_set():
+            try:
+                worker_heartbeat(name=name, queues=queues)
+            except Exception:
+                logger.warning("worker heartbeat failed", exc_info=True)
+            finally:
+                close_old_connections()
+            self._stop.wait(HEARTBEAT_SECONDS)
+
+    def stop(self, worker) -> None:
+        self._stop.set()

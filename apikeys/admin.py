@@ -1,0 +1,90 @@
+"""Admin for API keys: create (secret shown once), see usage, revoke."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.utils.html import format_html
+
+from apikeys.models import ApiKey
+from apikeys.services import apikey_create, apikey_revoke
+
+_REVEAL_SESSION_KEY = "apikeys:reveal"
+
+
+class ApiKeyCreateForm(forms.ModelForm):
+    class Meta:
+        model = ApiKey
+        fields = ["label"]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ["label", "token_prefix", "status_badge", "usage_count", "last_used_at", "created_by", "created_at"]
+    list_filter = ["status"]
+    search_fields = ["label", "token_prefix"]
+    readonly_fields = [
+        "token_prefix",
+        "status",
+        "created_by",
+        "usage_count",
+        "last_used_at",
+        "last_used_ip",
+        "revoked_at",
+        "created_at",
+        "updated_at",
+    ]
+    actions = ["revoke_selected"]
+    show_full_result_count = False
+    change_form_template = "admin/apikeys/apikey/change_form.html"
+
+    def get_form(self, request: HttpRequest, obj: ApiKey | None = None, **kwargs):
+        if obj is None:
+            kwargs["form"] = ApiKeyCreateForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
+        return [] if obj is None else ["label", *self.readonly_fields]
+
+    def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
+        return ["label"] if obj is None else ["label", *self.readonly_fields]
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, obj: ApiKey) -> str:
+        return format_html('<span class="wc-badge wc-badge--{}">{}</span>', obj.status, obj.get_status_display())
+
+    def save_model(self, request: HttpRequest, obj: ApiKey, form: forms.ModelForm, change: bool) -> None:
+        if change:
+            return
+        try:
+            created, secret = apikey_create(label=form.cleaned_data["label"], created_by=request.user)
+        except ValidationError as exc:  # raced with another admin creating the same label
+            form.add_error("label", exc.messages[0])
+            raise
+        obj.pk = created.pk
+        obj.__dict__.update(created.__dict__)
+        request.session[_REVEAL_SESSION_KEY] = {"id": created.pk, "secret": secret}
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
+    ) -> HttpResponse:
+        reveal = request.session.get(_REVEAL_SESSION_KEY)
+        extra_context = dict(extra_context or {})
+        if reveal and str(reveal.get("id")) == str(object_id):
+            extra_context["revealed_secret"] = reveal["secret"]
+            del request.session[_REVEAL_SESSION_KEY]
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def has_delete_permission(self, request: HttpRequest, obj: ApiKey | None = None) -> bool:
+        return False
+
+    @admin.action(description="Revoke selected API keys")
+    def revoke_selected(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        revoked = 0
+        for api_key in queryset.filter(status=ApiKey.Status.ACTIVE):
+            apikey_revoke(api_key=api_key)
+            revoked += 1
+        self.message_user(request, f"Revoked {revoked} API key(s).", messages.SUCCESS)

@@ -1,0 +1,49 @@
+"""Writes for API keys: create (the only moment the key exists in clear) and revoke."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apikeys import keys
+from apikeys.authentication import auth_cache_key
+from apikeys.models import ApiKey
+
+MAX_LABEL_LENGTH = ApiKey._meta.get_field("label").max_length
+
+
+def apikey_create(*, label: str, created_by: AbstractBaseUser | None = None) -> tuple[ApiKey, str]:
+    """Create a key and return it with its secret, which is never stored or shown again."""
+    label = (label or "").strip()
+    if not label:
+        raise ValidationError({"label": "A label is required."})
+    if len(label) > MAX_LABEL_LENGTH:
+        raise ValidationError({"label": f"At most {MAX_LABEL_LENGTH} characters."})
+    secret = keys.generate_key()
+    try:
+        with transaction.atomic():
+            api_key = ApiKey.objects.create(
+                label=label,
+                token_hash=keys.hash_key(secret),
+                token_prefix=keys.display_prefix(secret),
+                created_by=created_by,
+            )
+    except IntegrityError as exc:
+        raise ValidationError({"label": "An API key with this label already exists."}) from exc
+    return api_key, secret
+
+
+def apikey_revoke(*, api_key: ApiKey) -> ApiKey:
+    if api_key.status == ApiKey.Status.REVOKED:
+        return api_key
+    with transaction.atomic():
+        api_key.status = ApiKey.Status.REVOKED
+        api_key.revoked_at = timezone.now()
+        api_key.save(update_fields=["status", "revoked_at", "updated_at"])
+        cache_key = auth_cache_key(api_key.token_hash)
+        transaction.on_commit(lambda: cache.delete(cache_key))
+    cache.delete(cache_key)
+    return api_key

@@ -1,0 +1,59 @@
+"""Per-key rate limiting through the shared cache, answering 429 with Retry-After."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+from django.conf import settings
+from rest_framework.request import Request
+from rest_framework.throttling import BaseThrottle
+
+from apikeys import usage
+from apikeys.models import ApiKey
+
+_PERIODS = {
+    "s": 1,
+    "sec": 1,
+    "second": 1,
+    "m": 60,
+    "min": 60,
+    "minute": 60,
+    "h": 3600,
+    "hour": 3600,
+    "d": 86400,
+    "day": 86400,
+}
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*([a-z]+)\s*$")
+
+
+def parse_rate(rate: str) -> tuple[int, int]:
+    """'1200/min' -> (1200, 60)."""
+    match = _RATE.match(rate.lower())
+    if not match or match.group(2) not in _PERIODS or int(match.group(1)) < 1:
+        raise ValueError(f"expected '<count>/<second|minute|hour|day>', got {rate!r}")
+    return int(match.group(1)), _PERIODS[match.group(2)]
+
+
+class ApiKeyRateThrottle(BaseThrottle):
+    """Fixed-window counter per key; also the place where each request's usage is counted."""
+
+    def __init__(self) -> None:
+        self._wait: float | None = None
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        api_key = request.auth
+        if not isinstance(api_key, ApiKey):
+            return True
+        limit, window_seconds = parse_rate(settings.WILDCAT_API_RATE)
+        in_window, first_this_minute = usage.count_request(api_key.pk, window_seconds)
+        if first_this_minute:
+            usage.record_last_use(api_key.pk, self.get_ident(request))
+        if in_window > limit:
+            self._wait = window_seconds - (time.time() % window_seconds)
+            return False
+        return True
+
+    def wait(self) -> float | None:
+        return self._wait

@@ -1,0 +1,104 @@
+"""Per-key request counting without a database write per request.
+
+Each request does one Redis round trip: the throttle window counter, the usage counter and a
+"seen this minute" marker. A beat task folds the usage counters into the database every 30 s,
+and ``last_used_at`` is written at most once a minute per key.
+"""
+
+from __future__ import annotations
+
+import time
+
+from django.core.cache import cache
+from django.db.models import F
+from django.utils import timezone
+
+from wildcat.redis_client import get_redis
+
+_THROTTLE = "wildcat:apikeys:throttle:{key_id}:{window}"
+_USAGE = "wildcat:apikeys:usage:{key_id}"
+_SEEN = "wildcat:apikeys:seen:{key_id}"
+_DIRTY = "wildcat:apikeys:usage-dirty"
+SEEN_INTERVAL_SECONDS = 60
+
+
+def count_request(key_id: int, window_seconds: int) -> tuple[int, bool]:
+    """Count one request; return (requests in this throttle window, first request this minute)."""
+    window = int(time.time() // window_seconds)
+    throttle_key = _THROTTLE.format(key_id=key_id, window=window)
+    usage_key = _USAGE.format(key_id=key_id)
+    seen_key = _SEEN.format(key_id=key_id)
+    client = get_redis()
+    if client is not None:
+        pipe = client.pipeline(transaction=False)
+        pipe.incr(throttle_key)
+        pipe.expire(throttle_key, window_seconds + 5, nx=True)
+        pipe.incr(usage_key)
+        pipe.sadd(_DIRTY, key_id)
+        pipe.set(seen_key, 1, nx=True, ex=SEEN_INTERVAL_SECONDS)
+        in_window, _, _, _, first_this_minute = pipe.execute()
+        return int(in_window), bool(first_this_minute)
+    cache.add(throttle_key, 0, window_seconds + 5)
+    in_window = cache.incr(throttle_key)
+    cache.add(usage_key, 0, None)
+    cache.incr(usage_key)
+    first_this_minute = cache.add(seen_key, 1, SEEN_INTERVAL_SECONDS)
+    return int(in_window), bool(first_this_minute)
+
+
+def pending_usage(key_id: int) -> int:
+    """Requests counted but not yet folded into the database."""
+    client = get_redis()
+    raw = client.get(_USAGE.format(key_id=key_id)) if client is not None else cache.get(_USAGE.format(key_id=key_id))
+    return int(raw or 0)
+
+
+def record_last_use(key_id: int, ip: str | None) -> None:
+    from apikeys.models import ApiKey
+
+    ApiKey.objects.filter(pk=key_id).update(last_used_at=timezone.now(), last_used_ip=ip)
+
+
+def _take_pending(key_id: int) -> int:
+    usage_key = _USAGE.format(key_id=key_id)
+    client = get_redis()
+    if client is not None:
+        return int(client.getdel(usage_key) or 0)
+    taken = int(cache.get(usage_key) or 0)
+    if taken:
+        cache.decr(usage_key, taken)
+    return taken
+
+
+def _give_back(key_id: int, count: int) -> None:
+    usage_key = _USAGE.format(key_id=key_id)
+    client = get_redis()
+    if client is not None:
+        client.incrby(usage_key, count)
+        client.sadd(_DIRTY, key_id)
+    else:
+        cache.add(usage_key, 0, None)
+        cache.incr(usage_key, count)
+
+
+def flush_usage() -> int:
+    """Fold pending counters into ApiKey.usage_count; return how many requests were folded."""
+    from apikeys.models import ApiKey
+
+    client = get_redis()
+    if client is not None:
+        key_ids = [int(member) for member in client.spop(_DIRTY, 10_000) or []]
+    else:
+        key_ids = list(ApiKey.objects.values_list("pk", flat=True))
+    folded = 0
+    for key_id in key_ids:
+        count = _take_pending(key_id)
+        if not count:
+            continue
+        try:
+            ApiKey.objects.filter(pk=key_id).update(usage_count=F("usage_count") + count)
+        except Exception:
+            _give_back(key_id, count)
+            raise
+        folded += count
+    return folded

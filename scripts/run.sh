@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Run Wildcat on its embedded defaults: SQLite, a file-based broker and cache, no servers to install.
+# Starts the web server (admin + API), a sessions worker, a general worker and beat; Ctrl-C stops all.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/bootstrap.sh
+
+export WILDCAT_DATA_DIR=${WILDCAT_DATA_DIR:-$PWD/data}
+mkdir -p "$WILDCAT_DATA_DIR/logs"
+secret_file="$WILDCAT_DATA_DIR/secret_key"
+if [ -z "${WILDCAT_SECRET_KEY:-}" ]; then
+  if [ ! -s "$secret_file" ]; then
+    (umask 077; .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(50))' > "$secret_file")
+  fi
+  export WILDCAT_SECRET_KEY_FILE=$secret_file
+fi
+export PROMETHEUS_MULTIPROC_DIR=$WILDCAT_DATA_DIR/metrics
+rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
+PORT=${WILDCAT_PORT:-8000}
+HOST=${WILDCAT_HOST:-127.0.0.1}
+export WILDCAT_PUBLIC_URL=${WILDCAT_PUBLIC_URL:-http://$HOST:$PORT}
+
+PY=.venv/bin/python
+$PY manage.py migrate --noinput -v0
+$PY manage.py collectstatic --noinput -v0
+admin_line=$($PY manage.py ensureadmin)
+
+pids=()
+cleanup() {
+  trap - INT TERM EXIT
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup INT TERM EXIT
+
+logs=$WILDCAT_DATA_DIR/logs
+.venv/bin/gunicorn wildcat.wsgi:application --bind "$HOST:$PORT" --workers 2 --threads 4 \
+  --access-logfile - >>"$logs/web.log" 2>&1 & pids+=($!)
+$PY -m celery -A wildcat worker -n sessions@%h -Q sessions -P threads -c 4 -l INFO >>"$logs/worker-sessions.log" 2>&1 & pids+=($!)
+$PY -m celery -A wildcat worker -n general@%h -Q default,webhooks -P threads -c 8 -l INFO >>"$logs/worker-general.log" 2>&1 & pids+=($!)
+$PY -m celery -A wildcat beat -s "$WILDCAT_DATA_DIR/celerybeat-schedule" -l INFO >>"$logs/beat.log" 2>&1 & pids+=($!)
+
+for _ in $(seq 1 60); do
+  curl -fs "http://$HOST:$PORT/healthz" >/dev/null 2>&1 && break
+  sleep 0.5
+done
+cat <<MSG
+
+Wildcat is running.
+  Admin:     $WILDCAT_PUBLIC_URL/admin/
+  API:       $WILDCAT_PUBLIC_URL/api/v1/   (docs: $WILDCAT_PUBLIC_URL/api/docs/)
+  Readiness: $WILDCAT_PUBLIC_URL/readyz
+  $admin_line
+  First API key: create one in the admin (API keys > Add), or run
+      .venv/bin/python manage.py createapikey --label my-app
+  Logs: $logs/   Data: $WILDCAT_DATA_DIR/
+Press Ctrl-C to stop.
+MSG
+wait -n "${pids[@]}"
+echo "a Wildcat process exited; stopping the others (see $logs/)" >&2

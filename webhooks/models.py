@@ -1,0 +1,1 @@
+"""Webhook endpoints, events, deliveries and attempts."""

@@ -1,0 +1,36 @@
+"""Request-size limits applied before a view reads the body."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+from wildcat.api.errors import error_response
+
+
+def body_limit_for(request: HttpRequest) -> int:
+    """Multipart uploads may carry media up to the media cap; everything else the body cap."""
+    if request.content_type == "multipart/form-data":
+        return settings.WILDCAT_MAX_MEDIA_BYTES + 64 * 1024
+    return settings.WILDCAT_MAX_BODY_BYTES
+
+
+class BodySizeLimitMiddleware:
+    """Answer 413 in the API error shape when Content-Length exceeds the limit."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith("/api/"):
+            raw_length = request.META.get("CONTENT_LENGTH") or "0"
+            try:
+                length = int(raw_length)
+            except ValueError:
+                return error_response(400, "Content-Length is not a number.")
+            limit = body_limit_for(request)
+            if length > limit:
+                return error_response(413, f"The request body is larger than {limit} bytes.", details={"limit": limit})
+        return self.get_response(request)

@@ -1,0 +1,21 @@
+"""Cursor pagination shared by every list endpoint."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from rest_framework.pagination import CursorPagination
+
+
+class CreatedCursorPagination(CursorPagination):
+    """Newest first by creation time, with the id as tie-breaker; stable under inserts."""
+
+    ordering = ("-created_at", "-id")
+    page_size_query_param = "page_size"
+
+    @property
+    def page_size(self) -> int:  # type: ignore[override]
+        return settings.WILDCAT_DEFAULT_PAGE_SIZE
+
+    @property
+    def max_page_size(self) -> int:  # type: ignore[override]
+        return settings.WILDCAT_MAX_PAGE_SIZE

@@ -1,0 +1,70 @@
+"""The Celery application: queues, reliability defaults and the beat schedule."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+from kombu import Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "wildcat.settings")
+
+app = Celery("wildcat")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+
+
+def _broker_transport_options() -> dict:
+    from django.conf import settings
+
+    if settings.CELERY_BROKER_URL.startswith("filesystem"):
+        folder = settings.DATA_DIR / "broker"
+        for sub in ("queue", "control", "processed"):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+        return {
+            "data_folder_in": str(folder / "queue"),
+            "data_folder_out": str(folder / "queue"),
+            "control_folder": str(folder / "control"),
+            "processed_folder": str(folder / "processed"),
+            "store_processed": False,
+        }
+    # Longer than the longest task, so an unacknowledged task is not redelivered while it runs.
+    return {"visibility_timeout": 3600}
+
+
+app.conf.update(
+    task_serializer="json",
+    result_serializer="json",
+    accept_content=["json"],
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    task_ignore_result=True,
+    task_default_queue="default",
+    task_queues=[Queue("default"), Queue("sessions"), Queue("webhooks")],
+    task_create_missing_queues=True,
+    broker_connection_retry_on_startup=True,
+    worker_hijack_root_logger=False,
+    beat_schedule={},
+)
+app.conf.broker_transport_options = _broker_transport_options()
+# Celery's Django fixup closes the DB connection around every task unless told to reuse it.
+app.conf["CELERY_DB_REUSE_MAX"] = 1000
+app.autodiscover_tasks()
+
+
+def beat_schedule_add(name: str, task: str, seconds: float, queue: str = "default") -> None:
+    """Register a periodic task; each app calls this from its AppConfig.ready()."""
+    app.conf.beat_schedule[name] = {"task": task, "schedule": seconds, "options": {"queue": queue, "expires": seconds}}
+
+
+def _connect_task_metrics() -> None:
+    from celery.signals import task_failure, task_retry, task_success
+
+    from wildcat import metrics
+
+    task_success.connect(lambda sender=None, **_: metrics.observe_task(sender.name, "success"), weak=False)
+    task_failure.connect(lambda sender=None, **_: metrics.observe_task(sender.name, "failure"), weak=False)
+    task_retry.connect(lambda sender=None, **_: metrics.observe_task(sender.name, "retry"), weak=False)
+
+
+_connect_task_metrics()

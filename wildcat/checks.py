@@ -1,0 +1,58 @@
+"""System checks that catch misconfiguration at start-up."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from django.conf import settings
+from django.core.checks import Error, Tags, Warning, register
+
+
+@register(Tags.security, deploy=False)
+def check_secret_key(app_configs, **kwargs) -> list:
+    if not settings.DEBUG and not settings.SECRET_KEY:
+        return [
+            Error(
+                "WILDCAT_SECRET_KEY is not set.",
+                hint="Set WILDCAT_SECRET_KEY (or WILDCAT_SECRET_KEY_FILE).",
+                id="wildcat.E001",
+            )
+        ]
+    if not settings.DEBUG and len(settings.SECRET_KEY) < 32:
+        return [Error("WILDCAT_SECRET_KEY is shorter than 32 characters.", id="wildcat.E002")]
+    return []
+
+
+@register()
+def check_limits(app_configs, **kwargs) -> list:
+    problems = []
+    if settings.WILDCAT_DEFAULT_PAGE_SIZE > settings.WILDCAT_MAX_PAGE_SIZE:
+        problems.append(Error("WILDCAT_DEFAULT_PAGE_SIZE is larger than WILDCAT_MAX_PAGE_SIZE.", id="wildcat.E003"))
+    for network in settings.WILDCAT_WEBHOOK_ALLOWED_NETWORKS:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            problems.append(
+                Error(f"WILDCAT_WEBHOOK_ALLOWED_NETWORKS has an invalid CIDR: {network!r}.", id="wildcat.E004")
+            )
+    try:
+        from apikeys.throttling import parse_rate
+
+        parse_rate(settings.WILDCAT_API_RATE)
+    except ValueError as exc:
+        problems.append(Error(f"WILDCAT_API_RATE is invalid: {exc}", id="wildcat.E005"))
+    return problems
+
+
+@register()
+def check_broker(app_configs, **kwargs) -> list:
+    engine = settings.DATABASES["default"]["ENGINE"]
+    if engine.endswith("postgresql") and not settings.REDIS_URL:
+        return [
+            Warning(
+                "PostgreSQL is configured without REDIS_URL: the broker and cache are local files, "
+                "which only works when every process runs on this one machine.",
+                id="wildcat.W001",
+            )
+        ]
+    return []

@@ -1,0 +1,65 @@
+"""Liveness and readiness probes."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+
+WORKER_FRESH_SECONDS = 30
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok"})
+
+
+def _timed(check) -> dict:
+    started = time.perf_counter()
+    try:
+        detail = check()
+        result = {"status": "ok"}
+        if detail:
+            result["detail"] = detail
+    except Exception as exc:  # noqa: BLE001 - a probe reports every failure as "down"
+        result = {"status": "down", "error": type(exc).__name__}
+    result["ms"] = round((time.perf_counter() - started) * 1000, 1)
+    return result
+
+
+def _check_database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+def _check_broker() -> str:
+    if settings.REDIS_URL:
+        import redis
+
+        redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1).ping()
+        return "redis"
+    folder = settings.DATA_DIR / "broker" / "queue"
+    if not folder.is_dir():
+        raise FileNotFoundError(str(folder))
+    return "filesystem"
+
+
+def _check_workers() -> str:
+    from accounts.models import WorkerNode
+
+    cutoff = timezone.now() - timedelta(seconds=WORKER_FRESH_SECONDS)
+    alive = WorkerNode.objects.filter(last_heartbeat__gte=cutoff).count()
+    if alive == 0:
+        raise LookupError("no live worker")
+    return f"{alive} alive"
+
+
+@never_cache
+def readyz(request: HttpRequest) -> JsonResponse:
+    checks = {"database": _timed(_check_database), "broker": _timed(_check_broker), "workers": _timed(_check_workers)}
+    ready = all(check["status"] == "ok" for check in checks.values())
+    return JsonResponse({"status": "ready" if ready else "not_ready", "checks": checks}, status=200 if ready else 503)

@@ -1,0 +1,213 @@
+"""Wildcat settings: everything comes from the environment through wildcat.env helpers."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+
+from wildcat.env import env_bool, env_float, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(env_str("WILDCAT_DATA_DIR", str(BASE_DIR / "data"))).resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+DEBUG = env_bool("WILDCAT_DEBUG", False)
+SECRET_KEY = env_str("WILDCAT_SECRET_KEY")
+if not SECRET_KEY and DEBUG:
+    SECRET_KEY = "insecure-development-only-key"  # noqa: S105 - refused outside debug by wildcat.checks
+ALLOWED_HOSTS = env_list("WILDCAT_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("WILDCAT_CSRF_TRUSTED_ORIGINS")
+PUBLIC_URL = env_str("WILDCAT_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "corsheaders",
+    "rest_framework",
+    "drf_spectacular",
+    "wildcat",
+    "apikeys",
+    "accounts",
+    "messaging",
+    "webhooks",
+]
+
+MIDDLEWARE = [
+    "wildcat.observability.RequestContextMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "wildcat.api.limits.BodySizeLimitMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "wildcat.urls"
+WSGI_APPLICATION = "wildcat.wsgi.application"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------
+DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'wildcat.sqlite3'}")
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("WILDCAT_DB_CONN_MAX_AGE", 60))}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Web, workers, beat and session hosts write at once: WAL plus a long busy timeout.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+    }
+    DATABASES["default"]["TEST"] = {"NAME": env_str("WILDCAT_TEST_SQLITE", str(DATA_DIR / "test.sqlite3"))}
+else:
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["default"]["TEST"] = {"NAME": env_str("WILDCAT_TEST_DB", "test_wildcat")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis, cache and Celery broker ---------------------------------------
+REDIS_URL = env_str("REDIS_URL")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "wildcat",
+            "OPTIONS": {"socket_timeout": 2, "socket_connect_timeout": 2},
+        }
+    }
+    CELERY_BROKER_URL = REDIS_URL
+else:
+    # Embedded default: a cache and a broker that work across processes without any server.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(DATA_DIR / "cache"),
+        }
+    }
+    CELERY_BROKER_URL = "filesystem://"
+
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("WILDCAT_TASK_SOFT_TIME_LIMIT", 300, minimum=1)
+CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 30
+CELERY_TASK_ALWAYS_EAGER = env_bool("WILDCAT_CELERY_EAGER", False)
+
+# --- Auth, API ------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+WILDCAT_API_RATE = env_str("WILDCAT_API_RATE", "1200/min")
+WILDCAT_MAX_PAGE_SIZE = env_int("WILDCAT_MAX_PAGE_SIZE", 200, minimum=1)
+WILDCAT_DEFAULT_PAGE_SIZE = env_int("WILDCAT_DEFAULT_PAGE_SIZE", 50, minimum=1)
+WILDCAT_MAX_BODY_BYTES = env_int("WILDCAT_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
+WILDCAT_MAX_MEDIA_BYTES = env_int("WILDCAT_MAX_MEDIA_BYTES", 16 * 1024 * 1024, minimum=1024)
+WILDCAT_MAX_CONNECTIONS_PER_KEY = env_int("WILDCAT_MAX_CONNECTIONS_PER_KEY", 50, minimum=1)
+WILDCAT_MAX_WEBHOOKS_PER_KEY = env_int("WILDCAT_MAX_WEBHOOKS_PER_KEY", 20, minimum=1)
+WILDCAT_RETENTION_DAYS = env_int("WILDCAT_RETENTION_DAYS", 0, minimum=0)  # 0 keeps everything
+WILDCAT_WEBHOOK_ALLOWED_NETWORKS = env_list("WILDCAT_WEBHOOK_ALLOWED_NETWORKS")
+WILDCAT_OUTBOUND_TIMEOUT = env_float("WILDCAT_OUTBOUND_TIMEOUT", 15.0)
+
+# Multipart uploads and JSON bodies: media may be larger than an ordinary body.
+DATA_UPLOAD_MAX_MEMORY_SIZE = WILDCAT_MAX_BODY_BYTES
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["apikeys.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["apikeys.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.MultiPartParser",
+        "rest_framework.parsers.FormParser",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "wildcat.api.pagination.CreatedCursorPagination",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "wildcat.api.errors.api_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Wildcat API",
+    "DESCRIPTION": "Self-hosted WhatsApp HTTP gateway.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- CORS: nothing is allowed unless listed --------------------------------
+CORS_ALLOWED_ORIGINS = env_list("WILDCAT_CORS_ALLOWED_ORIGINS")
+CORS_URLS_REGEX = r"^/api/.*$"
+
+# --- Security (production) ---------------------------------------------------
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("WILDCAT_BEHIND_TLS_PROXY") else None
+SECURE_SSL_REDIRECT = env_bool("WILDCAT_SSL_REDIRECT", False)
+SESSION_COOKIE_SECURE = env_bool("WILDCAT_SECURE_COOKIES", not DEBUG and SECURE_SSL_REDIRECT)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = env_int("WILDCAT_HSTS_SECONDS", 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
+SECURE_HSTS_PRELOAD = False
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+
+# --- Files -------------------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+MEDIA_ROOT = Path(env_str("WILDCAT_MEDIA_ROOT", str(DATA_DIR / "media")))
+MEDIA_URL = "/media-files/"
+STORAGES = {
+    "default": {"BACKEND": env_str("WILDCAT_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage")},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Logging: JSON lines carrying the request id -----------------------------
+LOG_LEVEL = env_str("WILDCAT_LOG_LEVEL", "INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_context": {"()": "wildcat.observability.RequestContextFilter"}},
+    "formatters": {"json": {"()": "wildcat.observability.JsonFormatter"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["request_context"]},
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.server": {"level": "WARNING"},
+        "whatsmeow": {"level": "WARNING"},
+        "Whatsmeow": {"level": "WARNING"},
+    },
+}
+
+os.environ.setdefault("WILDCAT_DATA_DIR", str(DATA_DIR))
