@@ -1,0 +1,21 @@
+"""Session drivers: the real neonize one and the sandbox phone, behind one interface."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from accounts.runtime.drivers.base import SessionDriver
+from wildcat.whatsapp import DriverEvent
+
+
+def driver_for(kind: str, *, connection_id: int, emit: Callable[[DriverEvent], None]) -> SessionDriver:
+    """Build the driver for a connection's ``driver`` field; neonize is imported only when asked for."""
+    if kind == "sandbox":
+        from accounts.runtime.drivers.sandbox import SandboxDriver
+
+        return SandboxDriver(connection_id=connection_id, emit=emit)
+    if kind == "neonize":
+        from accounts.runtime.drivers.neonize_driver import NeonizeDriver
+
+        return NeonizeDriver(connection_id=connection_id, emit=emit)
+    raise ValueError(f"unknown driver {kind!r}")

@@ -1,0 +1,92 @@
+"""The session driver interface shared by the neonize driver and the sandbox phone."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+from typing import Any
+
+from wildcat.whatsapp import DriverError, DriverEvent, OutboundMessage, SendResult
+
+
+class SessionDriver(abc.ABC):
+    """One WhatsApp session. The session host calls every method from its single command thread.
+
+    A driver reports what happens through ``emit(DriverEvent)``; the host persists those events on
+    another thread, so ``emit`` never blocks on the database.
+    """
+
+    kind: str = ""
+
+    def __init__(self, *, connection_id: int, emit: Callable[[DriverEvent], None]) -> None:
+        self.connection_id = connection_id
+        self.emit = emit
+
+    # --- lifecycle -------------------------------------------------------------------------
+    @abc.abstractmethod
+    def start(self) -> None:
+        """Resume stored credentials, or begin a fresh login that emits QR events. Must not block."""
+
+    @abc.abstractmethod
+    def stop(self) -> None:
+        """Close the connection and keep the stored credentials."""
+
+    @abc.abstractmethod
+    def logout(self) -> None:
+        """Log out on WhatsApp's side and delete the stored credentials."""
+
+    @abc.abstractmethod
+    def request_pair_code(self, phone_digits: str) -> str:
+        """Ask for an 8-character pairing code for a phone number (digits only, with country code)."""
+
+    @abc.abstractmethod
+    def delete_session_data(self) -> None:
+        """Remove every stored credential for this connection (used when the connection is deleted)."""
+
+    def tick(self, now: float) -> None:  # noqa: B027 - optional hook
+        """Periodic housekeeping on the command thread (QR rotation, timers); ``now`` is time.monotonic()."""
+
+    def is_logged_in(self) -> bool:
+        return False
+
+    # --- SessionPort ------------------------------------------------------------------------
+    @abc.abstractmethod
+    def send_message(self, message: OutboundMessage) -> SendResult: ...
+
+    @abc.abstractmethod
+    def edit_message(self, *, chat_jid: str, wa_message_id: str, new_text: str) -> SendResult: ...
+
+    @abc.abstractmethod
+    def revoke_message(self, *, chat_jid: str, sender_jid: str, wa_message_id: str) -> SendResult: ...
+
+    @abc.abstractmethod
+    def mark_read(self, *, chat_jid: str, sender_jid: str, wa_message_ids: list[str]) -> None: ...
+
+    @abc.abstractmethod
+    def send_presence(self, *, chat_jid: str, state: str) -> None: ...
+
+    @abc.abstractmethod
+    def check_numbers(self, numbers: list[str]) -> list[dict[str, Any]]: ...
+
+    @abc.abstractmethod
+    def list_groups(self) -> list[dict[str, Any]]: ...
+
+    @abc.abstractmethod
+    def group_info(self, group_jid: str) -> dict[str, Any]: ...
+
+    # --- generic calls from SessionCommand(kind="call") ------------------------------------
+    def call(self, op: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Run a named operation for a durable command; drivers add their own (the sandbox's inject calls)."""
+        handler = getattr(self, f"call_{op}", None)
+        if handler is None:
+            raise DriverError("unsupported_operation", f"{self.kind} driver does not support {op!r}", permanent=True)
+        return handler(**payload)
+
+    def call_check_numbers(self, numbers: list[str]) -> dict[str, Any]:
+        return {"results": self.check_numbers(numbers)}
+
+    def call_list_groups(self) -> dict[str, Any]:
+        return {"groups": self.list_groups()}
+
+    def call_group_info(self, group_jid: str) -> dict[str, Any]:
+        return {"group": self.group_info(group_jid)}
