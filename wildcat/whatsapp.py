@@ -7,9 +7,15 @@ never import the session runtime, and the runtime never hands a protobuf to a se
 from __future__ import annotations
 
 import enum
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
+
+
+def generate_message_id() -> str:
+    """A WhatsApp message id in the format WhatsApp Web clients use, fixed before the first send attempt."""
+    return "3EB0" + secrets.token_hex(9).upper()
 
 
 class MessageType(enum.StrEnum):

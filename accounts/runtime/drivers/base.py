@@ -75,18 +75,24 @@ class SessionDriver(abc.ABC):
     def group_info(self, group_jid: str) -> dict[str, Any]: ...
 
     # --- generic calls from SessionCommand(kind="call") ------------------------------------
+    PORT_OPERATIONS = frozenset(
+        {"check_numbers", "list_groups", "group_info", "edit_message", "revoke_message", "mark_read", "send_presence"}
+    )
+
     def call(self, op: str, payload: dict[str, Any]) -> dict[str, Any]:
-        """Run a named operation for a durable command; drivers add their own (the sandbox's inject calls)."""
+        """Run a named operation for a durable command and return a JSON-ready result.
+
+        SessionPort operations are callable by name; a driver adds its own as ``call_<op>`` methods
+        (the sandbox's scan and inject operations, for example).
+        """
         handler = getattr(self, f"call_{op}", None)
-        if handler is None:
+        if handler is not None:
+            return handler(**payload)
+        if op not in self.PORT_OPERATIONS:
             raise DriverError("unsupported_operation", f"{self.kind} driver does not support {op!r}", permanent=True)
-        return handler(**payload)
-
-    def call_check_numbers(self, numbers: list[str]) -> dict[str, Any]:
-        return {"results": self.check_numbers(numbers)}
-
-    def call_list_groups(self) -> dict[str, Any]:
-        return {"groups": self.list_groups()}
-
-    def call_group_info(self, group_jid: str) -> dict[str, Any]:
-        return {"group": self.group_info(group_jid)}
+        result = getattr(self, op)(**payload)
+        if isinstance(result, SendResult):
+            return {"wa_message_id": result.wa_message_id, "timestamp": result.timestamp.isoformat()}
+        if isinstance(result, list):
+            return {"results": result}
+        return result if isinstance(result, dict) else {}
