@@ -7,3 +7,4 @@ class WildcatConfig(AppConfig):
 
     def ready(self) -> None:
         from wildcat import checks  # noqa: F401 - registers the system checks
+        from wildcat.api import schema  # noqa: F401 - registers the OpenAPI auth extension

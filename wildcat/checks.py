@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
@@ -56,3 +57,21 @@ def check_broker(app_configs, **kwargs) -> list:
             )
         ]
     return []
+
+
+@register(Tags.security, deploy=True)
+def check_production_hosts(app_configs, **kwargs) -> list:
+    """Production needs an explicit host list and the origins the admin is served from."""
+    problems = []
+    if "*" in settings.ALLOWED_HOSTS or not os.environ.get("WILDCAT_ALLOWED_HOSTS"):
+        problems.append(
+            Error("Set WILDCAT_ALLOWED_HOSTS to the exact host names Wildcat is served on.", id="wildcat.E010")
+        )
+    if not settings.CSRF_TRUSTED_ORIGINS:
+        problems.append(
+            Warning(
+                "WILDCAT_CSRF_TRUSTED_ORIGINS is empty: admin logins through a TLS proxy will fail CSRF checks.",
+                id="wildcat.W010",
+            )
+        )
+    return problems

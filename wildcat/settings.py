@@ -164,15 +164,22 @@ SPECTACULAR_SETTINGS = {
 CORS_ALLOWED_ORIGINS = env_list("WILDCAT_CORS_ALLOWED_ORIGINS")
 CORS_URLS_REGEX = r"^/api/.*$"
 
-# --- Security (production) ---------------------------------------------------
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("WILDCAT_BEHIND_TLS_PROXY") else None
-SECURE_SSL_REDIRECT = env_bool("WILDCAT_SSL_REDIRECT", False)
-SESSION_COOKIE_SECURE = env_bool("WILDCAT_SECURE_COOKIES", not DEBUG and SECURE_SSL_REDIRECT)
+# --- Security ------------------------------------------------------------------
+# WILDCAT_PRODUCTION=true turns on everything `manage.py check --deploy` asks for; each piece can
+# still be set on its own. The embedded `make run` is not production (plain HTTP on localhost).
+PRODUCTION = env_bool("WILDCAT_PRODUCTION", False)
+BEHIND_TLS_PROXY = env_bool("WILDCAT_BEHIND_TLS_PROXY", PRODUCTION)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_TLS_PROXY else None
+SECURE_SSL_REDIRECT = env_bool("WILDCAT_SSL_REDIRECT", PRODUCTION)
+# Probes and scrapers talk plain HTTP inside the cluster.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+SESSION_COOKIE_SECURE = env_bool("WILDCAT_SECURE_COOKIES", PRODUCTION)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-SECURE_HSTS_SECONDS = env_int("WILDCAT_HSTS_SECONDS", 0, minimum=0)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
-SECURE_HSTS_PRELOAD = False
+SECURE_HSTS_SECONDS = env_int("WILDCAT_HSTS_SECONDS", 31_536_000 if PRODUCTION else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("WILDCAT_HSTS_INCLUDE_SUBDOMAINS", SECURE_HSTS_SECONDS > 0)
+SECURE_HSTS_PRELOAD = env_bool("WILDCAT_HSTS_PRELOAD", PRODUCTION)
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 
