@@ -1,3 +1,5 @@
+"""API keys: the app that decides who may call the API."""
+
 from django.apps import AppConfig
 
 
@@ -6,6 +8,10 @@ class ApikeysConfig(AppConfig):
     verbose_name = "API keys"
 
     def ready(self) -> None:
+        from django.conf import settings
+
         from wildcat.celery import beat_schedule_add
 
-        beat_schedule_add("apikeys-usage-flush", "apikeys.tasks.usage_flush_task", 30.0)
+        beat_schedule_add(
+            "apikeys-usage-flush", "apikeys.tasks.usage_flush_task", float(settings.WILDCAT_API_USAGE_FLUSH_SECONDS)
+        )

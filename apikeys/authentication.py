@@ -6,6 +6,7 @@ shared cache by digest; revoking a key drops its cache entry, so it is refused f
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.cache import cache
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
@@ -14,7 +15,6 @@ from rest_framework.request import Request
 from apikeys import keys
 from apikeys.models import ApiKey
 
-AUTH_CACHE_SECONDS = 300
 _MISSING = "missing"
 
 
@@ -43,7 +43,7 @@ def _lookup(token_hash: str) -> ApiKey | None:
         cache.set(auth_cache_key(token_hash), _MISSING, 30)
         return None
     record = {"id": found.pk, "label": found.label, "token_prefix": found.token_prefix, "status": found.status}
-    cache.set(auth_cache_key(token_hash), record, AUTH_CACHE_SECONDS)
+    cache.set(auth_cache_key(token_hash), record, settings.WILDCAT_API_KEY_CACHE_SECONDS)
     return ApiKey(**record)
 
 

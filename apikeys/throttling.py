@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import math
 import re
 import time
 from typing import Any
@@ -47,13 +49,25 @@ class ApiKeyRateThrottle(BaseThrottle):
         if not isinstance(api_key, ApiKey):
             return True
         limit, window_seconds = parse_rate(settings.WILDCAT_API_RATE)
-        in_window, first_this_minute = usage.count_request(api_key.pk, window_seconds)
-        if first_this_minute:
-            usage.record_last_use(api_key.pk, self.get_ident(request))
-        if in_window > limit:
-            self._wait = window_seconds - (time.time() % window_seconds)
+        counted = usage.count_request(api_key.pk, window_seconds)
+        # Views such as /me read the pending count from here instead of asking Redis again.
+        api_key.pending_usage = counted.pending
+        if counted.first_this_interval:
+            usage.record_last_use(api_key.pk, _client_ip(request))
+        if counted.in_window > limit:
+            # Whole seconds, rounded up: "Retry-After: 0" would invite an immediate retry.
+            self._wait = float(max(1, math.ceil(window_seconds - (time.time() % window_seconds))))
             return False
         return True
 
     def wait(self) -> float | None:
         return self._wait
+
+
+def _client_ip(request: Request) -> str | None:
+    """The peer address only: X-Forwarded-For is caller-controlled and may hold anything."""
+    raw = request.META.get("REMOTE_ADDR") or ""
+    try:
+        return str(ipaddress.ip_address(raw))
+    except ValueError:
+        return None

@@ -1,14 +1,17 @@
 """Per-key request counting without a database write per request.
 
 Each request does one Redis round trip: the throttle window counter, the usage counter and a
-"seen this minute" marker. A beat task folds the usage counters into the database every 30 s,
-and ``last_used_at`` is written at most once a minute per key.
+"seen recently" marker. A beat task folds the usage counters into the database every
+``WILDCAT_API_USAGE_FLUSH_SECONDS``, and ``last_used_at`` is written at most once per
+``WILDCAT_API_LAST_USED_SECONDS`` (a minute by default) per key.
 """
 
 from __future__ import annotations
 
 import time
+from typing import NamedTuple
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db.models import F
 from django.utils import timezone
@@ -19,11 +22,17 @@ _THROTTLE = "wildcat:apikeys:throttle:{key_id}:{window}"
 _USAGE = "wildcat:apikeys:usage:{key_id}"
 _SEEN = "wildcat:apikeys:seen:{key_id}"
 _DIRTY = "wildcat:apikeys:usage-dirty"
-SEEN_INTERVAL_SECONDS = 60
 
 
-def count_request(key_id: int, window_seconds: int) -> tuple[int, bool]:
-    """Count one request; return (requests in this throttle window, first request this minute)."""
+class Counted(NamedTuple):
+    in_window: int  # requests in the current throttle window, this one included
+    pending: int  # requests counted but not yet folded into ApiKey.usage_count
+    first_this_interval: bool  # True when last_used_at is due to be written
+
+
+def count_request(key_id: int, window_seconds: int) -> Counted:
+    """Count one request in the throttle window and the usage counter."""
+    seen_seconds = settings.WILDCAT_API_LAST_USED_SECONDS
     window = int(time.time() // window_seconds)
     throttle_key = _THROTTLE.format(key_id=key_id, window=window)
     usage_key = _USAGE.format(key_id=key_id)
@@ -35,15 +44,15 @@ def count_request(key_id: int, window_seconds: int) -> tuple[int, bool]:
         pipe.expire(throttle_key, window_seconds + 5, nx=True)
         pipe.incr(usage_key)
         pipe.sadd(_DIRTY, key_id)
-        pipe.set(seen_key, 1, nx=True, ex=SEEN_INTERVAL_SECONDS)
-        in_window, _, _, _, first_this_minute = pipe.execute()
-        return int(in_window), bool(first_this_minute)
+        pipe.set(seen_key, 1, nx=True, ex=seen_seconds)
+        in_window, _, pending, _, first = pipe.execute()
+        return Counted(int(in_window), int(pending), bool(first))
     cache.add(throttle_key, 0, window_seconds + 5)
     in_window = cache.incr(throttle_key)
     cache.add(usage_key, 0, None)
-    cache.incr(usage_key)
-    first_this_minute = cache.add(seen_key, 1, SEEN_INTERVAL_SECONDS)
-    return int(in_window), bool(first_this_minute)
+    pending = cache.incr(usage_key)
+    first = cache.add(seen_key, 1, seen_seconds)
+    return Counted(int(in_window), int(pending), bool(first))
 
 
 def pending_usage(key_id: int) -> int:

@@ -28,7 +28,7 @@ def _broker_transport_options() -> dict:
             "store_processed": False,
         }
     # Longer than the longest task, so an unacknowledged task is not redelivered while it runs.
-    return {"visibility_timeout": 3600}
+    return {"visibility_timeout": max(3600, 2 * settings.CELERY_TASK_TIME_LIMIT)}
 
 
 app.conf.update(

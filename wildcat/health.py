@@ -11,8 +11,6 @@ from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
-WORKER_FRESH_SECONDS = 30
-
 
 def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
@@ -51,7 +49,7 @@ def _check_broker() -> str:
 def _check_workers() -> str:
     from accounts.models import WorkerNode
 
-    cutoff = timezone.now() - timedelta(seconds=WORKER_FRESH_SECONDS)
+    cutoff = timezone.now() - timedelta(seconds=settings.WILDCAT_WORKER_FRESH_SECONDS)
     alive = WorkerNode.objects.filter(last_heartbeat__gte=cutoff).count()
     if alive == 0:
         raise LookupError("no live worker")

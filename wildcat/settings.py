@@ -40,6 +40,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "wildcat.observability.RequestContextMiddleware",
+    "wildcat.api.middleware.ApiExceptionMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -121,6 +122,10 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 WILDCAT_API_RATE = env_str("WILDCAT_API_RATE", "1200/min")
+WILDCAT_API_KEY_CACHE_SECONDS = env_int("WILDCAT_API_KEY_CACHE_SECONDS", 300, minimum=1)
+WILDCAT_API_LAST_USED_SECONDS = env_int("WILDCAT_API_LAST_USED_SECONDS", 60, minimum=1)
+WILDCAT_API_USAGE_FLUSH_SECONDS = env_int("WILDCAT_API_USAGE_FLUSH_SECONDS", 30, minimum=1)
+WILDCAT_WORKER_FRESH_SECONDS = env_int("WILDCAT_WORKER_FRESH_SECONDS", 30, minimum=1)
 WILDCAT_MAX_PAGE_SIZE = env_int("WILDCAT_MAX_PAGE_SIZE", 200, minimum=1)
 WILDCAT_DEFAULT_PAGE_SIZE = env_int("WILDCAT_DEFAULT_PAGE_SIZE", 50, minimum=1)
 WILDCAT_MAX_BODY_BYTES = env_int("WILDCAT_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
@@ -154,7 +159,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["apikeys.throttling.ApiKeyRateThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "wildcat.api.parsers.JsonObjectParser",
         "rest_framework.parsers.MultiPartParser",
         "rest_framework.parsers.FormParser",
     ],

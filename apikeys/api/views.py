@@ -28,7 +28,7 @@ class MeView(APIView):
     @extend_schema(responses=MeSerializer, summary="The calling API key")
     def get(self, request: Request) -> Response:
         api_key = request.auth
-        usage = apikey_usage(key_id=api_key.pk)
+        usage = apikey_usage(key_id=api_key.pk, pending=getattr(api_key, "pending_usage", None))
         body = {
             "id": api_key.pk,
             "label": api_key.label,
