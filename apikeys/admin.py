@@ -6,7 +6,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 from django.utils.html import format_html
 
 from apikeys.models import ApiKey
@@ -67,6 +68,12 @@ class ApiKeyAdmin(admin.ModelAdmin):
         obj.pk = created.pk
         obj.__dict__.update(created.__dict__)
         request.session[_REVEAL_SESSION_KEY] = {"id": created.pk, "secret": secret}
+
+    def response_add(self, request: HttpRequest, obj: ApiKey, post_url_continue: str | None = None) -> HttpResponse:
+        """Always land on the new key's page: that is where its secret is shown, once."""
+        url = reverse("admin:apikeys_apikey_change", args=[obj.pk])
+        self.message_user(request, f"API key “{obj.label}” was created.", messages.SUCCESS)
+        return HttpResponseRedirect(url)
 
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None

@@ -27,6 +27,15 @@ def _isolated_cache(settings, tmp_path: Path):
     _client_for.cache_clear()
 
 
+@pytest.fixture(autouse=True)
+def _plain_static_storage(settings):
+    """Admin pages render without a collectstatic manifest (production uses the manifest storage)."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
 @pytest.fixture
 def redis_url(settings) -> str:
     """Point the cache, throttles and wake-ups at a real, empty Redis database."""

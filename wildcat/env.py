@@ -11,11 +11,14 @@ class ConfigError(ValueError):
 
 
 def env_str(name: str, default: str = "") -> str:
-    """Return a string variable, reading ``NAME_FILE`` first so secrets can live in files."""
+    """Return a string variable, reading ``NAME_FILE`` first so secrets can live in files.
+
+    Set-but-empty counts as unset (``DATABASE_URL= make …`` means "the default database").
+    """
     file_path = os.environ.get(f"{name}_FILE")
     if file_path:
         return Path(file_path).read_text().strip()
-    return os.environ.get(name, default)
+    return os.environ.get(name) or default
 
 
 def env_bool(name: str, default: bool = False) -> bool:

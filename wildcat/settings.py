@@ -204,6 +204,7 @@ SESSION_COOKIE_HTTPONLY = True
 # --- Files -------------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "staticfiles"
+STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise warns on every start-up before the first collectstatic
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = Path(env_str("WILDCAT_MEDIA_ROOT", str(DATA_DIR / "media")))
 MEDIA_URL = "/media-files/"

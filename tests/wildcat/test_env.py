@@ -34,3 +34,8 @@ def test_env_str_reads_file_variant(monkeypatch, tmp_path):
 def test_env_list_drops_blanks(monkeypatch):
     monkeypatch.setenv("WC_LIST", "a, b,,c ")
     assert env_list("WC_LIST") == ["a", "b", "c"]
+
+
+def test_env_str_treats_empty_as_unset(monkeypatch):
+    monkeypatch.setenv("WC_URL", "")
+    assert env_str("WC_URL", "sqlite:///default") == "sqlite:///default"

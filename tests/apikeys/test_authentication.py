@@ -1,0 +1,88 @@
+"""Authentication by header, the one 401 for every bad key, revocation, and hostile headers."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from apikeys import keys
+from apikeys.services import apikey_revoke
+from tests.apikeys.factories import ApiKeyFactory, RevokedApiKeyFactory
+
+pytestmark = pytest.mark.django_db
+ME = "/api/v1/me"
+
+
+def _assert_401(response) -> None:
+    assert response.status_code == 401, response.content
+    assert response.json() == {
+        "error": {"code": "not_authenticated", "message": "A valid API key is required.", "details": {}}
+    }
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_bearer_and_x_api_key_both_authenticate():
+    api_key = ApiKeyFactory()
+    bearer = APIClient().get(ME, HTTP_AUTHORIZATION=f"Bearer {api_key.secret}")
+    header = APIClient().get(ME, HTTP_X_API_KEY=api_key.secret)
+    for response in (bearer, header):
+        assert response.status_code == 200, response.content
+        assert response.json()["id"] == api_key.pk
+        assert response.json()["prefix"] == api_key.token_prefix
+        assert response.json()["label"] == api_key.label
+
+
+def test_missing_malformed_unknown_and_revoked_keys_get_the_same_401():
+    revoked = RevokedApiKeyFactory()
+    unknown = keys.generate_key()  # well formed, checksum right, not in the database
+    body = unknown[8:40]
+    wrong_checksum = f"wc_live_{body}{'000000' if not unknown.endswith('000000') else '111111'}"
+    cases = [
+        {},
+        {"HTTP_AUTHORIZATION": "Bearer"},
+        {"HTTP_AUTHORIZATION": "Bearer not-a-key"},
+        {"HTTP_AUTHORIZATION": f"Basic {unknown}"},
+        {"HTTP_AUTHORIZATION": f"Bearer {unknown}"},
+        {"HTTP_AUTHORIZATION": f"Bearer {wrong_checksum}"},
+        {"HTTP_X_API_KEY": revoked.secret},
+        {"HTTP_AUTHORIZATION": f"Bearer {revoked.secret}"},
+    ]
+    for headers in cases:
+        _assert_401(APIClient().get(ME, **headers))
+
+
+def test_wrong_checksum_is_refused_without_a_database_query(django_assert_num_queries):
+    real = ApiKeyFactory()
+    typo = real.secret[:-1] + ("a" if real.secret[-1] != "a" else "b")
+    with django_assert_num_queries(0):
+        _assert_401(APIClient().get(ME, HTTP_AUTHORIZATION=f"Bearer {typo}"))
+
+
+def test_oversized_authorization_header_is_a_401_not_a_500():
+    ApiKeyFactory()
+    _assert_401(APIClient().get(ME, HTTP_AUTHORIZATION="Bearer " + "wc_live_" + "A" * 64_000))
+    _assert_401(APIClient().get(ME, HTTP_X_API_KEY="B" * 64_000))
+
+
+def test_non_ascii_keys_are_a_401_not_a_500():
+    api_key = ApiKeyFactory()
+    accented = api_key.secret[:-2] + "é" + api_key.secret[-1]
+    # WSGI hands headers over as latin-1 text; both spellings must be refused cleanly.
+    _assert_401(APIClient().get(ME, HTTP_AUTHORIZATION=f"Bearer {accented}"))
+    _assert_401(APIClient().get(ME, HTTP_X_API_KEY="wc_live_" + "ü" * 38))
+    _assert_401(APIClient().get(ME, HTTP_AUTHORIZATION="Bearer wc_live_\x00\x01" + "a" * 36))
+
+
+def test_revoked_key_is_refused_from_the_next_request(redis_url):
+    api_key = ApiKeyFactory()
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key.secret}")
+    assert client.get(ME).status_code == 200  # now cached in Redis
+    apikey_revoke(api_key=api_key)
+    _assert_401(client.get(ME))
+    api_key.refresh_from_db()
+    assert api_key.status == "revoked" and api_key.revoked_at is not None
+
+
+def test_admin_session_does_not_authenticate_the_api(admin_client):
+    _assert_401(admin_client.get(ME))
