@@ -1,3 +1,5 @@
+"""The accounts app: WhatsApp connections, their session runtime wiring and periodic tasks."""
+
 from django.apps import AppConfig
 
 
@@ -6,7 +8,18 @@ class AccountsConfig(AppConfig):
     verbose_name = "WhatsApp connections"
 
     def ready(self) -> None:
+        from django.conf import settings
+
+        from accounts.runtime.supervisor import SessionSupervisorStep
         from accounts.worker_heartbeat import WorkerHeartbeatStep
-        from wildcat.celery import app
+        from wildcat.celery import app, beat_schedule_add
 
         app.steps["worker"].add(WorkerHeartbeatStep)
+        app.steps["worker"].add(SessionSupervisorStep)
+        # On the sessions queue, so a node running only a sessions worker still reconciles.
+        beat_schedule_add(
+            "accounts-sessions-reconcile",
+            "accounts.tasks.sessions_reconcile_task",
+            settings.WILDCAT_RECONCILE_SECONDS,
+            queue="sessions",
+        )

@@ -15,19 +15,19 @@ logger = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 10
 
 
-def worker_heartbeat(*, name: str, queues: str, session_count: int = 0) -> None:
+def worker_heartbeat(*, name: str, queues: str, session_count: int | None = None) -> None:
     from accounts.models import WorkerNode
 
-    WorkerNode.objects.update_or_create(
-        name=name,
-        defaults={
-            "hostname": socket.gethostname(),
-            "pid": os.getpid(),
-            "queues": queues[:200],
-            "session_count": session_count,
-            "last_heartbeat": timezone.now(),
-        },
-    )
+    defaults = {
+        "hostname": socket.gethostname(),
+        "pid": os.getpid(),
+        "queues": queues[:200],
+        "last_heartbeat": timezone.now(),
+    }
+    # The session supervisor keeps session_count current; the plain heartbeat must not reset it.
+    if session_count is not None:
+        defaults["session_count"] = session_count
+    WorkerNode.objects.update_or_create(name=name, defaults=defaults)
 
 
 class WorkerHeartbeatStep(bootsteps.StartStopStep):

@@ -1,0 +1,87 @@
+"""Runs durable SessionCommand rows against the driver of a hosted session, on the host's command thread."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from accounts.models import SessionCommand
+from wildcat.whatsapp import DriverError
+
+if TYPE_CHECKING:
+    from accounts.runtime.host import SessionHost
+
+logger = logging.getLogger(__name__)
+MAX_COMMANDS_PER_POLL = 20
+
+
+def connections_with_commands(connection_ids: Iterable[int]) -> set[int]:
+    """One query for a whole host: which of these sessions have commands waiting (or orphaned while running)."""
+    ids = list(connection_ids)
+    if not ids:
+        return set()
+    waiting = (SessionCommand.Status.PENDING, SessionCommand.Status.RUNNING)
+    rows = SessionCommand.objects.filter(connection_id__in=ids, status__in=waiting).values_list(
+        "connection_id", flat=True
+    )
+    return set(rows)
+
+
+def commands_run(*, host: SessionHost, connection_id: int) -> int:
+    """Claim and execute this session's commands in order; returns how many ran."""
+    from accounts.services import session_command_claim
+
+    ran = 0
+    while ran < MAX_COMMANDS_PER_POLL:
+        try:
+            command = session_command_claim(connection_id=connection_id)
+        except Exception:  # database hiccup: the next poll claims it
+            logger.warning("claiming commands failed for session %s", connection_id, exc_info=True)
+            return ran
+        if command is None:
+            return ran
+        _execute_and_finish(host=host, command=command)
+        ran += 1
+    return ran
+
+
+def _execute_and_finish(*, host: SessionHost, command: SessionCommand) -> None:
+    from accounts.services import session_command_finish
+
+    result: dict[str, Any] = {}
+    error = ""
+    permanent = True
+    try:
+        result = command_execute(host=host, command=command)
+    except DriverError as exc:
+        error, permanent = f"{exc.code}: {exc.message}", exc.permanent
+    except Exception as exc:  # a failing command is recorded on its row, not raised
+        logger.exception("command %s (%s) failed", command.pk, command.kind)
+        error = str(exc)[:500] or exc.__class__.__name__
+    try:
+        session_command_finish(command_id=command.pk, result=result, error=error, retry=not permanent)
+    except Exception:  # left running; the next owner or poll retries it
+        logger.warning("finishing command %s failed", command.pk, exc_info=True)
+
+
+def command_execute(*, host: SessionHost, command: SessionCommand) -> dict[str, Any]:
+    """Do what one command asks with the session's driver; returns the JSON result to store."""
+    session = host.sessions.get(command.connection_id)
+    if session is None:
+        raise DriverError("session_gone", "the session stopped before the command ran", permanent=False)
+    driver = session.driver
+    payload = command.payload or {}
+    kind = command.kind
+    if kind == SessionCommand.Kind.LOGOUT:
+        driver.logout()
+        return {"logged_out": True}
+    if kind == SessionCommand.Kind.PAIR_CODE:
+        phone = str(payload.get("phone", "")).lstrip("+")
+        return {"code": driver.request_pair_code(phone), "phone": phone}
+    if kind == SessionCommand.Kind.RESTART:
+        host.restart_session(command.connection_id)
+        return {"restarted": True, "reason": payload.get("reason", "requested")}
+    if kind == SessionCommand.Kind.CALL:
+        return driver.call(str(payload.get("op", "")), dict(payload.get("args") or {}))
+    raise DriverError("unknown_command", f"unknown command kind {kind!r}", permanent=True)

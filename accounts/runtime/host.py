@@ -1,0 +1,270 @@
+"""The session-host process: runs WhatsApp sessions for its supervisor, one command thread for every driver call.
+
+Started by exec (``python -m accounts.runtime.host``), never by fork: neonize hangs in a forked
+child. It speaks JSON lines with its supervisor: requests arrive on stdin, answers and reports go to
+the original stdout, and everything else the process prints (Go's own lines included) is moved to
+stderr so it cannot corrupt the protocol. The host exits when stdin closes, so a dead worker takes
+its hosts down with it.
+
+Threads:
+- main: reads stdin and queues requests;
+- command: the only thread that touches a driver (start, stop, tick, commands, outbox sends);
+- sink: turns driver events into service calls, so a slow database never stalls a socket.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+logger = logging.getLogger("accounts.runtime.host")
+TICK_SECONDS = 0.2
+STOP_GRACE_SECONDS = 5.0
+
+
+@dataclass
+class HostedSession:
+    connection_id: int
+    driver: Any
+    ready: bool = False
+    woken: bool = True  # look for work as soon as the session starts
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+class SessionHost:
+    """Holds the sessions of this process; all driver calls happen on the command thread."""
+
+    def __init__(self, *, protocol_out: TextIO, poll_seconds: float) -> None:
+        self.sessions: dict[int, HostedSession] = {}
+        self.inbox: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self.events: queue.Queue[tuple[int, Any] | None] = queue.Queue()
+        self.poll_seconds = poll_seconds
+        self._out = protocol_out
+        self._out_lock = threading.Lock()
+        self._running = True
+
+    # --- protocol ------------------------------------------------------------------------
+    def send(self, message: dict[str, Any]) -> None:
+        line = json.dumps(message, separators=(",", ":"))
+        with self._out_lock:
+            try:
+                self._out.write(line + "\n")
+                self._out.flush()
+            except (BrokenPipeError, ValueError, OSError):
+                self._running = False
+
+    def read_requests(self, stream: TextIO) -> None:
+        """Main thread: queue every request line; end of input means the supervisor is gone."""
+        for line in stream:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                self.inbox.put(json.loads(line))
+            except ValueError:
+                logger.warning("ignoring malformed request line %r", line[:200])
+        self.inbox.put(None)
+
+    # --- command thread ------------------------------------------------------------------
+    def command_loop(self) -> None:
+        next_tick = time.monotonic()
+        next_poll = next_tick
+        while self._running:
+            timeout = max(0.0, min(next_tick, next_poll) - time.monotonic())
+            try:
+                request = self.inbox.get(timeout=timeout)
+            except queue.Empty:
+                request = {}
+            if request is None:
+                break
+            if request:
+                self._handle_request(request)
+            now = time.monotonic()
+            if now >= next_tick:
+                self._tick_all(now)
+                next_tick = now + TICK_SECONDS
+            if now >= next_poll:
+                self._poll(all_sessions=True)
+                next_poll = now + self.poll_seconds
+            else:
+                self._poll(all_sessions=False)
+        self._stop_all()
+
+    def _handle_request(self, request: dict[str, Any]) -> None:
+        op = request.get("op")
+        connection_id = request.get("connection_id")
+        if op == "start":
+            self._start(int(connection_id), request.get("driver", "sandbox"))
+        elif op == "stop":
+            self._stop(int(connection_id), reason=request.get("reason", "stop"))
+        elif op == "wake":
+            session = self.sessions.get(int(connection_id))
+            if session is not None:
+                session.woken = True
+        elif op == "ping":
+            self.send({"op": "pong", "seq": request.get("seq"), "sessions": self._status()})
+        else:
+            logger.warning("unknown host request %r", op)
+
+    def _status(self) -> dict[str, Any]:
+        return {str(cid): {"ready": s.ready} for cid, s in self.sessions.items()}
+
+    def _emitter(self, connection_id: int):
+        from wildcat.whatsapp import DriverEventType
+
+        def emit(event: Any) -> None:
+            session = self.sessions.get(connection_id)
+            if session is not None:
+                if event.type == DriverEventType.CONNECTED:
+                    session.ready = True
+                    session.woken = True
+                elif event.type in (DriverEventType.DISCONNECTED, DriverEventType.LOGGED_OUT, DriverEventType.QR):
+                    session.ready = False
+            self.events.put((connection_id, event))
+
+        return emit
+
+    def _start(self, connection_id: int, driver_kind: str) -> None:
+        from accounts.runtime.drivers import driver_for
+
+        if connection_id in self.sessions:
+            self.send({"op": "started", "connection_id": connection_id, "already": True})
+            return
+        try:
+            driver = driver_for(driver_kind, connection_id=connection_id, emit=self._emitter(connection_id))
+            self.sessions[connection_id] = HostedSession(connection_id=connection_id, driver=driver)
+            driver.start()
+        except Exception as exc:  # reported to the supervisor, which backs off
+            logger.exception("session %s failed to start", connection_id)
+            self.sessions.pop(connection_id, None)
+            self.send({"op": "start_failed", "connection_id": connection_id, "error": str(exc)[:500]})
+            return
+        self.send({"op": "started", "connection_id": connection_id})
+
+    def restart_session(self, connection_id: int) -> None:
+        """Stop the driver and start a fresh one from the stored credentials (RESTART, zombie)."""
+        session = self.sessions.get(connection_id)
+        if session is None:
+            return
+        kind = session.driver.kind
+        self._stop(connection_id, reason="restart", report=False)
+        self._start(connection_id, kind)
+
+    def _stop(self, connection_id: int, *, reason: str, report: bool = True) -> None:
+        session = self.sessions.pop(connection_id, None)
+        if session is not None:
+            try:
+                session.driver.stop()
+            except Exception:  # the session is gone either way
+                logger.warning("driver stop failed for session %s", connection_id, exc_info=True)
+        if report:
+            self.send({"op": "stopped", "connection_id": connection_id, "reason": reason})
+
+    def _stop_all(self) -> None:
+        for connection_id in list(self.sessions):
+            self._stop(connection_id, reason="host_exit", report=False)
+
+    def _tick_all(self, now: float) -> None:
+        for session in list(self.sessions.values()):
+            try:
+                session.driver.tick(now)
+            except Exception:  # one session's timer bug must not stop the others
+                logger.exception("tick failed for session %s", session.connection_id)
+
+    def _poll(self, *, all_sessions: bool) -> None:
+        """Run durable commands and queued sends for sessions that were woken (or all, on the poll tick)."""
+        from accounts.runtime.commands import commands_run, connections_with_commands
+
+        targets = [s for s in self.sessions.values() if all_sessions or s.woken]
+        if not targets:
+            return
+        try:
+            with_commands = connections_with_commands([s.connection_id for s in targets])
+        except Exception:  # the database may be briefly unavailable; next poll retries
+            logger.warning("command poll failed", exc_info=True)
+            return
+        for session in targets:
+            session.woken = False
+            if session.connection_id in with_commands:
+                commands_run(host=self, connection_id=session.connection_id)
+            current = self.sessions.get(session.connection_id)
+            if current is not None and current.ready:
+                self._outbox(current)
+
+    def _outbox(self, session: HostedSession) -> None:
+        try:
+            from messaging.outbox import outbox_process
+        except ImportError:
+            logger.debug("messaging.outbox is not available; no outbound processing")
+            return
+        try:
+            outbox_process(connection_id=session.connection_id, port=session.driver)
+        except Exception:  # the outbox records its own failures; keep the loop alive
+            logger.exception("outbox processing failed for session %s", session.connection_id)
+
+    # --- sink thread ---------------------------------------------------------------------
+    def sink_loop(self) -> None:
+        from django.db import close_old_connections
+
+        from accounts.runtime.events import handle_driver_event
+
+        while True:
+            item = self.events.get()
+            if item is None:
+                return
+            connection_id, event = item
+            try:
+                handle_driver_event(connection_id=connection_id, event=event)
+            except Exception:  # one bad event must not stop the sink
+                logger.exception("handling %s event failed for session %s", event.type, connection_id)
+                close_old_connections()
+
+
+def _protocol_stream() -> TextIO:
+    """Keep the real stdout for the protocol and point file descriptor 1 at stderr for everyone else."""
+    protocol_fd = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return os.fdopen(protocol_fd, "w", buffering=1, encoding="utf-8")
+
+
+def main() -> None:
+    protocol_out = _protocol_stream()
+    # Ctrl-C in a terminal reaches the whole process group; the supervisor decides when a host stops.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "wildcat.settings")
+    import django
+
+    django.setup()
+    from django.conf import settings
+
+    from wildcat.redis_client import get_redis
+
+    poll = settings.WILDCAT_SESSION_POLL_SECONDS
+    if get_redis() is not None:
+        # Wake-ups arrive through the supervisor; polling is only the safety net.
+        poll = max(poll, settings.WILDCAT_SESSION_SAFETY_POLL_SECONDS)
+    host = SessionHost(protocol_out=protocol_out, poll_seconds=poll)
+    sink = threading.Thread(target=host.sink_loop, name="wc-host-sink", daemon=True)
+    sink.start()
+    worker = threading.Thread(target=host.command_loop, name="wc-host-commands", daemon=True)
+    worker.start()
+    host.send({"op": "hello", "pid": os.getpid()})
+    host.read_requests(sys.stdin)
+    worker.join(STOP_GRACE_SECONDS)
+    host.events.put(None)
+    sink.join(STOP_GRACE_SECONDS)
+    # A driver thread that ignores stop() (neonize can) must not keep the process alive.
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()

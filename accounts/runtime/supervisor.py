@@ -1,0 +1,378 @@
+"""The session supervisor: lives in a `sessions` Celery worker's main process and runs session-host processes.
+
+It holds the leases of the sessions it hosts and renews them, places each session in a host with
+room (a host runs one driver kind), restarts crashed or hung hosts with backoff, forwards Redis
+wake-ups to the right host, and stops sessions whose lease it lost or whose desired state is
+"stopped". Hosts are started by exec and speak JSON lines (see ``accounts.runtime.host``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from celery import bootsteps
+from django.conf import settings
+from django.db import close_old_connections
+
+from accounts.models import ConnectionEvent, WaConnection, WorkerNode
+from accounts.runtime import leases
+
+logger = logging.getLogger(__name__)
+LOOP_SECONDS = 0.5
+PING_SECONDS = 1.0
+CRASH_MEMORY_SECONDS = 300.0
+START_FAILURE_COOLDOWN = 10.0
+
+_current: Supervisor | None = None
+
+
+def current_supervisor() -> Supervisor | None:
+    """The supervisor of this process, if this process is a `sessions` worker."""
+    return _current
+
+
+def host_capacity(driver_kind: str) -> int:
+    if driver_kind == WaConnection.Driver.SANDBOX:
+        return settings.WILDCAT_SANDBOX_SESSIONS_PER_HOST
+    return settings.WILDCAT_SESSIONS_PER_HOST
+
+
+@dataclass
+class HostProcess:
+    """One session-host child process and the sessions placed in it."""
+
+    host_id: int
+    driver_kind: str
+    capacity: int
+    process: subprocess.Popen
+    sessions: set[int] = field(default_factory=set)
+    last_pong: float = field(default_factory=time.monotonic)
+    ping_seq: int = 0
+    crash_reason: str = ""
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def send(self, message: dict[str, Any]) -> bool:
+        line = json.dumps(message, separators=(",", ":")) + "\n"
+        with self._lock:
+            try:
+                self.process.stdin.write(line)
+                self.process.stdin.flush()
+                return True
+            except (BrokenPipeError, ValueError, OSError):
+                return False
+
+    def close(self) -> None:
+        with self._lock, contextlib.suppress(OSError, ValueError):
+            self.process.stdin.close()
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError, OSError):
+            self.process.kill()
+
+
+class Supervisor:
+    """Hosts sessions for one worker node. Thread-safe: Celery task threads call ``session_start``."""
+
+    def __init__(self, *, worker_name: str) -> None:
+        self.worker_name = worker_name
+        self.node = leases.node_identity(worker_name)
+        self.hosts: dict[int, HostProcess] = {}
+        self.placements: dict[int, int | None] = {}  # connection id -> host id (None: waiting to restart)
+        self.kinds: dict[int, str] = {}
+        self.restart_due: dict[int, float] = {}
+        self.crashes: dict[int, tuple[int, float]] = {}  # connection id -> (count, last crash time)
+        self.cooldown: dict[int, float] = {}
+        self._lock = threading.RLock()
+        self._stopping = threading.Event()
+        self._next_host_id = 1
+        self._threads: list[threading.Thread] = []
+
+    # --- lifecycle -------------------------------------------------------------------------
+    def start(self) -> None:
+        global _current
+        _current = self
+        for target, name in ((self._loop, "wc-supervisor"), (self._wakeups, "wc-supervisor-wakeups")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        logger.info("session supervisor started as %s", self.node)
+
+    def stop(self) -> None:
+        """Clean shutdown: stop the hosts and hand every lease back so other nodes resume at once."""
+        global _current
+        self._stopping.set()
+        with self._lock:
+            hosts = list(self.hosts.values())
+            self.placements.clear()
+            self.hosts.clear()
+        for host in hosts:
+            host.close()
+        for host in hosts:
+            try:
+                host.process.wait(timeout=8)
+            except subprocess.TimeoutExpired:
+                host.kill()
+        try:
+            leases.lease_release_all(owner=self.node, reason="worker_shutdown")
+        except Exception:  # the leases expire on their own
+            logger.warning("releasing leases on shutdown failed", exc_info=True)
+        finally:
+            close_old_connections()
+        if _current is self:
+            _current = None
+
+    # --- placing sessions ----------------------------------------------------------------
+    def session_start(self, connection_id: int) -> str:
+        """Take the lease and place the session in a host; returns what happened (for logs and tests)."""
+        with self._lock:
+            if self._stopping.is_set():
+                return "stopping"
+            if connection_id in self.placements:
+                return "already_hosted"
+            if len(self.placements) >= settings.WILDCAT_MAX_SESSIONS_PER_WORKER:
+                return "full"
+            if self.cooldown.get(connection_id, 0) > time.monotonic():
+                return "cooling_down"
+        kind = WaConnection.objects.filter(pk=connection_id).values_list("driver", flat=True).first()
+        if kind is None:
+            return "missing"
+        if not leases.lease_acquire(connection_id=connection_id, owner=self.node):
+            return "owned_elsewhere"
+        with self._lock:
+            if connection_id in self.placements:
+                return "already_hosted"
+            self.kinds[connection_id] = kind
+            self._place(connection_id)
+        return "started"
+
+    def _place(self, connection_id: int) -> None:
+        """Put a leased session into a host with room, starting a host when none has any. Holds the lock."""
+        kind = self.kinds[connection_id]
+        host = next(
+            (h for h in self.hosts.values() if h.driver_kind == kind and len(h.sessions) < h.capacity),
+            None,
+        )
+        if host is None:
+            host = self._spawn_host(kind)
+        host.sessions.add(connection_id)
+        self.placements[connection_id] = host.host_id
+        self.restart_due.pop(connection_id, None)
+        host.send({"op": "start", "connection_id": connection_id, "driver": kind})
+
+    def _spawn_host(self, kind: str) -> HostProcess:
+        # exec, never fork: a forked copy of a process that imported neonize hangs in connect().
+        process = subprocess.Popen(
+            [sys.executable, "-m", "accounts.runtime.host"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            cwd=str(settings.BASE_DIR),
+            text=True,
+            bufsize=1,
+        )
+        host = HostProcess(host_id=self._next_host_id, driver_kind=kind, capacity=host_capacity(kind), process=process)
+        self._next_host_id += 1
+        self.hosts[host.host_id] = host
+        reader = threading.Thread(target=self._read_host, args=(host,), name=f"wc-host-{host.pid}", daemon=True)
+        reader.start()
+        logger.info("started session host pid %s for %s sessions", host.pid, kind)
+        return host
+
+    def session_stop(self, connection_id: int, *, release: bool, reason: str) -> None:
+        with self._lock:
+            host_id = self.placements.pop(connection_id, None)
+            self.kinds.pop(connection_id, None)
+            self.restart_due.pop(connection_id, None)
+            host = self.hosts.get(host_id) if host_id is not None else None
+            if host is not None:
+                host.sessions.discard(connection_id)
+                host.send({"op": "stop", "connection_id": connection_id, "reason": reason})
+        if release:
+            leases.lease_release(owner=self.node, connection_id=connection_id, reason=reason)
+        logger.info("stopped session %s (%s)", connection_id, reason)
+
+    def wake(self, connection_id: int) -> None:
+        with self._lock:
+            host_id = self.placements.get(connection_id)
+            host = self.hosts.get(host_id) if host_id is not None else None
+        if host is not None:
+            host.send({"op": "wake", "connection_id": connection_id})
+
+    # --- host output -----------------------------------------------------------------------
+    def _read_host(self, host: HostProcess) -> None:
+        for line in host.process.stdout:
+            try:
+                message = json.loads(line)
+            except ValueError:
+                logger.info("session host %s: %s", host.pid, line.rstrip()[:500])
+                continue
+            self._on_host_message(host, message)
+        host.process.wait()
+        self._on_host_exit(host)
+
+    def _on_host_message(self, host: HostProcess, message: dict[str, Any]) -> None:
+        op = message.get("op")
+        if op in ("pong", "hello"):
+            host.last_pong = time.monotonic()
+        elif op == "start_failed":
+            connection_id = int(message["connection_id"])
+            with self._lock:
+                self.cooldown[connection_id] = time.monotonic() + START_FAILURE_COOLDOWN
+            leases.record_timeline(
+                connection_id=connection_id,
+                kind=ConnectionEvent.Kind.ERROR,
+                detail={"error": message.get("error", ""), "stage": "session_start", "node": self.node},
+            )
+            self.session_stop(connection_id, release=True, reason="start_failed")
+
+    def _on_host_exit(self, host: HostProcess) -> None:
+        """A host died (crash, kill, hang): write the crash on each session's timeline and restart them."""
+        with self._lock:
+            if self.hosts.pop(host.host_id, None) is None or self._stopping.is_set():
+                return
+            orphans = [cid for cid in host.sessions if self.placements.get(cid) == host.host_id]
+            for connection_id in orphans:
+                self.placements[connection_id] = None
+                self.restart_due[connection_id] = time.monotonic() + self._backoff(connection_id)
+        code = host.process.returncode
+        logger.warning("session host pid %s exited with %s; %d sessions to restart", host.pid, code, len(orphans))
+        for connection_id in orphans:
+            leases.record_timeline(
+                connection_id=connection_id,
+                kind=ConnectionEvent.Kind.CRASH,
+                detail={
+                    "host_pid": host.pid,
+                    "exit_code": code,
+                    "reason": host.crash_reason or "exited",
+                    "node": self.node,
+                    "restart_in_seconds": round(self.restart_due.get(connection_id, 0) - time.monotonic(), 1),
+                },
+            )
+        close_old_connections()
+
+    def _backoff(self, connection_id: int) -> float:
+        now = time.monotonic()
+        count, last = self.crashes.get(connection_id, (0, 0.0))
+        count = 1 if now - last > CRASH_MEMORY_SECONDS else count + 1
+        self.crashes[connection_id] = (count, now)
+        return min(settings.WILDCAT_HOST_RESTART_BACKOFF_MAX, 0.5 * 2 ** (count - 1))
+
+    # --- the loop --------------------------------------------------------------------------
+    def _loop(self) -> None:
+        next_renew = next_ping = 0.0
+        while not self._stopping.wait(LOOP_SECONDS):
+            now = time.monotonic()
+            try:
+                if now >= next_renew:
+                    next_renew = now + settings.WILDCAT_LEASE_RENEW_SECONDS
+                    self._renew()
+                if now >= next_ping:
+                    next_ping = now + PING_SECONDS
+                    self._ping_hosts(now)
+                self._restart_due(now)
+                self._close_idle_hosts()
+            except Exception:  # the loop must survive a database outage
+                logger.exception("session supervisor loop failed")
+            finally:
+                close_old_connections()
+
+    def _renew(self) -> None:
+        with self._lock:
+            ids = list(self.placements)
+        kept = leases.lease_renew(owner=self.node, connection_ids=ids)
+        for connection_id in ids:
+            if connection_id not in kept:
+                logger.warning("lost the lease of session %s; stopping it here", connection_id)
+                self.session_stop(connection_id, release=False, reason="lease_lost")
+            elif kept[connection_id] != WaConnection.DesiredState.RUNNING:
+                self.session_stop(connection_id, release=True, reason="desired_stopped")
+        with self._lock:
+            count = len(self.placements)
+        WorkerNode.objects.filter(name=self.worker_name).update(session_count=count)
+
+    def _ping_hosts(self, now: float) -> None:
+        with self._lock:
+            hosts = list(self.hosts.values())
+        for host in hosts:
+            if now - host.last_pong > settings.WILDCAT_HOST_HANG_SECONDS:
+                logger.error("session host pid %s stopped answering; killing it", host.pid)
+                host.crash_reason = "hung"
+                host.kill()
+                continue
+            host.ping_seq += 1
+            host.send({"op": "ping", "seq": host.ping_seq})
+
+    def _restart_due(self, now: float) -> None:
+        with self._lock:
+            for connection_id, due in list(self.restart_due.items()):
+                if due <= now and self.placements.get(connection_id, 0) is None:
+                    logger.info("restarting session %s after a host crash", connection_id)
+                    self._place(connection_id)
+
+    def _close_idle_hosts(self) -> None:
+        with self._lock:
+            idle = [h for h in self.hosts.values() if not h.sessions]
+            for host in idle:
+                self.hosts.pop(host.host_id, None)
+        for host in idle:
+            host.close()
+
+    # --- wake-ups ------------------------------------------------------------------------
+    def _wakeups(self) -> None:
+        """Forward Redis wake-ups for hosted sessions; without Redis the hosts poll instead."""
+        import redis
+
+        from wildcat.wakeup import CONNECTION_CHANNEL
+
+        if not settings.REDIS_URL:
+            return
+        while not self._stopping.is_set():
+            try:
+                client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=5)
+                pubsub = client.pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(CONNECTION_CHANNEL)
+                while not self._stopping.is_set():
+                    message = pubsub.get_message(timeout=1.0)
+                    if message and message.get("type") == "message":
+                        with contextlib.suppress(ValueError):
+                            self.wake(int(message["data"]))
+            except redis.RedisError:
+                logger.warning("wake-up subscription lost; hosts poll until it is back", exc_info=True)
+                self._stopping.wait(2.0)
+
+
+class SessionSupervisorStep(bootsteps.StartStopStep):
+    """Starts the supervisor in the worker's main process, only on workers that consume `sessions`."""
+
+    requires = {"celery.worker.components:Pool"}
+
+    def __init__(self, worker, **kwargs) -> None:
+        self.supervisor: Supervisor | None = None
+
+    def start(self, worker) -> None:
+        queues = {q.name for q in worker.app.amqp.queues.consume_from.values()}
+        if "sessions" not in queues:
+            return
+        pool = getattr(worker.pool_cls, "__module__", str(worker.pool_cls))
+        if "prefork" in pool:
+            # Tasks would run in forked children that cannot reach this supervisor (and neonize hangs there).
+            logger.error("the sessions queue needs a thread pool worker (-P threads); not hosting sessions here")
+            return
+        self.supervisor = Supervisor(worker_name=worker.hostname)
+        self.supervisor.start()
+
+    def stop(self, worker) -> None:
+        if self.supervisor is not None:
+            self.supervisor.stop()
+            self.supervisor = None
