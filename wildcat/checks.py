@@ -7,11 +7,16 @@ import os
 
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
+from django.core.exceptions import ImproperlyConfigured
 
 
 @register(Tags.security, deploy=False)
 def check_secret_key(app_configs, **kwargs) -> list:
-    if not settings.DEBUG and not settings.SECRET_KEY:
+    try:
+        secret_key = settings.SECRET_KEY
+    except ImproperlyConfigured:  # Django refuses to even read an empty SECRET_KEY
+        secret_key = ""
+    if not settings.DEBUG and not secret_key:
         return [
             Error(
                 "WILDCAT_SECRET_KEY is not set.",
@@ -19,7 +24,7 @@ def check_secret_key(app_configs, **kwargs) -> list:
                 id="wildcat.E001",
             )
         ]
-    if not settings.DEBUG and len(settings.SECRET_KEY) < 32:
+    if not settings.DEBUG and len(secret_key) < 32:
         return [Error("WILDCAT_SECRET_KEY is shorter than 32 characters.", id="wildcat.E002")]
     return []
 

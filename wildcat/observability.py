@@ -25,7 +25,9 @@ def redact(text: str) -> str:
 
 class RequestContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = request_id_var.get()
+        # Django logs 4xx/5xx responses after the middleware chain has returned (and the context
+        # is reset), but hands the request itself over as ``record.request``.
+        record.request_id = request_id_var.get() or getattr(getattr(record, "request", None), "request_id", "")
         return True
 
 
