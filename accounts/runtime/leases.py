@@ -41,9 +41,9 @@ def live_lease_q(now=None) -> Q:
 
 def record_timeline(*, connection_id: int, kind: str, detail: dict) -> None:
     """Write a timeline row through the accounts services; never let the timeline break the runtime."""
-    from accounts.services import connection_record_event
-
     try:
+        from accounts.services import connection_record_event
+
         connection_record_event(connection_id=connection_id, kind=kind, detail=detail)
     except Exception:  # the runtime keeps going; the row is informational
         logger.warning("could not record %s event for connection %s", kind, connection_id, exc_info=True)
