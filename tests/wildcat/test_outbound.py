@@ -1,0 +1,278 @@
+"""The outbound HTTP module against real local receivers: SSRF guard, pinning, limits, failures."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+
+import pytest
+
+from tests.support.http_receiver import Reply, always, in_turn, receiving
+from wildcat import outbound
+from wildcat.outbound import OutboundError, UnsafeDestination
+
+LOOPBACK = ["127.0.0.0/8"]
+
+
+@pytest.fixture
+def no_allowed_networks(settings):
+    settings.WILDCAT_WEBHOOK_ALLOWED_NETWORKS = []
+
+
+@pytest.fixture
+def loopback_allowed(settings):
+    settings.WILDCAT_WEBHOOK_ALLOWED_NETWORKS = LOOPBACK
+
+
+def _name_resolving_to_loopback() -> str:
+    """A name this machine resolves to a non-global address without any DNS server."""
+    for name in (socket.gethostname(), "localhost6", "ip6-localhost", "ip6-loopback"):
+        try:
+            infos = socket.getaddrinfo(name, 80, type=socket.SOCK_STREAM)
+        except socket.gaierror:
+            continue
+        if infos and all(not ipaddress.ip_address(info[4][0].split("%")[0]).is_global for info in infos):
+            return name
+    pytest.fail("no local name resolves to a loopback address on this machine")
+
+
+SSRF_MATRIX = [
+    "http://127.0.0.1/",
+    "http://127.1/",
+    "http://2130706433/",
+    "http://0x7f000001/",
+    "http://0177.0.0.1/",
+    "http://localhost/",
+    "http://LOCALHOST./",
+    "http://api.localhost/",
+    "http://[::1]/",
+    "http://[::ffff:127.0.0.1]/",
+    "http://[::ffff:8.8.8.8]/",
+    "http://[64:ff9b::7f00:1]/",
+    "http://[2002:7f00:1::]/",
+    "http://169.254.169.254/latest/meta-data/",
+    "http://10.0.0.1/",
+    "http://172.16.0.1/",
+    "http://192.168.1.1/",
+    "http://100.64.0.1/",
+    "http://0.0.0.0/",
+    "http://224.0.0.1/",
+    "http://[ff02::1]/",
+    "http://[fe80::1%25eth0]/",
+    "http://[fc00::1]/",
+    "file:///etc/passwd",
+    "ftp://8.8.8.8/",
+    "gopher://8.8.8.8:70/",
+    "http:///nohost",
+    "http://8.8.8.8:notaport/",
+]
+
+
+@pytest.mark.parametrize("url", SSRF_MATRIX)
+def test_ssrf_matrix_is_refused_at_save_time(no_allowed_networks, url):
+    with pytest.raises(UnsafeDestination):
+        outbound.validate_url(url)
+
+
+@pytest.mark.parametrize("url", SSRF_MATRIX)
+def test_ssrf_matrix_is_refused_at_send_time(no_allowed_networks, url):
+    with pytest.raises(UnsafeDestination):
+        outbound.post(url, body=b"{}", headers={}, timeout=2)
+    with pytest.raises(UnsafeDestination):
+        outbound.fetch(url, max_bytes=1024, timeout=2)
+
+
+def test_public_addresses_and_unresolvable_names_pass_the_save_time_check(no_allowed_networks):
+    outbound.validate_url("https://8.8.8.8/hook")
+    outbound.validate_url("http://[2001:4860:4860::8888]:8443/hook")
+    # No DNS here: an unresolvable name is left to the connect-time check.
+    outbound.validate_url("https://hooks.example.invalid/hook")
+
+
+def test_a_name_resolving_to_loopback_is_refused_and_never_contacted(no_allowed_networks):
+    name = _name_resolving_to_loopback()
+    with receiving() as receiver:
+        url = f"http://{name}:{receiver.port}/hook"
+        with pytest.raises(UnsafeDestination):
+            outbound.validate_url(url)
+        with pytest.raises(UnsafeDestination):
+            outbound.post(url, body=b"{}", headers={}, timeout=2)
+        assert receiver.count() == 0
+
+
+def test_allowed_networks_let_a_receiver_through_and_keep_the_host_header(loopback_allowed):
+    name = _name_resolving_to_loopback()
+    with receiving() as receiver:
+        if not any(info[4][0] == "127.0.0.1" for info in socket.getaddrinfo(name, 80)):
+            pytest.skip(f"{name} does not resolve to 127.0.0.1")
+        result = outbound.post(
+            f"http://{name}:{receiver.port}/hook", body=b'{"a": 1}', headers={"X-Test": "1"}, timeout=5
+        )
+        assert result.status == 200
+        assert receiver.requests[0].headers["Host"] == f"{name}:{receiver.port}"
+        assert receiver.requests[0].body == b'{"a": 1}'
+        assert receiver.requests[0].headers["X-Test"] == "1"
+
+
+def test_allowed_networks_do_not_open_other_private_ranges(settings):
+    settings.WILDCAT_WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+    outbound.validate_url("http://127.0.0.1:9/")
+    with pytest.raises(UnsafeDestination):
+        outbound.validate_url("http://127.0.0.2:9/")
+    with pytest.raises(UnsafeDestination):
+        outbound.validate_url("http://10.0.0.1/")
+
+
+def test_fetch_refuses_a_redirect_to_a_private_address_and_never_calls_it(settings):
+    settings.WILDCAT_WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+    with receiving(host="127.0.0.2") as private, receiving() as public:
+        public.behaviour = always(Reply(status=302, headers={"Location": f"{private.url}/secret"}))
+        with pytest.raises(UnsafeDestination):
+            outbound.fetch(f"{public.url}/media", max_bytes=1024, timeout=5)
+        assert public.count() == 1
+        assert private.count() == 0
+
+
+def test_fetch_follows_a_few_allowed_redirects_then_stops(loopback_allowed):
+    with receiving() as receiver:
+        receiver.behaviour = lambda request, _index: (
+            Reply(body=b"media-bytes", headers={"Content-Type": "image/png; q=1"})
+            if request.path == "/final"
+            else Reply(status=301, headers={"Location": "/final"})
+        )
+        fetched = outbound.fetch(f"{receiver.url}/start", max_bytes=1024, timeout=5)
+        assert fetched.content == b"media-bytes"
+        assert fetched.content_type == "image/png"
+        assert fetched.url == f"{receiver.url}/final"
+
+        receiver.behaviour = always(Reply(status=302, headers={"Location": "/loop"}))
+        before = receiver.count()
+        with pytest.raises(OutboundError) as caught:
+            outbound.fetch(f"{receiver.url}/loop", max_bytes=1024, timeout=5)
+        assert caught.value.code == "too_many_redirects"
+        assert receiver.count() - before == outbound.MAX_REDIRECTS + 1
+
+
+def test_fetch_stops_reading_past_max_bytes(loopback_allowed):
+    with receiving(always(Reply(body=b"x" * 5000))) as receiver:
+        with pytest.raises(OutboundError) as caught:
+            outbound.fetch(receiver.url, max_bytes=4096, timeout=5)
+        assert caught.value.code == "too_large"
+        assert caught.value.permanent
+        assert outbound.fetch(receiver.url, max_bytes=5000, timeout=5).content == b"x" * 5000
+
+
+def test_fetch_reports_http_errors_as_permanent_or_not(loopback_allowed):
+    with receiving(in_turn(Reply(status=404), Reply(status=503))) as receiver:
+        with pytest.raises(OutboundError) as not_found:
+            outbound.fetch(receiver.url, max_bytes=1024, timeout=5)
+        with pytest.raises(OutboundError) as unavailable:
+            outbound.fetch(receiver.url, max_bytes=1024, timeout=5)
+    assert (not_found.value.code, not_found.value.permanent) == ("http_status", True)
+    assert (unavailable.value.code, unavailable.value.permanent) == ("http_status", False)
+
+
+def test_post_never_follows_redirects(loopback_allowed):
+    with receiving() as target, receiving() as receiver:
+        receiver.behaviour = always(Reply(status=308, headers={"Location": f"{target.url}/elsewhere"}))
+        result = outbound.post(receiver.url, body=b"{}", headers={}, timeout=5)
+        assert result.status == 308
+        assert result.headers["Location"].endswith("/elsewhere")
+        assert target.count() == 0
+
+
+def test_post_returns_status_headers_elapsed_and_a_1kb_excerpt(loopback_allowed):
+    with receiving(always(Reply(status=201, headers={"Retry-After": "7"}, body=b"y" * 5000))) as receiver:
+        result = outbound.post(receiver.url, body=b"{}", headers={}, timeout=5)
+    assert result.status == 201
+    assert result.headers["Retry-After"] == "7"
+    assert result.body_excerpt == b"y" * 1024
+    assert 0 < result.elapsed < 5
+
+
+def test_post_times_out_on_a_hanging_receiver(loopback_allowed):
+    with receiving(always(Reply(hang=5))) as receiver, pytest.raises(OutboundError) as caught:
+        outbound.post(receiver.url, body=b"{}", headers={}, timeout=0.5)
+    assert caught.value.code == "timeout"
+    assert not caught.value.permanent
+
+
+def test_post_reports_a_connection_reset(loopback_allowed):
+    with receiving(always(Reply(reset=True))) as receiver, pytest.raises(OutboundError) as caught:
+        outbound.post(receiver.url, body=b"{}", headers={}, timeout=5)
+    assert caught.value.code == "connection_error"
+    assert not caught.value.permanent
+
+
+def test_post_reports_a_refused_connection(loopback_allowed):
+    with receiving() as receiver:
+        port = receiver.port
+    with pytest.raises(OutboundError) as caught:
+        outbound.post(f"http://127.0.0.1:{port}/", body=b"{}", headers={}, timeout=5)
+    assert caught.value.code == "connection_error"
+
+
+def _self_signed_tls_server(tmp_path, name: str):
+    """An HTTPS server on 127.0.0.1 presenting a self-signed certificate for ``name``."""
+    import datetime
+    import ssl
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    seen: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            return None
+
+        def do_POST(self):
+            seen.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    sni: list[str | None] = []
+    context.sni_callback = lambda sock, server_name, ctx: sni.append(server_name)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, seen, sni
+
+
+def test_https_keeps_sni_and_certificate_verification_on_the_pinned_connection(loopback_allowed, tmp_path):
+    name = _name_resolving_to_loopback()
+    server, seen, sni = _self_signed_tls_server(tmp_path, name)
+    try:
+        with pytest.raises(OutboundError) as caught:
+            outbound.post(f"https://{name}:{server.server_address[1]}/hook", body=b"{}", headers={}, timeout=5)
+    finally:
+        server.shutdown()
+        server.server_close()
+    # The untrusted certificate is refused, and the handshake carried the name, not the address.
+    assert caught.value.code == "tls_error"
+    assert sni == [name]
+    assert seen == []
