@@ -45,6 +45,27 @@ def host_capacity(driver_kind: str) -> int:
     return settings.WILDCAT_SESSIONS_PER_HOST
 
 
+def mark_disconnected(*, connection_id: int, reason: str) -> None:
+    """A session that is not running must not look live: correct a stale pending/ready status.
+
+    After a crash or an owner change the row still says what the dead session last reported; the
+    fresh session moves it forward again (and stamps ``ready_at``) once it connects.
+    """
+    from accounts.services import InvalidTransition, connection_transition
+    from accounts.states import LIVE_STATUSES
+
+    try:
+        status = WaConnection.objects.filter(pk=connection_id).values_list("status", flat=True).first()
+        if status in LIVE_STATUSES:
+            connection_transition(
+                connection_id=connection_id, to_status=WaConnection.Status.DISCONNECTED, reason=reason
+            )
+    except (InvalidTransition, WaConnection.DoesNotExist):
+        pass
+    except Exception:  # the status is cosmetic next to keeping the session running
+        logger.warning("could not mark session %s disconnected", connection_id, exc_info=True)
+
+
 @dataclass
 class HostProcess:
     """One session-host child process and the sessions placed in it."""
@@ -56,6 +77,9 @@ class HostProcess:
     sessions: set[int] = field(default_factory=set)
     last_pong: float = field(default_factory=time.monotonic)
     ping_seq: int = 0
+    ping_sent_at: float = 0.0
+    pong_latency: float = 0.0
+    reported: dict[str, Any] = field(default_factory=dict)  # the host's own view of its sessions
     crash_reason: str = ""
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -115,8 +139,11 @@ class Supervisor:
         self._stopping.set()
         with self._lock:
             hosts = list(self.hosts.values())
+            stopped = list(self.placements)
             self.placements.clear()
             self.hosts.clear()
+        for connection_id in stopped:
+            mark_disconnected(connection_id=connection_id, reason="worker_shutdown")
         for host in hosts:
             host.close()
         for host in hosts:
@@ -150,6 +177,7 @@ class Supervisor:
             return "missing"
         if not leases.lease_acquire(connection_id=connection_id, owner=self.node):
             return "owned_elsewhere"
+        mark_disconnected(connection_id=connection_id, reason="session_moved")
         with self._lock:
             if connection_id in self.placements:
                 return "already_hosted"
@@ -225,6 +253,9 @@ class Supervisor:
         op = message.get("op")
         if op in ("pong", "hello"):
             host.last_pong = time.monotonic()
+            if op == "pong" and message.get("seq") == host.ping_seq:
+                host.pong_latency = host.last_pong - host.ping_sent_at
+                host.reported = message.get("sessions") or {}
         elif op == "start_failed":
             connection_id = int(message["connection_id"])
             with self._lock:
@@ -246,6 +277,8 @@ class Supervisor:
                 self.placements[connection_id] = None
                 self.restart_due[connection_id] = time.monotonic() + self._backoff(connection_id)
         code = host.process.returncode
+        for connection_id in orphans:
+            mark_disconnected(connection_id=connection_id, reason="host_crash")
         logger.warning("session host pid %s exited with %s; %d sessions to restart", host.pid, code, len(orphans))
         for connection_id in orphans:
             leases.record_timeline(
@@ -311,6 +344,7 @@ class Supervisor:
                 host.kill()
                 continue
             host.ping_seq += 1
+            host.ping_sent_at = time.monotonic()
             host.send({"op": "ping", "seq": host.ping_seq})
 
     def _restart_due(self, now: float) -> None:
