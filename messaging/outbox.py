@@ -1,0 +1,233 @@
+"""The outbox: the session owner claims a connection's queued messages in order and sends them.
+
+Called by the session host on its command thread for every ready session, when woken and on every
+poll tick. It never sleeps: when the next paced send is not due it returns and is called again.
+Each message's WhatsApp id was fixed when it was queued, so re-sending a message left in
+``sending`` by a dead owner cannot show the recipient a second message.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from messaging import pacing
+from messaging.codes import ErrorCode, EventType
+from messaging.media import media_read
+from messaging.models import Message
+from messaging.payloads import message_payload
+from wildcat.whatsapp import DriverError, MediaPayload, MessageType, OutboundMessage, SendResult, SessionPort
+
+logger = logging.getLogger(__name__)
+UNFINISHED = (Message.Status.QUEUED, Message.Status.SENDING)
+
+
+@dataclass
+class _Outcome:
+    sent: list[tuple[Message, SendResult]] = field(default_factory=list)
+    retry: list[tuple[Message, DriverError]] = field(default_factory=list)
+    failed: list[tuple[Message, DriverError]] = field(default_factory=list)
+    skipped: list[Message] = field(default_factory=list)
+
+
+def outbox_process(*, connection_id: int, port: SessionPort) -> int:
+    """Send what is due for one connection; returns how many messages were sent."""
+    deadline = time.monotonic() + settings.WILDCAT_OUTBOX_TIME_BUDGET
+    total = 0
+    while True:
+        paced = pacing.send_rate(connection_id) > 0
+        if paced and pacing.seconds_until_due(connection_id) > 0:
+            return total
+        limit = 1 if paced else settings.WILDCAT_OUTBOX_BATCH
+        claimed = _claim(connection_id, limit)
+        if not claimed:
+            return total
+        outcome = _send_all(connection_id, claimed, port, paced=paced)
+        _record(outcome)
+        total += len(outcome.sent)
+        if paced or len(claimed) < limit or outcome.retry or time.monotonic() > deadline:
+            return total
+
+
+def outbox_seconds_until_due(connection_id: int) -> float:
+    """How long until pacing lets the next message go (0 = now); hosts may use it to time a wake-up."""
+    return pacing.seconds_until_due(connection_id)
+
+
+def _claim(connection_id: int, limit: int) -> list[Message]:
+    """Mark the next sendable messages ``sending``, keeping per-chat order.
+
+    A chat whose oldest unfinished message waits for a retry blocks the chat's later messages.
+    Rows already ``sending`` were left by an owner that died mid-send: they go again, same id.
+    """
+    now = timezone.now()
+    scan = list(
+        Message.objects.filter(connection_id=connection_id, status__in=UNFINISHED)
+        .order_by("id")
+        .values_list("id", "chat_jid", "next_attempt_at")[: max(limit * 5, 200)]
+    )
+    blocked: set[str] = set()
+    chosen: list[int] = []
+    for pk, chat_jid, next_attempt_at in scan:
+        if chat_jid in blocked:
+            continue
+        if next_attempt_at is not None and next_attempt_at > now:
+            blocked.add(chat_jid)
+            continue
+        chosen.append(pk)
+        if len(chosen) >= limit:
+            break
+    if not chosen:
+        return []
+    with transaction.atomic():
+        Message.objects.filter(pk__in=chosen, status__in=UNFINISHED).update(
+            status=Message.Status.SENDING, updated_at=now
+        )
+        rows = list(
+            Message.objects.select_related("media").filter(pk__in=chosen, status=Message.Status.SENDING).order_by("id")
+        )
+    return rows
+
+
+def _outbound(message: Message) -> OutboundMessage:
+    media = None
+    if message.media_id:
+        media = MediaPayload(
+            content=media_read(message.media), mimetype=message.media.mimetype, filename=message.media.filename
+        )
+    quote = (message.raw or {}).get("quote") or {}
+    return OutboundMessage(
+        wa_message_id=message.wa_message_id,
+        chat_jid=message.chat_jid,
+        type=MessageType(message.type),
+        text=message.text,
+        media=media,
+        content=dict(message.content or {}),
+        reply_to_wa_message_id=message.quoted_wa_message_id,
+        reply_to_sender_jid=quote.get("sender_jid", ""),
+        reply_to_text=quote.get("text", ""),
+    )
+
+
+def _send_all(connection_id: int, claimed: list[Message], port: SessionPort, *, paced: bool) -> _Outcome:
+    outcome = _Outcome()
+    stop = False
+    for message in claimed:
+        if stop:
+            # A transient error is usually the session's, not the message's: keep the rest queued.
+            outcome.skipped.append(message)
+            continue
+        try:
+            outbound = _outbound(message)
+        except OSError as exc:
+            outcome.failed.append((message, DriverError("media_missing", str(exc), permanent=True)))
+            continue
+        try:
+            outcome.sent.append((message, port.send_message(outbound)))
+        except DriverError as exc:
+            if exc.permanent:
+                outcome.failed.append((message, exc))
+            else:
+                outcome.retry.append((message, exc))
+                stop = True
+        except Exception as exc:  # a driver bug must not lose the message: retry it later
+            logger.exception("send of message %s failed unexpectedly", message.pk)
+            outcome.retry.append((message, DriverError("send_error", str(exc)[:500], permanent=False)))
+            stop = True
+        if paced:
+            pacing.record_send(connection_id)
+    return outcome
+
+
+def _backoff(attempts: int) -> timedelta:
+    base = settings.WILDCAT_SEND_RETRY_BASE_SECONDS * (2 ** max(0, attempts - 1))
+    seconds = min(base, settings.WILDCAT_SEND_RETRY_MAX_SECONDS) * random.uniform(0.8, 1.2)
+    return timedelta(seconds=seconds)
+
+
+def _record(outcome: _Outcome) -> None:
+    """Store every result of a batch in one transaction, with its webhook events."""
+    from webhooks.services import event_emit
+
+    now = timezone.now()
+    with transaction.atomic():
+        _record_sent(outcome.sent, now)
+        failed = _record_retries(outcome.retry, now) + _record_failed(outcome.failed, now)
+        if outcome.skipped:
+            Message.objects.filter(pk__in=[m.pk for m in outcome.skipped], status=Message.Status.SENDING).update(
+                status=Message.Status.QUEUED, updated_at=now
+            )
+        for message, _result in outcome.sent:
+            _emit(event_emit, message, EventType.SENT)
+        for message in failed:
+            _emit(event_emit, message, EventType.FAILED)
+
+
+def _emit(event_emit, message: Message, event_type: EventType) -> None:
+    event_emit(
+        api_key_id=message.api_key_id,
+        event_type=event_type,
+        data=message_payload(message),
+        connection_id=message.connection_id,
+    )
+
+
+def _record_sent(sent: list[tuple[Message, SendResult]], now: datetime) -> None:
+    if not sent:
+        return
+    for message, result in sent:
+        message.sent_at = result.timestamp or now
+        message.timestamp = message.sent_at
+        message.attempts += 1
+        message.error_code = message.error = ""
+        message.next_attempt_at = None
+        message.updated_at = now
+        message.status = Message.Status.SENT
+    fields = ["sent_at", "timestamp", "attempts", "error_code", "error", "next_attempt_at", "updated_at"]
+    Message.objects.bulk_update([m for m, _ in sent], fields)
+    # Only rows still ``sending``: a receipt may already have moved one to delivered or read.
+    Message.objects.filter(pk__in=[m.pk for m, _ in sent], status=Message.Status.SENDING).update(
+        status=Message.Status.SENT
+    )
+
+
+def _record_retries(retries: list[tuple[Message, DriverError]], now: datetime) -> list[Message]:
+    """Schedule transient failures again; those out of attempts fail. Returns the failed ones."""
+    if not retries:
+        return []
+    gave_up = []
+    for message, error in retries:
+        message.attempts += 1
+        message.error_code, message.error = error.code[:64], error.message
+        message.updated_at = now
+        if message.attempts >= settings.WILDCAT_SEND_MAX_ATTEMPTS:
+            message.status, message.failed_at, message.next_attempt_at = Message.Status.FAILED, now, None
+            message.error = f"{error.message} (gave up after {message.attempts} attempts)"
+            gave_up.append(message)
+        else:
+            message.status = Message.Status.QUEUED
+            message.next_attempt_at = now + _backoff(message.attempts)
+    fields = ["attempts", "error_code", "error", "updated_at", "status", "failed_at", "next_attempt_at"]
+    Message.objects.bulk_update([m for m, _ in retries], fields)
+    return gave_up
+
+
+def _record_failed(failures: list[tuple[Message, DriverError]], now: datetime) -> list[Message]:
+    if not failures:
+        return []
+    for message, error in failures:
+        message.attempts += 1
+        message.status, message.failed_at, message.next_attempt_at = Message.Status.FAILED, now, None
+        message.error_code = (error.code or ErrorCode.SESSION_ERROR)[:64]
+        message.error = error.message
+        message.updated_at = now
+    fields = ["attempts", "status", "failed_at", "next_attempt_at", "error_code", "error", "updated_at"]
+    Message.objects.bulk_update([m for m, _ in failures], fields)
+    return [m for m, _ in failures]

@@ -1,0 +1,286 @@
+"""Writes for messaging: queueing sends, receiving, receipts, edits and revokes, and retention."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework.exceptions import NotFound, ValidationError
+
+from messaging import session_calls
+from messaging.codes import ErrorCode, EventType, api_error
+from messaging.inbound import emit, message_apply_receipt, message_receive
+from messaging.media import MEDIA_TYPES, media_check, media_fetch_url, media_store
+from messaging.models import Media, Message
+from messaging.payloads import message_payload
+from wildcat import wakeup
+from wildcat.whatsapp import MessageType, generate_message_id
+
+__all__ = [
+    "SendRequest",
+    "message_apply_receipt",
+    "message_edit",
+    "message_receive",
+    "message_revoke",
+    "message_send",
+    "messages_prune",
+]
+
+
+@dataclass
+class SendRequest:
+    """A validated send, before media is resolved. ``media_url`` is fetched by Wildcat itself."""
+
+    chat_jid: str
+    type: str
+    text: str = ""
+    content: dict[str, Any] = field(default_factory=dict)
+    media_bytes: bytes | None = None
+    media_url: str = ""
+    media_mimetype: str = ""
+    media_filename: str = ""
+    reply_to: str = ""
+    reaction_target: str = ""
+
+
+# Where a connection can still become ready (and send what waits), sends are queued; otherwise refused.
+_QUEUEABLE = {"ready", "authenticated", "disconnected", "not_started", "pending"}
+_REFUSED = {"logged_out", "auth_failed"}
+
+
+def connection_for_key(*, api_key_id: int, connection_id: int):
+    from accounts.models import WaConnection
+
+    connection = WaConnection.objects.filter(pk=connection_id, api_key_id=api_key_id).first()
+    if connection is None:
+        raise NotFound()
+    return connection
+
+
+def connection_check_sendable(connection) -> None:
+    """The documented rule: queue while the connection can still become ready, refuse otherwise.
+
+    Ready, authenticated and disconnected connections queue. A connection that was never linked
+    (no ``authenticated_at``) or is logged out / failed authentication answers 409.
+    """
+    if connection.status in _REFUSED or connection.status not in _QUEUEABLE:
+        raise api_error(409, ErrorCode.CONNECTION_NOT_READY, f"The connection is {connection.status}; link it again.")
+    if connection.status in {"not_started", "pending"} and connection.authenticated_at is None:
+        raise api_error(409, ErrorCode.CONNECTION_NOT_READY, "The connection has never been linked to a phone.")
+
+
+def request_hash(parts: dict[str, Any], media_bytes: bytes | None) -> str:
+    """A stable digest of a send request (the body, plus the uploaded file's bytes)."""
+    import json
+
+    digest = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode())
+    if media_bytes is not None:
+        digest.update(hashlib.sha256(media_bytes).digest())
+    return digest.hexdigest()
+
+
+def _replay(connection_id: int, idempotency_key: str, body_hash: str) -> dict[str, Any] | None:
+    existing = (
+        Message.objects.filter(connection_id=connection_id, idempotency_key=idempotency_key)
+        .values_list("request_hash", "first_response")
+        .first()
+    )
+    if existing is None:
+        return None
+    if existing[0] != body_hash:
+        raise api_error(
+            409, ErrorCode.IDEMPOTENCY_CONFLICT, "This Idempotency-Key was already used with a different request."
+        )
+    return existing[1]
+
+
+def _resolve_reference(connection_id: int, reference: str, field_name: str) -> Message:
+    """A message of this connection by Wildcat id (digits) or WhatsApp id."""
+    queryset = Message.objects.filter(connection_id=connection_id)
+    found = None
+    if reference.isdigit() and len(reference) < 19:
+        found = queryset.filter(pk=int(reference)).first()
+    found = found or queryset.filter(wa_message_id=reference).first()
+    if found is None:
+        raise ValidationError({field_name: [f"No message {reference!r} on this connection."]})
+    return found
+
+
+def _media(request: SendRequest) -> tuple[bytes, str] | None:
+    if request.type not in MEDIA_TYPES:
+        return None
+    data, declared = request.media_bytes, request.media_mimetype
+    if data is None and request.media_url:
+        data, fetched_type = media_fetch_url(request.media_url)
+        declared = declared or fetched_type
+    mimetype = media_check(data=data or b"", declared_mimetype=declared, message_type=request.type)
+    return data or b"", mimetype
+
+
+def _build(connection, request: SendRequest, api_key_id: int) -> Message:
+    content = dict(request.content)
+    raw: dict[str, Any] = {}
+    quoted = None
+    if request.reply_to:
+        quoted = _resolve_reference(connection.pk, request.reply_to, "reply_to")
+        sender = quoted.sender_jid or connection.whatsapp_id
+        raw["quote"] = {"sender_jid": sender, "text": quoted.text[:1000]}
+    if request.reaction_target:
+        target = _resolve_reference(connection.pk, request.reaction_target, "reaction")
+        content.update(
+            target_wa_message_id=target.wa_message_id,
+            target_sender_jid=target.sender_jid or connection.whatsapp_id,
+            target_from_me=target.from_me,
+        )
+    return Message(
+        api_key_id=api_key_id,
+        connection_id=connection.pk,
+        direction=Message.Direction.OUTBOUND,
+        from_me=True,
+        wa_message_id=generate_message_id(),
+        chat_jid=request.chat_jid,
+        sender_jid=connection.whatsapp_id,
+        type=request.type,
+        text=request.text,
+        content=content,
+        quoted=quoted,
+        quoted_wa_message_id=quoted.wa_message_id if quoted else "",
+        status=Message.Status.QUEUED,
+        raw=raw,
+    )
+
+
+def message_send(
+    *, api_key_id: int, connection_id: int, request: SendRequest, idempotency_key: str = "", body_hash: str = ""
+) -> tuple[dict[str, Any], bool]:
+    """Queue a message for the connection's owner; returns (response body, replayed)."""
+    connection = connection_for_key(api_key_id=api_key_id, connection_id=connection_id)
+    if idempotency_key:
+        replayed = _replay(connection.pk, idempotency_key, body_hash)
+        if replayed is not None:
+            return replayed, True
+    connection_check_sendable(connection)
+    media = _media(request)  # fetched outside the transaction: a slow URL must not hold locks
+    try:
+        with transaction.atomic():
+            message = _build(connection, request, api_key_id)
+            if media is not None:
+                message.media = media_store(
+                    api_key_id=api_key_id, data=media[0], mimetype=media[1], filename=request.media_filename
+                )
+            message.idempotency_key = idempotency_key or None
+            message.request_hash = body_hash if idempotency_key else ""
+            message.save()
+            body = message_payload(message)
+            if idempotency_key:
+                Message.objects.filter(pk=message.pk).update(first_response=body)
+            transaction.on_commit(lambda: wakeup.wake_connection(connection.pk))
+    except IntegrityError:
+        if idempotency_key:  # a concurrent request with the same key won the race
+            replayed = _replay(connection.pk, idempotency_key, body_hash)
+            if replayed is not None:
+                return replayed, True
+        raise
+    return body, False
+
+
+def _editable(message: Message, code: str, verb: str) -> None:
+    if not message.from_me or message.revoked_at is not None:
+        raise api_error(409, code, f"Only your own messages that are not revoked can be {verb}.")
+    if message.status not in {Message.Status.SENT, Message.Status.DELIVERED, Message.Status.READ}:
+        raise api_error(409, code, f"The message is {message.status}; only sent messages can be {verb}.")
+
+
+def message_edit(*, message: Message, text: str) -> Message:
+    """Edit the text of a sent text message, through the session, and record it."""
+    if message.type != MessageType.TEXT:
+        raise api_error(409, ErrorCode.NOT_EDITABLE, "Only text messages can be edited.")
+    _editable(message, ErrorCode.NOT_EDITABLE, "edited")
+    session_calls.session_call(
+        connection_id=message.connection_id,
+        op="edit_message",
+        args={"chat_jid": message.chat_jid, "wa_message_id": message.wa_message_id, "new_text": text},
+    )
+    with transaction.atomic():
+        message.text, message.edited_at = text, timezone.now()
+        message.save(update_fields=["text", "edited_at", "updated_at"])
+        emit(message, EventType.UPDATED, change="edited", by="api")
+    return message
+
+
+def message_revoke(*, message: Message) -> Message:
+    """Revoke for everyone. A message still queued is cancelled instead: it never leaves."""
+    with transaction.atomic():
+        cancelled = Message.objects.filter(pk=message.pk, status=Message.Status.QUEUED).update(
+            status=Message.Status.FAILED,
+            error_code="cancelled",
+            error="Revoked before it was sent.",
+            failed_at=timezone.now(),
+            updated_at=timezone.now(),
+        )
+        if cancelled:
+            message.refresh_from_db()
+            emit(message, EventType.FAILED)
+            return message
+    message.refresh_from_db()
+    _editable(message, ErrorCode.NOT_REVOCABLE, "revoked")
+    session_calls.session_call(
+        connection_id=message.connection_id,
+        op="revoke_message",
+        args={"chat_jid": message.chat_jid, "sender_jid": message.sender_jid, "wa_message_id": message.wa_message_id},
+    )
+    with transaction.atomic():
+        message.revoked_at = timezone.now()
+        message.save(update_fields=["revoked_at", "updated_at"])
+        emit(message, EventType.UPDATED, change="revoked", by="api")
+    return message
+
+
+def chat_mark_read(*, connection, chat_jid: str) -> int:
+    """Send read receipts for the chat's unread inbound messages; returns how many were marked."""
+    unread = list(
+        Message.objects.filter(
+            connection_id=connection.pk,
+            chat_jid=chat_jid,
+            direction=Message.Direction.INBOUND,
+            status=Message.Status.RECEIVED,
+        ).values_list("pk", "sender_jid", "wa_message_id")[:500]
+    )
+    by_sender: dict[str, list[str]] = {}
+    for _pk, sender, wa_id in unread:
+        by_sender.setdefault(sender, []).append(wa_id)
+    if not unread:
+        session_calls.session_check_ready(connection)
+    for sender, wa_ids in by_sender.items():
+        session_calls.session_call(
+            connection_id=connection.pk,
+            op="mark_read",
+            args={"chat_jid": chat_jid, "sender_jid": sender, "wa_message_ids": wa_ids},
+        )
+    now = timezone.now()
+    Message.objects.filter(pk__in=[pk for pk, _s, _w in unread]).update(
+        status=Message.Status.READ, read_at=now, updated_at=now
+    )
+    return len(unread)
+
+
+def messages_prune(*, older_than_days: int, batch: int = 1000) -> int:
+    """Delete messages older than the retention period, and media nothing refers to any more."""
+    if older_than_days <= 0:
+        return 0
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    deleted = 0
+    while True:
+        ids = list(Message.objects.filter(created_at__lt=cutoff).values_list("pk", flat=True)[:batch])
+        if not ids:
+            break
+        deleted += Message.objects.filter(pk__in=ids).delete()[0]
+    orphans = Media.objects.filter(created_at__lt=cutoff, messages__isnull=True)
+    for media in orphans.iterator():
+        media.file.delete(save=False)
+        media.delete()
+    return deleted
