@@ -157,3 +157,43 @@ class WorkerNode(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class SandboxCredential(models.Model):
+    """The sandbox phone's "paired device" store, shared by every worker like whatsmeow's session store."""
+
+    connection = models.OneToOneField(WaConnection, on_delete=models.CASCADE, related_name="sandbox_credential")
+    whatsapp_id = models.CharField(max_length=128)
+    phone_number = models.CharField(max_length=32)
+    profile_name = models.CharField(max_length=200, blank=True, default="")
+    platform = models.CharField(max_length=64, blank=True, default="")
+    device_key = models.CharField(max_length=64, help_text="Random key standing in for the device's identity key.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.connection_id} {self.whatsapp_id}"
+
+
+class SandboxDelivery(models.Model):
+    """What a sandbox recipient saw: one row per WhatsApp message id, so a retried send never shows twice."""
+
+    connection = models.ForeignKey(WaConnection, on_delete=models.CASCADE, related_name="sandbox_deliveries")
+    wa_message_id = models.CharField(max_length=128)
+    chat_jid = models.CharField(max_length=128)
+    type = models.CharField(max_length=16)
+    text = models.TextField(blank=True, default="")
+    content = models.JSONField(default=dict, blank=True)
+    media_size = models.PositiveIntegerField(default=0)
+    edited_text = models.TextField(blank=True, default="")
+    revoked = models.BooleanField(default=False)
+    read = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "wa_message_id"], name="sandbox_delivery_unique_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.connection_id} {self.wa_message_id}"

@@ -1,0 +1,149 @@
+"""The event sink: turns what a session driver reports into service calls (state, timeline, messaging)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from accounts import services
+from accounts.models import WaConnection
+from wildcat.whatsapp import DriverEvent, DriverEventType
+
+logger = logging.getLogger(__name__)
+Status = WaConnection.Status
+# A DISCONNECTED event with one of these reasons (or detail {"auth_failed": true}) ends a login that
+# never completed: the QR codes ran out, or pairing failed. Drivers use them to report auth_failed.
+AUTH_FAILED_REASONS = frozenset({"qr_timeout", "pair_error", "auth_failed"})
+
+
+def handle_driver_event(*, connection_id: int, event: DriverEvent) -> None:
+    """Apply one driver event. Idempotent: the same event twice changes nothing the second time.
+
+    A refused transition (an event that makes no sense in the current state) is logged, not raised:
+    drivers report what the network says, and the network is sometimes late or repetitive.
+    """
+    handler = _HANDLERS.get(event.type)
+    if handler is None:
+        logger.warning("connection %s: no handler for driver event %r", connection_id, event.type)
+        return
+    if not WaConnection.objects.filter(pk=connection_id).exists():
+        logger.info("connection %s is gone; dropping its %s event", connection_id, event.type)
+        return
+    try:
+        handler(connection_id, event)
+    except services.InvalidTransition as exc:
+        logger.info("ignored %s event: %s", event.type, exc)
+
+
+def _on_qr(connection_id: int, event: DriverEvent) -> None:
+    expires_in = float(event.detail.get("expires_in", 0) or 0)
+    services.connection_qr_issue(connection_id=connection_id, qr=event.qr, expires_in=expires_in)
+
+
+def _on_paired(connection_id: int, event: DriverEvent) -> None:
+    services.connection_transition(
+        connection_id=connection_id, to_status=Status.AUTHENTICATED, account=event.account, detail=event.detail
+    )
+
+
+def _on_connected(connection_id: int, event: DriverEvent) -> None:
+    desired = WaConnection.objects.filter(pk=connection_id).values_list("desired_state", flat=True).first()
+    if desired == WaConnection.DesiredState.STOPPED:
+        # A late "connected" from a session being stopped must not revive the status.
+        logger.info("connection %s is stopped; ignoring a late connected event", connection_id)
+        return
+    services.connection_transition(connection_id=connection_id, to_status=Status.READY, account=event.account)
+
+
+def _on_disconnected(connection_id: int, event: DriverEvent) -> None:
+    if event.detail.get("auth_failed") or event.reason in AUTH_FAILED_REASONS:
+        _auth_failed(connection_id, event)
+        return
+    changed = services.connection_transition(
+        connection_id=connection_id,
+        to_status=Status.DISCONNECTED,
+        reason=event.reason or "disconnected",
+        detail=event.detail,
+    )
+    if changed:
+        services.connection_record_event(
+            connection_id=connection_id,
+            kind="disconnect",
+            detail={"reason": event.reason or "disconnected", **event.detail},
+        )
+
+
+def _auth_failed(connection_id: int, event: DriverEvent) -> None:
+    """The login attempt is over; the connection stays stopped until someone starts it again."""
+    reason = event.reason or "auth_failed"
+    services.connection_give_up(
+        connection_id=connection_id, error=f"Login failed: {reason.replace('_', ' ')}.", reason=reason
+    )
+
+
+def _on_logged_out(connection_id: int, event: DriverEvent) -> None:
+    services.connection_transition(
+        connection_id=connection_id, to_status=Status.LOGGED_OUT, reason=event.reason or "logged_out"
+    )
+
+
+def _on_temporary_ban(connection_id: int, event: DriverEvent) -> None:
+    expires_in = event.detail.get("expires_in")
+    code = event.detail.get("code", "")
+    error = f"Temporarily banned by WhatsApp (code {code or 'unknown'}"
+    error += f", for {expires_in} s)" if expires_in is not None else ")"
+    services.connection_transition(
+        connection_id=connection_id,
+        to_status=Status.DISCONNECTED,
+        reason="temporary_ban",
+        error=error,
+        detail=event.detail,
+    )
+
+
+def _on_message(connection_id: int, event: DriverEvent) -> None:
+    services.connection_touch(connection_id=connection_id)
+    if event.message is None:
+        return
+    receive = _messaging("message_receive")
+    if receive is not None:
+        receive(connection_id=connection_id, message=event.message)
+
+
+def _on_receipt(connection_id: int, event: DriverEvent) -> None:
+    services.connection_touch(connection_id=connection_id)
+    if event.receipt is None:
+        return
+    apply_receipt = _messaging("message_apply_receipt")
+    if apply_receipt is not None:
+        apply_receipt(connection_id=connection_id, receipt=event.receipt)
+
+
+def _on_keepalive(connection_id: int, event: DriverEvent) -> None:
+    services.connection_touch(connection_id=connection_id)
+
+
+def _messaging(name: str) -> Callable | None:
+    """Messaging is a sibling app built in parallel; without it, traffic is logged and dropped."""
+    try:
+        from messaging import services as messaging_services
+    except ImportError:
+        logger.warning("messaging.services is not installed; dropping a driver %s call", name)
+        return None
+    function = getattr(messaging_services, name, None)
+    if function is None:
+        logger.warning("messaging.services.%s does not exist yet; dropping the event", name)
+    return function
+
+
+_HANDLERS: dict[str, Callable[[int, DriverEvent], None]] = {
+    DriverEventType.QR: _on_qr,
+    DriverEventType.PAIRED: _on_paired,
+    DriverEventType.CONNECTED: _on_connected,
+    DriverEventType.DISCONNECTED: _on_disconnected,
+    DriverEventType.LOGGED_OUT: _on_logged_out,
+    DriverEventType.TEMPORARY_BAN: _on_temporary_ban,
+    DriverEventType.MESSAGE: _on_message,
+    DriverEventType.RECEIPT: _on_receipt,
+    DriverEventType.KEEPALIVE: _on_keepalive,
+}

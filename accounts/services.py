@@ -1,0 +1,367 @@
+"""Writes for connections: creation, the state machine, operator actions and the timeline."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import ConnectionEvent, SandboxCredential, SessionCommand, WaConnection
+from accounts.session_commands import (
+    session_command_claim,
+    session_command_create,
+    session_command_enqueue,
+    session_command_finish,
+    session_command_wait,
+)
+from accounts.states import LINKED_STATUSES, LIVE_STATUSES, STAMP_FIELDS, WEBHOOK_EVENTS, transition_allowed
+from wildcat.api.errors import Conflict, LimitExceeded
+from wildcat.wakeup import wake_connection
+from wildcat.whatsapp import AccountInfo
+
+logger = logging.getLogger(__name__)
+Status = WaConnection.Status
+
+__all__ = [
+    "ConnectionStateConflict",
+    "InvalidTransition",
+    "connection_create",
+    "connection_delete",
+    "connection_give_up",
+    "connection_logout",
+    "connection_qr_issue",
+    "connection_record_event",
+    "connection_request_pair_code",
+    "connection_restart",
+    "connection_start",
+    "connection_stop",
+    "connection_touch",
+    "connection_transition",
+    "session_command_claim",
+    "session_command_create",
+    "session_command_enqueue",
+    "session_command_finish",
+    "session_command_wait",
+]
+
+
+class ConnectionStateConflict(Conflict):
+    """An action that the connection's current state does not allow (409)."""
+
+    default_code = "invalid_state"
+
+
+class InvalidTransition(ValueError):
+    """A status change the state machine refuses."""
+
+
+def connection_payload(connection: WaConnection) -> dict[str, Any]:
+    """The connection as webhook events describe it."""
+    return {
+        "id": connection.pk,
+        "name": connection.name,
+        "driver": connection.driver,
+        "status": connection.status,
+        "step": connection.connection_step,
+        "phone_number": connection.phone_number,
+        "whatsapp_id": connection.whatsapp_id,
+        "profile_name": connection.profile_name,
+    }
+
+
+def _emit(connection: WaConnection, event_type: str, extra: dict[str, Any] | None = None) -> None:
+    from webhooks.services import event_emit
+
+    data = {"connection_id": connection.pk, "connection": connection_payload(connection), **(extra or {})}
+    event_emit(api_key_id=connection.api_key_id, event_type=event_type, data=data, connection_id=connection.pk)
+
+
+def _timeline(connection: WaConnection, kind: str, *, from_status: str = "", to_status: str = "", detail=None):
+    return ConnectionEvent.objects.create(
+        connection=connection, kind=kind, from_status=from_status, to_status=to_status, detail=detail or {}
+    )
+
+
+def _locked(connection_id: int) -> WaConnection:
+    return WaConnection.objects.select_for_update().get(pk=connection_id)
+
+
+def has_live_owner(connection: WaConnection) -> bool:
+    """Whether a session host holds the connection's lease right now."""
+    return bool(connection.lease_owner) and bool(
+        connection.lease_expires_at and connection.lease_expires_at > timezone.now()
+    )
+
+
+# --- creation -------------------------------------------------------------------------------
+def connection_create(*, api_key_id: int, name: str, driver: str = WaConnection.Driver.SANDBOX) -> WaConnection:
+    """Create a stopped connection for a key; nothing runs until it is started."""
+    name = (name or "").strip()
+    limit = settings.WILDCAT_CONNECTION_NAME_MAX
+    errors: dict[str, str] = {}
+    if not name:
+        errors["name"] = "A name is required."
+    elif len(name) > min(limit, 100):
+        errors["name"] = f"At most {min(limit, 100)} characters."
+    if driver not in WaConnection.Driver.values:
+        errors["driver"] = f"Unknown driver {driver!r}; use one of: {', '.join(WaConnection.Driver.values)}."
+    if errors:
+        raise ValidationError(errors)
+    try:
+        with transaction.atomic():
+            # Counting under a lock on the key's rows keeps two concurrent creates from both passing.
+            existing = WaConnection.objects.select_for_update().filter(api_key_id=api_key_id)
+            if len(existing.values_list("pk", flat=True)) >= settings.WILDCAT_MAX_CONNECTIONS_PER_KEY:
+                raise LimitExceeded(
+                    f"This API key already has {settings.WILDCAT_MAX_CONNECTIONS_PER_KEY} connections, the maximum."
+                )
+            connection = WaConnection.objects.create(api_key_id=api_key_id, name=name, driver=driver)
+            _timeline(connection, ConnectionEvent.Kind.STATE, to_status=connection.status, detail={"created": True})
+    except IntegrityError as exc:
+        raise ValidationError({"name": "A connection with this name already exists for this API key."}) from exc
+    return connection
+
+
+# --- the state machine -----------------------------------------------------------------------
+def connection_transition(
+    *,
+    connection_id: int,
+    to_status: str,
+    reason: str = "",
+    error: str = "",
+    account: AccountInfo | None = None,
+    detail: dict[str, Any] | None = None,
+) -> bool:
+    """Move a connection to ``to_status`` if the state machine allows it.
+
+    Returns False (and changes nothing) when it is already there; raises InvalidTransition when
+    the move is not allowed. Stamps the status's `*_at` field, writes a timeline row and emits the
+    matching ``connection.*`` webhook event, all in one transaction.
+    """
+    with transaction.atomic():
+        connection = _locked(connection_id)
+        if account is not None:
+            _apply_account(connection, account)
+        from_status = connection.status
+        if from_status == to_status:
+            if account is not None:
+                connection.save()
+            return False
+        if not transition_allowed(from_status, to_status):
+            raise InvalidTransition(f"connection {connection_id}: {from_status} -> {to_status} is not allowed")
+        _apply_status(connection, to_status, reason=reason, error=error)
+        connection.save()
+        row_detail = {**(detail or {}), **({"reason": reason} if reason else {}), **({"error": error} if error else {})}
+        _timeline(
+            connection, ConnectionEvent.Kind.STATE, from_status=from_status, to_status=to_status, detail=row_detail
+        )
+        event_type = WEBHOOK_EVENTS.get(to_status)
+        if event_type and to_status != Status.PENDING:
+            _emit(connection, event_type, {"previous_status": from_status, **row_detail})
+    return True
+
+
+def _apply_account(connection: WaConnection, account: AccountInfo) -> None:
+    connection.whatsapp_id = account.whatsapp_id or connection.whatsapp_id
+    connection.phone_number = account.phone_number or connection.phone_number
+    connection.profile_name = account.profile_name or connection.profile_name
+    connection.platform = account.platform or connection.platform
+
+
+def _apply_status(connection: WaConnection, to_status: str, *, reason: str, error: str) -> None:
+    now = timezone.now()
+    connection.status = to_status
+    stamp = STAMP_FIELDS.get(to_status)
+    if stamp:
+        setattr(connection, stamp, now)
+    if to_status in (Status.AUTHENTICATED, Status.READY):
+        connection.error = ""
+        connection.disconnect_reason = ""
+        connection.last_seen = now
+    if to_status == Status.READY:
+        connection.last_activity_at = now
+    if to_status not in (Status.PENDING,):
+        # A QR or pairing code only means something while the login is pending.
+        connection.last_qr = ""
+        connection.qr_expires_at = None
+        connection.pair_code = ""
+    if to_status == Status.DISCONNECTED:
+        connection.disconnect_reason = reason[:200]
+    if error:
+        connection.error = error
+    if to_status == Status.LOGGED_OUT:
+        connection.desired_state = WaConnection.DesiredState.STOPPED
+    connection.connection_step = _STEPS.get(to_status, "")
+
+
+_STEPS = {
+    Status.NOT_STARTED: "",
+    Status.PENDING: "waiting_for_scan",
+    Status.AUTHENTICATED: "paired",
+    Status.READY: "connected",
+    Status.AUTH_FAILED: "login_failed",
+    Status.DISCONNECTED: "disconnected",
+    Status.LOGGED_OUT: "logged_out",
+}
+
+
+def connection_qr_issue(*, connection_id: int, qr: str, expires_in: float) -> bool:
+    """Store a new QR code (pending, timeline row, ``connection.qr``); the same code again is a no-op."""
+    with transaction.atomic():
+        connection = _locked(connection_id)
+        if connection.last_qr == qr and connection.status == Status.PENDING:
+            return False
+        if connection.desired_state == WaConnection.DesiredState.STOPPED:
+            logger.info("ignoring a QR for stopped connection %s", connection_id)
+            return False
+        from_status = connection.status
+        if from_status != Status.PENDING and not transition_allowed(from_status, Status.PENDING):
+            raise InvalidTransition(f"connection {connection_id}: a QR is not expected in status {from_status}")
+        now = timezone.now()
+        _apply_status(connection, Status.PENDING, reason="", error="")
+        connection.last_qr = qr
+        connection.last_qr_at = now
+        connection.qr_expires_at = now + timedelta(seconds=max(0.0, float(expires_in)))
+        connection.save()
+        if from_status != Status.PENDING:
+            _timeline(connection, ConnectionEvent.Kind.STATE, from_status=from_status, to_status=Status.PENDING)
+        expires_at = connection.qr_expires_at.isoformat()
+        _timeline(connection, ConnectionEvent.Kind.QR, detail={"expires_at": expires_at, "expires_in": expires_in})
+        _emit(connection, "connection.qr", {"qr": qr, "expires_at": expires_at})
+    return True
+
+
+def connection_give_up(*, connection_id: int, error: str, reason: str) -> bool:
+    """A login that cannot complete: auth_failed, and stopped so the reconciler does not loop on it."""
+    with transaction.atomic():
+        changed = connection_transition(
+            connection_id=connection_id, to_status=Status.AUTH_FAILED, error=error, reason=reason
+        )
+        WaConnection.objects.filter(pk=connection_id).update(desired_state=WaConnection.DesiredState.STOPPED)
+    return changed
+
+
+def connection_touch(*, connection_id: int) -> None:
+    """Record traffic or a keepalive: the zombie watchdog reads last_activity_at."""
+    now = timezone.now()
+    WaConnection.objects.filter(pk=connection_id).update(last_activity_at=now, last_seen=now)
+
+
+def connection_record_event(*, connection_id: int, kind: str, detail: dict[str, Any]) -> ConnectionEvent | None:
+    """A timeline row written by the runtime (crash, owner change, restart); None if the connection is gone."""
+    if kind not in ConnectionEvent.Kind.values:
+        raise ValueError(f"unknown timeline kind {kind!r}")
+    connection = WaConnection.objects.filter(pk=connection_id).first()
+    if connection is None:
+        return None
+    return _timeline(connection, kind, detail=detail)
+
+
+# --- operator actions ------------------------------------------------------------------------
+def connection_start(*, connection: WaConnection) -> WaConnection:
+    """Ask for the session to run; the reconciler gives it an owner within a few seconds."""
+    with transaction.atomic():
+        connection = _locked(connection.pk)
+        if connection.desired_state == WaConnection.DesiredState.RUNNING:
+            raise ConnectionStateConflict("The connection is already started.")
+        connection.desired_state = WaConnection.DesiredState.RUNNING
+        connection.connection_step = "starting"
+        connection.error = ""
+        connection.save()
+        _timeline(connection, ConnectionEvent.Kind.COMMAND, detail={"action": "start"})
+        connection_id = connection.pk
+        transaction.on_commit(lambda: wake_connection(connection_id))
+    return connection
+
+
+def connection_stop(*, connection: WaConnection) -> WaConnection:
+    """Stop the session and keep its credentials: a later start resumes without a scan."""
+    with transaction.atomic():
+        connection = _locked(connection.pk)
+        if connection.desired_state == WaConnection.DesiredState.STOPPED:
+            raise ConnectionStateConflict("The connection is already stopped.")
+        connection.desired_state = WaConnection.DesiredState.STOPPED
+        connection.save(update_fields=["desired_state", "updated_at"])
+        _timeline(connection, ConnectionEvent.Kind.COMMAND, detail={"action": "stop"})
+        if connection.status == Status.PENDING:
+            connection_transition(connection_id=connection.pk, to_status=Status.NOT_STARTED, reason="stopped")
+        elif connection.status in LIVE_STATUSES:
+            connection_transition(connection_id=connection.pk, to_status=Status.DISCONNECTED, reason="stopped")
+        connection_id = connection.pk
+        transaction.on_commit(lambda: wake_connection(connection_id))
+    return WaConnection.objects.get(pk=connection.pk)
+
+
+def connection_restart(*, connection: WaConnection) -> SessionCommand:
+    """Restart the running session from its stored credentials (through its owner)."""
+    with transaction.atomic():
+        connection = _locked(connection.pk)
+        if connection.desired_state != WaConnection.DesiredState.RUNNING:
+            raise ConnectionStateConflict("The connection is stopped; start it instead.")
+        _timeline(connection, ConnectionEvent.Kind.RESTART, detail={"reason": "requested"})
+        return session_command_create(
+            connection=connection, kind=SessionCommand.Kind.RESTART, payload={"reason": "requested"}
+        )
+
+
+def connection_logout(*, connection: WaConnection) -> SessionCommand | None:
+    """Unlink the phone and forget the credentials.
+
+    With a live owner the owner logs out (a command). Without one, a sandbox connection is logged
+    out right here (its "phone" is our own table); a neonize connection is started so that its
+    session can tell WhatsApp, and the logout command waits for it.
+    Returns the command, or None when the logout is already complete.
+    """
+    with transaction.atomic():
+        connection = _locked(connection.pk)
+        if connection.status not in LINKED_STATUSES:
+            raise ConnectionStateConflict(f"Nothing to log out: the connection is {connection.status}.")
+        owned = has_live_owner(connection)
+        if not owned and connection.driver == WaConnection.Driver.SANDBOX:
+            SandboxCredential.objects.filter(connection=connection).delete()
+            connection_transition(connection_id=connection.pk, to_status=Status.LOGGED_OUT, reason="logout")
+            return None
+        if not owned:
+            connection.desired_state = WaConnection.DesiredState.RUNNING
+        connection.connection_step = "logging_out"
+        connection.save(update_fields=["desired_state", "connection_step", "updated_at"])
+        return session_command_create(connection=connection, kind=SessionCommand.Kind.LOGOUT, payload={})
+
+
+def connection_delete(*, connection: WaConnection) -> None:
+    """Log out (through the owner when there is one, waiting a little), stop, and delete everything.
+
+    Session data goes with the row: sandbox credentials cascade; a neonize owner deletes its store
+    when it logs out.
+    """
+    fresh = WaConnection.objects.filter(pk=connection.pk).first()
+    if fresh is None:
+        return
+    if has_live_owner(fresh) and fresh.status in LINKED_STATUSES:
+        command = session_command_create(connection=fresh, kind=SessionCommand.Kind.LOGOUT, payload={"delete": True})
+        session_command_wait(command_id=command.pk, timeout=settings.WILDCAT_COMMAND_WAIT_SECONDS)
+    with transaction.atomic():
+        fresh = WaConnection.objects.select_for_update().filter(pk=connection.pk).first()
+        if fresh is None:
+            return
+        connection_id = fresh.pk
+        fresh.delete()
+        # The owner's next lease renewal fails on the missing row and it drops the session.
+        transaction.on_commit(lambda: wake_connection(connection_id))
+
+
+def connection_request_pair_code(*, connection: WaConnection, phone: str) -> SessionCommand:
+    """Ask the running session for a pairing code; ``phone`` is E.164 (validated by the caller)."""
+    with transaction.atomic():
+        connection = _locked(connection.pk)
+        if connection.desired_state != WaConnection.DesiredState.RUNNING:
+            raise ConnectionStateConflict("Start the connection first; a pairing code needs a running session.")
+        if connection.status in (Status.AUTHENTICATED, Status.READY):
+            raise ConnectionStateConflict("The connection is already linked to a phone.")
+        kind = SessionCommand.Kind.PAIR_CODE
+        return session_command_create(connection=connection, kind=kind, payload={"phone": phone})

@@ -1,0 +1,50 @@
+"""factory-boy factories for connections, their timeline and session commands."""
+
+from __future__ import annotations
+
+import factory
+
+from accounts.models import ConnectionEvent, SandboxCredential, SessionCommand, WaConnection
+from tests.apikeys.factories import ApiKeyFactory
+
+
+class ConnectionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = WaConnection
+
+    api_key = factory.SubFactory(ApiKeyFactory)
+    name = factory.Sequence(lambda n: f"connection-{n}")
+    driver = WaConnection.Driver.SANDBOX
+
+
+class RunningConnectionFactory(ConnectionFactory):
+    desired_state = WaConnection.DesiredState.RUNNING
+
+
+class SandboxCredentialFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SandboxCredential
+
+    connection = factory.SubFactory(ConnectionFactory)
+    whatsapp_id = factory.Sequence(lambda n: f"155577{n:05d}:12@s.whatsapp.net")
+    phone_number = factory.Sequence(lambda n: f"+155577{n:05d}")
+    profile_name = "Sandbox tester"
+    platform = "sandbox"
+    device_key = "ZGV2aWNlLWtleQ=="
+
+
+class ConnectionEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ConnectionEvent
+
+    connection = factory.SubFactory(ConnectionFactory)
+    kind = ConnectionEvent.Kind.STATE
+
+
+class SessionCommandFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SessionCommand
+
+    connection = factory.SubFactory(RunningConnectionFactory)
+    kind = SessionCommand.Kind.CALL
+    payload = factory.LazyFunction(lambda: {"op": "list_groups", "args": {}})
