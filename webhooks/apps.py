@@ -1,6 +1,20 @@
+"""The webhooks app: endpoints, the event outbox and the delivery worker's beat sweeper."""
+
 from django.apps import AppConfig
 
 
 class WebhooksConfig(AppConfig):
     name = "webhooks"
     verbose_name = "Webhooks"
+
+    def ready(self) -> None:
+        from django.conf import settings
+
+        from wildcat.celery import beat_schedule_add
+
+        beat_schedule_add(
+            "webhooks-deliveries-sweep",
+            "webhooks.tasks.deliveries_sweep_task",
+            settings.WILDCAT_WEBHOOK_SWEEP_SECONDS,
+            queue="webhooks",
+        )

@@ -2,12 +2,256 @@
 
 from __future__ import annotations
 
+import json
+import logging
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 
-def event_emit(*, api_key_id: int, event_type: str, data: dict[str, Any], connection_id: int | None = None) -> None:
+from webhooks import signing
+from webhooks.event_types import ALL_TYPES, EventType
+from webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from wildcat import outbound
+from wildcat.api.errors import LimitExceeded
+
+logger = logging.getLogger(__name__)
+
+DELIVER_TASK = "webhooks.tasks.delivery_attempt_task"
+QUEUE = "webhooks"
+
+
+# --- Events -------------------------------------------------------------------------------
+
+
+def event_emit(
+    *, api_key_id: int, event_type: str, data: dict[str, Any], connection_id: int | None = None
+) -> WebhookEvent | None:
     """Record an event and one delivery per subscribed endpoint, inside the caller's transaction.
 
     Dispatch happens on commit. Callers must call this inside the same transaction as the change
-    that causes the event.
+    that causes the event. A key without a matching endpoint costs one query and stores nothing.
     """
+    event_type = str(event_type)
+    if event_type not in ALL_TYPES:
+        raise ValueError(f"unknown webhook event type {event_type!r}")
+    scope = Q(connection__isnull=True) | Q(connection_id=connection_id) if connection_id else Q(connection__isnull=True)
+    endpoints = WebhookEndpoint.objects.filter(scope, api_key_id=api_key_id, enabled=True).values_list(
+        "id", "event_types"
+    )
+    endpoint_ids = [pk for pk, types in endpoints if not types or event_type in types]
+    if not endpoint_ids:
+        return None
+    return _event_record(
+        api_key_id=api_key_id, event_type=event_type, data=data, connection_id=connection_id, endpoint_ids=endpoint_ids
+    )
+
+
+def _event_record(
+    *, api_key_id: int, event_type: str, data: dict[str, Any], connection_id: int | None, endpoint_ids: list[int]
+) -> WebhookEvent:
+    now = timezone.now()
+    body = envelope_encode(event_type=event_type, data=data, connection_id=connection_id, at=now)
+    with transaction.atomic():
+        event = WebhookEvent.objects.create(
+            api_key_id=api_key_id, connection_id=connection_id, type=event_type, body=body, created_at=now
+        )
+        deliveries = WebhookDelivery.objects.bulk_create(
+            [
+                WebhookDelivery(
+                    event=event,
+                    endpoint_id=endpoint_id,
+                    message_id=signing.message_id_generate(),
+                    next_attempt_at=now,
+                    dispatched_at=now,
+                )
+                for endpoint_id in endpoint_ids
+            ]
+        )
+        dispatch_on_commit([delivery.pk for delivery in deliveries])
+    return event
+
+
+def envelope_encode(*, event_type: str, data: dict[str, Any], connection_id: int | None, at: datetime) -> str:
+    """The JSON body sent for an event: ``{"type", "timestamp", "data"}``, media as links only."""
+    data = dict(data)
+    if connection_id is not None:
+        data.setdefault("connection_id", connection_id)
+    media = data.get("media")
+    if isinstance(media, dict) and media.get("id") is not None and not media.get("url"):
+        data["media"] = {**media, "url": media_url(media["id"])}
+    envelope = {"type": event_type, "timestamp": at.isoformat().replace("+00:00", "Z"), "data": data}
+    return json.dumps(envelope, cls=DjangoJSONEncoder, separators=(",", ":"), ensure_ascii=False)
+
+
+def media_url(media_id: int) -> str:
+    return f"{settings.PUBLIC_URL}/api/v1/media/{media_id}"
+
+
+def dispatch_on_commit(delivery_ids: list[int]) -> None:
+    if delivery_ids:
+        transaction.on_commit(lambda: dispatch(delivery_ids), robust=True)
+
+
+def dispatch(delivery_ids: Iterable[int]) -> None:
+    """Queue one task per delivery. A lost message only delays it: the sweeper re-queues."""
+    from wildcat.celery import app
+
+    for delivery_id in delivery_ids:
+        try:
+            if settings.CELERY_TASK_ALWAYS_EAGER:
+                app.tasks[DELIVER_TASK].apply(args=[delivery_id])
+            else:
+                app.send_task(DELIVER_TASK, args=[delivery_id], queue=QUEUE, retry=False)
+        except Exception:  # noqa: BLE001 - the broker being down must not fail the caller
+            logger.warning("webhook dispatch failed; the sweeper will retry", extra={"delivery_id": delivery_id})
+            return
+
+
+# --- Endpoints ----------------------------------------------------------------------------
+
+
+def _event_types_clean(event_types: list[str]) -> list[str]:
+    unknown = sorted(set(event_types) - ALL_TYPES)
+    if unknown:
+        raise ValueError(f"unknown event types: {', '.join(unknown)}")
+    return sorted(set(event_types))
+
+
+def endpoint_create(
+    *,
+    api_key_id: int,
+    url: str,
+    event_types: list[str] | None = None,
+    connection_id: int | None = None,
+    description: str = "",
+) -> tuple[WebhookEndpoint, str]:
+    """Create an endpoint; returns it with its secret, which is shown this once."""
+    outbound.validate_url(url)
+    secret = signing.secret_generate()
+    with transaction.atomic():
+        # Counting under a lock on the key keeps two concurrent creates from both passing the limit.
+        from apikeys.models import ApiKey
+
+        ApiKey.objects.select_for_update().filter(pk=api_key_id).first()
+        if WebhookEndpoint.objects.filter(api_key_id=api_key_id).count() >= settings.WILDCAT_MAX_WEBHOOKS_PER_KEY:
+            raise LimitExceeded(f"A key may have at most {settings.WILDCAT_MAX_WEBHOOKS_PER_KEY} webhook endpoints.")
+        endpoint = WebhookEndpoint.objects.create(
+            api_key_id=api_key_id,
+            url=url,
+            event_types=_event_types_clean(event_types or []),
+            connection_id=connection_id,
+            description=description,
+            secret=secret,
+        )
+    return endpoint, secret
+
+
+def endpoint_update(*, endpoint: WebhookEndpoint, **changes: Any) -> WebhookEndpoint:
+    """Change url, event types, connection, description or enabled; URLs are re-checked."""
+    if "url" in changes:
+        outbound.validate_url(changes["url"])
+    if "event_types" in changes:
+        changes["event_types"] = _event_types_clean(changes["event_types"] or [])
+    if changes.get("enabled") is True and not endpoint.enabled:
+        endpoint.disabled_reason, endpoint.disabled_at, endpoint.failing_since = "", None, None
+    elif changes.get("enabled") is False and endpoint.enabled:
+        endpoint.disabled_reason, endpoint.disabled_at = "Disabled through the API.", timezone.now()
+    for name, value in changes.items():
+        setattr(endpoint, name, value)
+    endpoint.save()
+    return endpoint
+
+
+def endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
+    endpoint.delete()
+
+
+def endpoint_rotate_secret(*, endpoint: WebhookEndpoint) -> str:
+    """A new secret; the old one keeps signing for the grace period so receivers can switch over."""
+    secret = signing.secret_generate()
+    grace = settings.WILDCAT_WEBHOOK_ROTATION_GRACE_SECONDS
+    with transaction.atomic():
+        locked = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        locked.previous_secret = locked.secret if grace else ""
+        locked.previous_secret_expires_at = timezone.now() + timedelta(seconds=grace) if grace else None
+        locked.secret = secret
+        locked.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at", "updated_at"])
+    endpoint.refresh_from_db()
+    return secret
+
+
+def endpoint_enable(*, endpoint: WebhookEndpoint) -> WebhookEndpoint:
+    return endpoint_update(endpoint=endpoint, enabled=True)
+
+
+def endpoint_disable(*, endpoint_id: int, reason: str) -> None:
+    """Disable an endpoint and close its outstanding deliveries as exhausted, visibly."""
+    now = timezone.now()
+    with transaction.atomic():
+        WebhookEndpoint.objects.filter(pk=endpoint_id, enabled=True).update(
+            enabled=False, disabled_reason=reason[:300], disabled_at=now, updated_at=now
+        )
+        WebhookDelivery.objects.filter(endpoint_id=endpoint_id, status__in=WebhookDelivery.ACTIVE).exclude(
+            status=WebhookDelivery.Status.SENDING
+        ).update(
+            status=WebhookDelivery.Status.EXHAUSTED,
+            next_attempt_at=None,
+            last_error=f"endpoint disabled: {reason}"[:500],
+            updated_at=now,
+        )
+
+
+def endpoint_send_test(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
+    """Send a ``webhook.test`` event to this endpoint only, whatever its filters."""
+    data = {"endpoint_id": endpoint.pk, "message": "This is a test event from Wildcat."}
+    event = _event_record(
+        api_key_id=endpoint.api_key_id,
+        event_type=EventType.WEBHOOK_TEST,
+        data=data,
+        connection_id=None,
+        endpoint_ids=[endpoint.pk],
+    )
+    return event.deliveries.get()
+
+
+# --- Replays ------------------------------------------------------------------------------
+
+
+def delivery_replay(*, delivery: WebhookDelivery) -> WebhookDelivery:
+    """Send a delivery again now, with the same ``webhook-id``, from the start of the schedule."""
+    if delivery.status == WebhookDelivery.Status.SENDING:
+        return delivery
+    _replay(WebhookDelivery.objects.filter(pk=delivery.pk))
+    delivery.refresh_from_db()
+    return delivery
+
+
+def endpoint_replay_since(*, endpoint: WebhookEndpoint, since: datetime) -> int:
+    """Replay every failed or exhausted delivery of the endpoint created since ``since``."""
+    rows = WebhookDelivery.objects.filter(
+        endpoint=endpoint,
+        created_at__gte=since,
+        status__in=[WebhookDelivery.Status.FAILED, WebhookDelivery.Status.EXHAUSTED],
+    )
+    return _replay(rows)
+
+
+def _replay(rows) -> int:
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(rows.exclude(status=WebhookDelivery.Status.SENDING).values_list("id", flat=True))
+        WebhookDelivery.objects.filter(pk__in=ids).update(
+            status=WebhookDelivery.Status.PENDING,
+            retry_step=0,
+            next_attempt_at=now,
+            dispatched_at=now,
+            updated_at=now,
+        )
+        dispatch_on_commit(ids)
+    return len(ids)

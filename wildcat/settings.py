@@ -136,6 +136,22 @@ WILDCAT_RETENTION_DAYS = env_int("WILDCAT_RETENTION_DAYS", 0, minimum=0)  # 0 ke
 WILDCAT_WEBHOOK_ALLOWED_NETWORKS = env_list("WILDCAT_WEBHOOK_ALLOWED_NETWORKS")
 WILDCAT_OUTBOUND_TIMEOUT = env_float("WILDCAT_OUTBOUND_TIMEOUT", 15.0)
 
+# --- Webhooks (webhooks/) and secrets at rest ---------------------------------------------------
+WILDCAT_WEBHOOK_TIMEOUT = env_float("WILDCAT_WEBHOOK_TIMEOUT", WILDCAT_OUTBOUND_TIMEOUT)
+# Multiplies the retry schedule (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h); tests shrink it.
+WILDCAT_WEBHOOK_RETRY_SCALE = env_float("WILDCAT_WEBHOOK_RETRY_SCALE", 1.0)
+WILDCAT_WEBHOOK_RETRY_AFTER_MAX_SECONDS = env_int("WILDCAT_WEBHOOK_RETRY_AFTER_MAX_SECONDS", 86_400, minimum=0)
+WILDCAT_WEBHOOK_DISABLE_AFTER_SECONDS = env_int("WILDCAT_WEBHOOK_DISABLE_AFTER_SECONDS", 5 * 86_400, minimum=1)
+WILDCAT_WEBHOOK_ROTATION_GRACE_SECONDS = env_int("WILDCAT_WEBHOOK_ROTATION_GRACE_SECONDS", 86_400, minimum=0)
+WILDCAT_WEBHOOK_SWEEP_SECONDS = env_float("WILDCAT_WEBHOOK_SWEEP_SECONDS", 5.0)
+WILDCAT_WEBHOOK_REDISPATCH_SECONDS = env_float("WILDCAT_WEBHOOK_REDISPATCH_SECONDS", 60.0)
+WILDCAT_WEBHOOK_CLAIM_SECONDS = env_float("WILDCAT_WEBHOOK_CLAIM_SECONDS", WILDCAT_WEBHOOK_TIMEOUT + 60.0)
+WILDCAT_WEBHOOK_SWEEP_BATCH = env_int("WILDCAT_WEBHOOK_SWEEP_BATCH", 500, minimum=1)
+# Fernet keys for secrets stored in the database, newest first; separate from SECRET_KEY so
+# rotating SECRET_KEY never breaks them. Outside production an empty value means a key file
+# generated in WILDCAT_DATA_DIR.
+WILDCAT_ENCRYPTION_KEY = env_str("WILDCAT_ENCRYPTION_KEY")
+
 # --- Session runtime (accounts/runtime): leases, reconciler, session hosts -------------------
 WILDCAT_LEASE_TTL_SECONDS = env_float("WILDCAT_LEASE_TTL_SECONDS", 10.0)
 WILDCAT_LEASE_RENEW_SECONDS = env_float("WILDCAT_LEASE_RENEW_SECONDS", 2.0)

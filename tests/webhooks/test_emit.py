@@ -1,0 +1,90 @@
+"""event_emit: the outbox written in the caller's transaction, cheap when nobody listens."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.db import transaction
+
+from tests.apikeys.factories import ApiKeyFactory
+from tests.webhooks.factories import ConnectionFactory, EndpointFactory
+from webhooks.models import WebhookDelivery, WebhookEvent
+from webhooks.services import event_emit
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_key_without_endpoints_costs_one_query_and_stores_nothing(django_assert_num_queries):
+    key = ApiKeyFactory()
+    EndpointFactory()  # another key's endpoint does not count
+    with django_assert_num_queries(1):
+        assert event_emit(api_key_id=key.pk, event_type="message.sent", data={"id": 1}, connection_id=7) is None
+    assert WebhookEvent.objects.count() == 0
+
+
+def test_one_delivery_per_enabled_subscribed_endpoint():
+    key = ApiKeyFactory()
+    connection, other_connection = ConnectionFactory(api_key=key), ConnectionFactory(api_key=key)
+    everything = EndpointFactory(api_key=key)
+    sent_only = EndpointFactory(api_key=key, event_types=["message.sent"])
+    EndpointFactory(api_key=key, event_types=["message.read"])
+    for_connection = EndpointFactory(api_key=key, connection=connection)
+    EndpointFactory(api_key=key, connection=other_connection)
+    EndpointFactory(api_key=key, enabled=False)
+    EndpointFactory()
+
+    event = event_emit(api_key_id=key.pk, event_type="message.sent", data={"id": 5}, connection_id=connection.pk)
+
+    endpoints = set(event.deliveries.values_list("endpoint_id", flat=True))
+    assert endpoints == {everything.pk, sent_only.pk, for_connection.pk}
+    ids = list(event.deliveries.values_list("message_id", flat=True))
+    assert len(set(ids)) == 3 and all(i.startswith("msg_") for i in ids)
+    assert set(event.deliveries.values_list("status", flat=True)) == {WebhookDelivery.Status.PENDING}
+
+
+def test_events_without_a_connection_skip_connection_filtered_endpoints():
+    key = ApiKeyFactory()
+    EndpointFactory(api_key=key, connection=ConnectionFactory(api_key=key))
+    assert event_emit(api_key_id=key.pk, event_type="message.sent", data={}) is None
+
+
+def test_payload_is_type_timestamp_data_with_connection_id_and_media_as_a_link(settings):
+    settings.PUBLIC_URL = "https://wildcat.example.com"
+    key = ApiKeyFactory()
+    EndpointFactory(api_key=key)
+    event = event_emit(
+        api_key_id=key.pk,
+        event_type="message.received",
+        data={"id": 9, "media": {"id": 42, "mimetype": "image/jpeg"}},
+        connection_id=3,
+    )
+    payload = json.loads(event.body)
+    assert set(payload) == {"type", "timestamp", "data"}
+    assert payload["type"] == "message.received"
+    assert payload["timestamp"].endswith("Z")
+    assert payload["data"]["connection_id"] == 3
+    assert payload["data"]["media"] == {
+        "id": 42,
+        "mimetype": "image/jpeg",
+        "url": "https://wildcat.example.com/api/v1/media/42",
+    }
+
+
+def test_unknown_event_types_are_refused():
+    key = ApiKeyFactory()
+    with pytest.raises(ValueError):
+        event_emit(api_key_id=key.pk, event_type="message.exploded", data={})
+
+
+def test_dispatch_waits_for_commit_and_a_rollback_leaves_nothing(django_capture_on_commit_callbacks):
+    key = ApiKeyFactory()
+    EndpointFactory(api_key=key)
+    with django_capture_on_commit_callbacks() as callbacks:
+        event_emit(api_key_id=key.pk, event_type="message.sent", data={})
+    assert len(callbacks) == 1
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        event_emit(api_key_id=key.pk, event_type="message.sent", data={})
+        raise RuntimeError("the caller's change failed")
+    assert WebhookEvent.objects.count() == 1
