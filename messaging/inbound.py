@@ -138,7 +138,7 @@ def _store_inbound(api_key_id: int, connection_id: int, message: InboundMessage)
         media=media,
         quoted=quoted,
         quoted_wa_message_id=message.quoted_wa_message_id,
-        status=Message.Status.SENT if message.from_me else Message.Status.RECEIVED,
+        status=Message.Status.SENT if message.from_me else Message.Status.DELIVERED,
         timestamp=message.timestamp,
         sent_at=message.timestamp if message.from_me else None,
         raw=_jsonable(message.raw),

@@ -46,7 +46,6 @@ class Message(models.Model):
         DELIVERED = "delivered", "Delivered"
         READ = "read", "Read"
         FAILED = "failed", "Failed"
-        RECEIVED = "received", "Received"
 
     Type = models.TextChoices("Type", [(t.name, t.value) for t in MessageType])
 
@@ -121,7 +120,6 @@ STATUS_RANK = {
     Message.Status.SENDING: 1,
     Message.Status.FAILED: 1,  # a receipt proves the message arrived after all
     Message.Status.SENT: 2,
-    Message.Status.RECEIVED: 2,
     Message.Status.DELIVERED: 3,
     Message.Status.READ: 4,
 }

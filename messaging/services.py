@@ -247,7 +247,7 @@ def chat_mark_read(*, connection, chat_jid: str) -> int:
             connection_id=connection.pk,
             chat_jid=chat_jid,
             direction=Message.Direction.INBOUND,
-            status=Message.Status.RECEIVED,
+            status=Message.Status.DELIVERED,
         ).values_list("pk", "sender_jid", "wa_message_id")[:500]
     )
     by_sender: dict[str, list[str]] = {}

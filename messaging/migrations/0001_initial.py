@@ -47,7 +47,7 @@ class Migration(migrations.Migration):
                 ('content', models.JSONField(blank=True, default=dict)),
                 ('quoted_wa_message_id', models.CharField(blank=True, default='', max_length=128)),
                 ('reactions', models.JSONField(blank=True, default=dict)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('sending', 'Sending'), ('sent', 'Sent'), ('delivered', 'Delivered'), ('read', 'Read'), ('failed', 'Failed'), ('received', 'Received')], max_length=16)),
+                ('status', models.CharField(choices=[('queued', 'Queued'), ('sending', 'Sending'), ('sent', 'Sent'), ('delivered', 'Delivered'), ('read', 'Read'), ('failed', 'Failed')], max_length=16)),
                 ('error_code', models.CharField(blank=True, default='', max_length=64)),
                 ('error', models.TextField(blank=True, default='')),
                 ('attempts', models.PositiveIntegerField(default=0)),

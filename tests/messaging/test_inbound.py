@@ -37,7 +37,7 @@ def test_the_same_event_twice_is_stored_once(connection):
     rows = Message.objects.filter(connection=connection)
     assert rows.count() == 1
     row = rows.get()
-    assert (row.direction, row.status, row.text, row.from_me) == ("inbound", "received", "hello", False)
+    assert (row.direction, row.status, row.text, row.from_me) == ("inbound", "delivered", "hello", False)
     assert row.api_key_id == connection.api_key_id and row.timestamp == NOW
 
 
@@ -78,26 +78,37 @@ def test_edit_revoke_and_reaction_update_the_original(connection):
 
 def _outbound(connection, wa_id: str, status: str) -> Message:
     return Message.objects.create(
-        api_key_id=connection.api_key_id, connection=connection, direction="outbound", from_me=True,
-        wa_message_id=wa_id, chat_jid=PEER, type="text", text="x", status=status,
+        api_key_id=connection.api_key_id,
+        connection=connection,
+        direction="outbound",
+        from_me=True,
+        wa_message_id=wa_id,
+        chat_jid=PEER,
+        type="text",
+        text="x",
+        status=status,
     )
 
 
 def test_receipts_move_forward_only(connection):
     sent = _outbound(connection, "S1", "sent")
     read = _outbound(connection, "S2", "read")
-    assert message_apply_receipt(
-        connection_id=connection.pk, receipt=Receipt(("S1", "S2"), PEER, ReceiptType.DELIVERED, NOW)
-    ) == 1
+    assert (
+        message_apply_receipt(
+            connection_id=connection.pk, receipt=Receipt(("S1", "S2"), PEER, ReceiptType.DELIVERED, NOW)
+        )
+        == 1
+    )
     sent.refresh_from_db()
     read.refresh_from_db()
     assert sent.status == "delivered" and sent.delivered_at == NOW
     assert read.status == "read", "read is never downgraded to delivered"
-    assert message_apply_receipt(
-        connection_id=connection.pk, receipt=Receipt(("S1",), PEER, ReceiptType.READ, NOW)
-    ) == 1
+    assert (
+        message_apply_receipt(connection_id=connection.pk, receipt=Receipt(("S1",), PEER, ReceiptType.READ, NOW)) == 1
+    )
     sent.refresh_from_db()
     assert sent.status == "read" and sent.read_at == NOW
-    assert message_apply_receipt(
-        connection_id=connection.pk, receipt=Receipt(("S1",), PEER, ReceiptType.DELIVERED, NOW)
-    ) == 0
+    assert (
+        message_apply_receipt(connection_id=connection.pk, receipt=Receipt(("S1",), PEER, ReceiptType.DELIVERED, NOW))
+        == 0
+    )

@@ -1,0 +1,232 @@
+"""Validation of message requests, and the message shape the API returns."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from typing import Any
+
+from django.conf import settings
+from rest_framework import serializers
+
+from messaging.codes import ErrorCode, api_error
+from messaging.media import MEDIA_TYPES
+from messaging.payloads import message_payload
+from messaging.recipients import InvalidRecipient, phone_to_digits, recipient_to_jid
+from messaging.services import SendRequest
+from wildcat.whatsapp import MessageType
+
+SENDABLE = [t.value for t in MessageType if t != MessageType.UNKNOWN]
+
+
+class StrictSerializer(serializers.Serializer):
+    """Unknown fields are an error, so a typo never silently sends something else."""
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if isinstance(data, Mapping):
+            unknown = set(data) - set(self.fields)
+            if unknown:
+                raise serializers.ValidationError({name: ["Unknown field."] for name in sorted(unknown)})
+        return super().to_internal_value(data)
+
+
+class MediaSourceSerializer(StrictSerializer):
+    url = serializers.URLField(required=False, max_length=2000)
+    base64 = serializers.CharField(required=False, trim_whitespace=True)
+    mimetype = serializers.CharField(required=False, allow_blank=True, max_length=127)
+    filename = serializers.CharField(required=False, allow_blank=True, max_length=255)
+
+
+class LocationSerializer(StrictSerializer):
+    latitude = serializers.FloatField(min_value=-90, max_value=90)
+    longitude = serializers.FloatField(min_value=-180, max_value=180)
+    name = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    address = serializers.CharField(required=False, allow_blank=True, max_length=500)
+
+
+class ContactSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=255)
+    phone = serializers.CharField(max_length=32)
+
+    def validate_phone(self, value: str) -> str:
+        try:
+            return "+" + phone_to_digits(value)
+        except InvalidRecipient as exc:
+            raise serializers.ValidationError(str(exc))
+
+
+class PollSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=255)
+    options = serializers.ListField(child=serializers.CharField(max_length=100), min_length=2, max_length=12)
+    selectable_count = serializers.IntegerField(required=False, default=1, min_value=0, max_value=12)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if len(set(attrs["options"])) != len(attrs["options"]):
+            raise serializers.ValidationError({"options": ["Options must be different from each other."]})
+        if attrs["selectable_count"] > len(attrs["options"]):
+            raise serializers.ValidationError({"selectable_count": ["More than the number of options."]})
+        return attrs
+
+
+class ReactionSerializer(StrictSerializer):
+    message_id = serializers.CharField(max_length=128)
+    emoji = serializers.CharField(allow_blank=True, max_length=16, trim_whitespace=False)
+
+
+_TYPE_FIELDS = {"location": LocationSerializer, "contact": ContactSerializer, "poll": PollSerializer}
+
+
+class SendSerializer(StrictSerializer):
+    to = serializers.CharField(max_length=160)
+    type = serializers.ChoiceField(choices=SENDABLE, default="text")
+    text = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    caption = serializers.CharField(required=False, allow_blank=True, trim_whitespace=False)
+    media = MediaSourceSerializer(required=False)
+    file = serializers.FileField(required=False)
+    mimetype = serializers.CharField(required=False, allow_blank=True, max_length=127)
+    filename = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    voice_note = serializers.BooleanField(required=False, default=False)
+    location = LocationSerializer(required=False)
+    contact = ContactSerializer(required=False)
+    poll = PollSerializer(required=False)
+    reaction = ReactionSerializer(required=False)
+    reply_to = serializers.CharField(required=False, max_length=128)
+
+    def validate_to(self, value: str) -> str:
+        try:
+            return recipient_to_jid(value)
+        except InvalidRecipient as exc:
+            raise serializers.ValidationError(str(exc), code=ErrorCode.INVALID_RECIPIENT)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        kind = attrs["type"]
+        if kind == "text":
+            text = attrs.get("text") or ""
+            if not text.strip():
+                raise serializers.ValidationError({"text": ["A text message needs text."]})
+            if len(text) > settings.WILDCAT_MAX_TEXT_LENGTH:
+                raise serializers.ValidationError(
+                    {"text": [f"At most {settings.WILDCAT_MAX_TEXT_LENGTH} characters (WhatsApp's limit)."]}
+                )
+        elif kind in MEDIA_TYPES:
+            _check_media_fields(attrs)
+        elif kind == "reaction" and "reaction" not in attrs:
+            raise serializers.ValidationError({"reaction": ["A reaction needs message_id and emoji."]})
+        elif kind in _TYPE_FIELDS and kind not in attrs:
+            raise serializers.ValidationError({kind: [f"A {kind} message needs the {kind} object."]})
+        return attrs
+
+    def to_send_request(self) -> SendRequest:
+        data = self.validated_data
+        kind = data["type"]
+        request = SendRequest(chat_jid=data["to"], type=kind, reply_to=data.get("reply_to", ""))
+        if kind == "text":
+            request.text = data["text"]
+        elif kind in MEDIA_TYPES:
+            _fill_media(request, data)
+        elif kind == "reaction":
+            request.reaction_target = data["reaction"]["message_id"]
+            request.content = {"emoji": data["reaction"]["emoji"]}
+        else:
+            request.content = dict(data[kind])
+            request.text = str(request.content.get("name", ""))
+        return request
+
+
+def _check_media_fields(attrs: dict[str, Any]) -> None:
+    media = attrs.get("media") or {}
+    sources = [name for name in ("url", "base64") if media.get(name)] + (["file"] if attrs.get("file") else [])
+    if len(sources) != 1:
+        raise serializers.ValidationError(
+            {"media": ["Give exactly one of: a multipart 'file', 'media.base64' or 'media.url'."]}
+        )
+    caption = attrs.get("caption", attrs.get("text", "")) or ""
+    if attrs["type"] == "sticker" and caption:
+        raise serializers.ValidationError({"caption": ["Stickers have no caption."]})
+    if len(caption) > settings.WILDCAT_MAX_CAPTION_LENGTH:
+        raise serializers.ValidationError({"caption": [f"At most {settings.WILDCAT_MAX_CAPTION_LENGTH} characters."]})
+
+
+def _decode_base64(value: str) -> bytes:
+    if value.startswith("data:") and "," in value:
+        value = value.split(",", 1)[1]
+    if len(value) * 3 // 4 > settings.WILDCAT_MAX_MEDIA_BYTES + 3:
+        raise api_error(
+            413, ErrorCode.MEDIA_TOO_LARGE, f"The media is larger than {settings.WILDCAT_MAX_MEDIA_BYTES} bytes."
+        )
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise serializers.ValidationError({"media": {"base64": ["Not valid base64."]}})
+
+
+def _fill_media(request: SendRequest, data: dict[str, Any]) -> None:
+    media = data.get("media") or {}
+    upload = data.get("file")
+    request.text = data.get("caption", data.get("text", "")) or ""
+    request.media_mimetype = media.get("mimetype") or data.get("mimetype") or ""
+    request.media_filename = media.get("filename") or data.get("filename") or ""
+    if upload is not None:
+        if upload.size > settings.WILDCAT_MAX_MEDIA_BYTES:
+            raise api_error(
+                413, ErrorCode.MEDIA_TOO_LARGE, f"The media is larger than {settings.WILDCAT_MAX_MEDIA_BYTES} bytes."
+            )
+        request.media_bytes = upload.read()
+        request.media_mimetype = request.media_mimetype or upload.content_type or ""
+        request.media_filename = request.media_filename or upload.name or ""
+    elif media.get("base64"):
+        request.media_bytes = _decode_base64(media["base64"])
+    else:
+        request.media_url = media["url"]
+    if data["type"] == "audio":
+        request.content = {"voice_note": bool(data.get("voice_note"))}
+
+
+class EditSerializer(StrictSerializer):
+    text = serializers.CharField(trim_whitespace=False)
+
+    def validate_text(self, value: str) -> str:
+        if not value.strip():
+            raise serializers.ValidationError("The new text is empty.")
+        if len(value) > settings.WILDCAT_MAX_TEXT_LENGTH:
+            raise serializers.ValidationError(f"At most {settings.WILDCAT_MAX_TEXT_LENGTH} characters.")
+        return value
+
+
+class PresenceSerializer(StrictSerializer):
+    state = serializers.ChoiceField(choices=["typing", "recording", "paused"])
+
+
+class ContactsCheckSerializer(StrictSerializer):
+    numbers = serializers.ListField(child=serializers.CharField(max_length=40), min_length=1)
+
+    def validate_numbers(self, value: list[str]) -> list[str]:
+        if len(value) > settings.WILDCAT_MAX_CHECK_NUMBERS:
+            raise serializers.ValidationError(f"At most {settings.WILDCAT_MAX_CHECK_NUMBERS} numbers per request.")
+        return value
+
+
+class HistoryFilterSerializer(serializers.Serializer):
+    chat = serializers.CharField(required=False, max_length=160)
+    direction = serializers.ChoiceField(required=False, choices=["inbound", "outbound"])
+    type = serializers.ChoiceField(required=False, choices=[t.value for t in MessageType])
+    status = serializers.ChoiceField(
+        required=False, choices=["queued", "sending", "sent", "delivered", "read", "failed"]
+    )
+    since = serializers.DateTimeField(required=False)
+    until = serializers.DateTimeField(required=False)
+    q = serializers.CharField(required=False, max_length=200)
+
+    def validate_chat(self, value: str) -> str:
+        try:
+            return recipient_to_jid(value)
+        except InvalidRecipient as exc:
+            raise serializers.ValidationError(str(exc))
+
+
+class MessageSerializer(serializers.Serializer):
+    """Read-only: the one message shape (also used in webhook events)."""
+
+    def to_representation(self, instance) -> dict[str, Any]:
+        return message_payload(instance)

@@ -1,0 +1,201 @@
+"""Message endpoints: send, history, one message, edit, revoke, media download, chats and session calls."""
+
+from __future__ import annotations
+
+from django.http import FileResponse, QueryDict
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from messaging import selectors, services, session_calls
+from messaging.api.serializers import (
+    ContactsCheckSerializer,
+    EditSerializer,
+    HistoryFilterSerializer,
+    MessageSerializer,
+    PresenceSerializer,
+    SendSerializer,
+)
+from messaging.payloads import message_payload
+from messaging.recipients import InvalidRecipient, phone_to_digits, recipient_to_jid
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+MAX_IDEMPOTENCY_KEY = 255
+# The API's words for presence, and WhatsApp's chat-state names the drivers take.
+PRESENCE_STATES = {"typing": "composing", "recording": "recording", "paused": "paused"}
+
+
+def _idempotency_key(request: Request) -> str:
+    key = (request.headers.get(IDEMPOTENCY_HEADER) or "").strip()
+    if len(key) > MAX_IDEMPOTENCY_KEY or not key.isprintable():
+        raise serializers.ValidationError(
+            {IDEMPOTENCY_HEADER: [f"At most {MAX_IDEMPOTENCY_KEY} printable characters."]}
+        )
+    return key
+
+
+def _body_parts(request: Request) -> dict:
+    data = request.data
+    if isinstance(data, QueryDict):
+        return {name: data.getlist(name) for name in data if name != "file"}
+    return dict(data)
+
+
+def _chat_jid(value: str) -> str:
+    try:
+        return recipient_to_jid(value)
+    except InvalidRecipient as exc:
+        raise serializers.ValidationError({"jid": [str(exc)]})
+
+
+class ConnectionMessagesView(generics.ListAPIView):
+    """GET: history with filters (cursor-paginated). POST: queue a message (202)."""
+
+    serializer_class = MessageSerializer
+
+    def get_queryset(self):
+        filters = HistoryFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        values = dict(filters.validated_data)
+        connection = services.connection_for_key(
+            api_key_id=self.request.auth.pk, connection_id=self.kwargs["connection_id"]
+        )
+        chat = values.pop("chat", "")
+        return selectors.message_list(
+            api_key_id=self.request.auth.pk, connection_id=connection.pk, chat_jid=chat, **values
+        )
+
+    @extend_schema(
+        request=SendSerializer,
+        responses={202: MessageSerializer},
+        parameters=[OpenApiParameter(IDEMPOTENCY_HEADER, str, OpenApiParameter.HEADER, required=False)],
+        summary="Send a message",
+    )
+    def post(self, request: Request, connection_id: int) -> Response:
+        key = _idempotency_key(request)
+        serializer = SendSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        send = serializer.to_send_request()
+        body_hash = services.request_hash(_body_parts(request), send.media_bytes) if key else ""
+        body, replayed = services.message_send(
+            api_key_id=request.auth.pk,
+            connection_id=connection_id,
+            request=send,
+            idempotency_key=key,
+            body_hash=body_hash,
+        )
+        response = Response(body, status=202)
+        if replayed:
+            response["Idempotent-Replayed"] = "true"
+        return response
+
+
+class MessageDetailView(APIView):
+    @extend_schema(responses=MessageSerializer, summary="One message")
+    def get(self, request: Request, message_id: int) -> Response:
+        return Response(message_payload(selectors.message_get(api_key_id=request.auth.pk, message_id=message_id)))
+
+    @extend_schema(request=EditSerializer, responses=MessageSerializer, summary="Edit a sent text message")
+    def patch(self, request: Request, message_id: int) -> Response:
+        message = selectors.message_get(api_key_id=request.auth.pk, message_id=message_id)
+        serializer = EditSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        edited = services.message_edit(message=message, text=serializer.validated_data["text"])
+        return Response(message_payload(edited))
+
+    @extend_schema(responses=MessageSerializer, summary="Revoke a message for everyone (or cancel a queued one)")
+    def delete(self, request: Request, message_id: int) -> Response:
+        message = selectors.message_get(api_key_id=request.auth.pk, message_id=message_id)
+        return Response(message_payload(services.message_revoke(message=message)))
+
+
+class MediaDownloadView(APIView):
+    @extend_schema(responses={(200, "application/octet-stream"): bytes}, summary="Download a media file")
+    def get(self, request: Request, media_id: int) -> FileResponse:
+        media = selectors.media_get(api_key_id=request.auth.pk, media_id=media_id)
+        response = FileResponse(media.file.open("rb"), content_type=media.mimetype, filename=media.filename or None)
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Content-Length"] = str(media.size)
+        return response
+
+
+class ChatListView(generics.ListAPIView):
+    """The newest message of every chat, newest chats first."""
+
+    serializer_class = MessageSerializer
+
+    def get_queryset(self):
+        connection = services.connection_for_key(
+            api_key_id=self.request.auth.pk, connection_id=self.kwargs["connection_id"]
+        )
+        return selectors.chat_list(api_key_id=self.request.auth.pk, connection_id=connection.pk)
+
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        chats = [{"chat_jid": m.chat_jid, "last_message": message_payload(m)} for m in page]
+        return self.get_paginated_response(chats)
+
+
+class ChatReadView(APIView):
+    @extend_schema(request=None, summary="Mark a chat read (sends read receipts)")
+    def post(self, request: Request, connection_id: int, jid: str) -> Response:
+        connection = services.connection_for_key(api_key_id=request.auth.pk, connection_id=connection_id)
+        marked = services.chat_mark_read(connection=connection, chat_jid=_chat_jid(jid))
+        return Response({"chat_jid": _chat_jid(jid), "marked": marked})
+
+
+class ChatPresenceView(APIView):
+    @extend_schema(request=PresenceSerializer, summary="Show typing / recording / paused in a chat")
+    def post(self, request: Request, connection_id: int, jid: str) -> Response:
+        connection = services.connection_for_key(api_key_id=request.auth.pk, connection_id=connection_id)
+        serializer = PresenceSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        chat = _chat_jid(jid)
+        state = serializer.validated_data["state"]
+        session_calls.session_call(
+            connection_id=connection.pk, op="send_presence", args={"chat_jid": chat, "state": PRESENCE_STATES[state]}
+        )
+        return Response({"chat_jid": chat, "state": state})
+
+
+class ContactsCheckView(APIView):
+    @extend_schema(request=ContactsCheckSerializer, summary="Which numbers are on WhatsApp")
+    def post(self, request: Request, connection_id: int) -> Response:
+        connection = services.connection_for_key(api_key_id=request.auth.pk, connection_id=connection_id)
+        serializer = ContactsCheckSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        valid: list[str] = []
+        results: list[dict] = []
+        for number in serializer.validated_data["numbers"]:
+            try:
+                valid.append(phone_to_digits(number))
+            except InvalidRecipient:
+                results.append({"number": number, "valid": False, "on_whatsapp": False, "jid": None})
+        if valid:
+            answer = session_calls.session_call(
+                connection_id=connection.pk, op="check_numbers", args={"numbers": valid}
+            )
+            results = [{"valid": True, **row} for row in answer.get("results", [])] + results
+        return Response({"results": results})
+
+
+class GroupListView(APIView):
+    @extend_schema(summary="The groups this connection belongs to")
+    def get(self, request: Request, connection_id: int) -> Response:
+        connection = services.connection_for_key(api_key_id=request.auth.pk, connection_id=connection_id)
+        answer = session_calls.session_call(connection_id=connection.pk, op="list_groups", args={})
+        return Response({"results": answer.get("results", [])})
+
+
+class GroupDetailView(APIView):
+    @extend_schema(summary="One group with its participants")
+    def get(self, request: Request, connection_id: int, jid: str) -> Response:
+        connection = services.connection_for_key(api_key_id=request.auth.pk, connection_id=connection_id)
+        group = _chat_jid(jid)
+        if not group.endswith("@g.us"):
+            raise serializers.ValidationError({"jid": ["Not a group JID (…@g.us)."]})
+        return Response(
+            session_calls.session_call(connection_id=connection.pk, op="group_info", args={"group_jid": group})
+        )

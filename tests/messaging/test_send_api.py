@@ -1,0 +1,214 @@
+"""Sending through the API: every type to sent, delivered and read; idempotency; ownership; bad input."""
+
+from __future__ import annotations
+
+import pytest
+
+from messaging.models import Media, Message
+from tests.messaging.conftest import make_connection
+from tests.messaging.samples import JPEG, MP4, OGG, PDF, PNG, WEBP, b64
+
+pytestmark = pytest.mark.django_db
+PEER = "+49 151 23456789"
+PEER_JID = "4915123456789@s.whatsapp.net"
+
+
+def url(connection) -> str:
+    return f"/api/v1/connections/{connection.pk}/messages"
+
+
+def send(api_client, connection, body, **headers):
+    return api_client.post(url(connection), body, format="json", **headers)
+
+
+def every_type(phone_connection) -> list[dict]:
+    return [
+        {"to": PEER, "type": "text", "text": "hello"},
+        {"to": PEER, "type": "image", "caption": "a picture", "media": {"base64": b64(PNG), "mimetype": "image/png"}},
+        {"to": PEER, "type": "video", "media": {"base64": b64(MP4), "mimetype": "video/mp4"}},
+        {"to": PEER, "type": "audio", "voice_note": True, "media": {"base64": b64(OGG), "mimetype": "audio/ogg"}},
+        {
+            "to": PEER,
+            "type": "document",
+            "media": {"base64": b64(PDF), "filename": "a.pdf", "mimetype": "application/pdf"},
+        },
+        {"to": PEER, "type": "sticker", "media": {"base64": b64(WEBP)}},
+        {"to": PEER, "type": "location", "location": {"latitude": 52.52, "longitude": 13.405, "name": "Berlin"}},
+        {"to": PEER, "type": "contact", "contact": {"name": "Ada", "phone": "+4915123456780"}},
+        {"to": PEER, "type": "poll", "poll": {"name": "Lunch?", "options": ["yes", "no"], "selectable_count": 1}},
+    ]
+
+
+def test_every_type_goes_queued_sent_delivered_read(api_client, phone):
+    connection = phone.connection
+    ids = []
+    for body in every_type(connection):
+        response = send(api_client, connection, body)
+        assert response.status_code == 202, (body["type"], response.content)
+        assert response.json()["status"] == "queued" and response.json()["wa_message_id"].startswith("3EB0")
+        ids.append(response.json()["id"])
+    first = Message.objects.get(pk=ids[0])
+    reaction = send(
+        api_client,
+        connection,
+        {"to": PEER, "type": "reaction", "reaction": {"message_id": str(first.pk), "emoji": "👍"}},
+    )
+    reply = send(api_client, connection, {"to": PEER, "type": "text", "text": "re", "reply_to": first.wa_message_id})
+    assert reaction.status_code == 202 and reply.status_code == 202, (reaction.content, reply.content)
+    assert phone.process() == len(ids) + 2
+    statuses = dict(Message.objects.filter(pk__in=ids).values_list("pk", "status"))
+    assert set(statuses.values()) == {"sent"}, statuses
+    seen = {d.wa_message_id: d for d in phone.deliveries()}
+    for message in Message.objects.filter(connection=connection):
+        assert message.wa_message_id in seen, "the recipient got exactly this WhatsApp id"
+        assert seen[message.wa_message_id].type == message.type
+    image = Message.objects.get(pk=ids[1])
+    assert seen[image.wa_message_id].media_size == len(PNG) and seen[image.wa_message_id].text == "a picture"
+    assert seen[reply.json()["wa_message_id"]].content["reply_to"] == first.wa_message_id
+    assert seen[reaction.json()["wa_message_id"]].content["target_wa_message_id"] == first.wa_message_id
+    phone.deliver_receipts()
+    final = dict(Message.objects.filter(pk__in=ids).values_list("type", "status"))
+    assert set(final.values()) == {"read"}, final
+    shown = api_client.get(f"/api/v1/messages/{ids[0]}").json()
+    assert shown["status"] == "read" and shown["delivered_at"] and shown["read_at"] and shown["sent_at"]
+
+
+def test_idempotency_same_body_replays_and_different_body_conflicts(api_client, connection):
+    body = {"to": PEER, "type": "text", "text": "once"}
+    first = send(api_client, connection, body, HTTP_IDEMPOTENCY_KEY="order-17")
+    again = send(api_client, connection, body, HTTP_IDEMPOTENCY_KEY="order-17")
+    assert first.status_code == again.status_code == 202
+    assert again.json() == first.json() and again["Idempotent-Replayed"] == "true"
+    other = send(api_client, connection, {**body, "text": "twice"}, HTTP_IDEMPOTENCY_KEY="order-17")
+    assert other.status_code == 409 and other.json()["error"]["code"] == "idempotency_conflict"
+    assert Message.objects.filter(connection=connection).count() == 1
+    fresh = send(api_client, connection, body, HTTP_IDEMPOTENCY_KEY="order-18")
+    assert fresh.status_code == 202 and fresh.json()["id"] != first.json()["id"]
+
+
+def test_another_keys_connection_and_message_are_404(api_client, other_api_client, connection):
+    created = send(api_client, connection, {"to": PEER, "text": "mine"}).json()
+    for response in (
+        send(other_api_client, connection, {"to": PEER, "text": "theirs"}),
+        other_api_client.get(url(connection)),
+        other_api_client.get(f"/api/v1/messages/{created['id']}"),
+        other_api_client.delete(f"/api/v1/messages/{created['id']}"),
+        other_api_client.get(f"/api/v1/connections/{connection.pk}/chats"),
+    ):
+        assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
+    assert Message.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"to": PEER, "type": "carrier-pigeon", "text": "x"}, "type"),
+        ({"to": PEER, "type": "text"}, "text"),
+        ({"type": "text", "text": "x"}, "to"),
+        ({"to": "12345", "text": "x"}, "to"),
+        ({"to": "not a number", "text": "x"}, "to"),
+        ({"to": "abc@example.com", "text": "x"}, "to"),
+        ({"to": PEER, "text": "x", "colour": "red"}, "colour"),
+        ({"to": PEER, "type": "image"}, "media"),
+        ({"to": PEER, "type": "location", "location": {"latitude": 91, "longitude": 0}}, "location"),
+        ({"to": PEER, "type": "poll", "poll": {"name": "p", "options": ["only"]}}, "poll"),
+        ({"to": PEER, "type": "contact", "contact": {"name": "x", "phone": "12"}}, "contact"),
+        ({"to": PEER, "type": "reaction"}, "reaction"),
+        ({"to": PEER, "type": "text", "text": "x", "reply_to": "NOPE"}, "reply_to"),
+        ({"to": PEER, "type": "image", "media": {"base64": "!!!not base64"}}, "media"),
+    ],
+)
+def test_bad_input_is_a_clear_400_and_nothing_is_stored(api_client, connection, body, field):
+    response = send(api_client, connection, body)
+    assert response.status_code == 400, response.content
+    error = response.json()["error"]
+    assert error["code"] == "invalid_request" and field in error["details"], error
+    assert not Message.objects.exists() and not Media.objects.exists()
+
+
+def test_text_over_whatsapps_limit_is_refused(api_client, connection, settings):
+    settings.WILDCAT_MAX_TEXT_LENGTH = 100
+    assert send(api_client, connection, {"to": PEER, "text": "x" * 100}).status_code == 202
+    response = send(api_client, connection, {"to": PEER, "text": "x" * 101})
+    assert response.status_code == 400 and "text" in response.json()["error"]["details"]
+    assert Message.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("kind", "data", "mimetype"),
+    [
+        ("image", PDF, "image/png"),
+        ("image", b"just some text pretending", "image/jpeg"),
+        ("video", PNG, "video/mp4"),
+        ("audio", JPEG, "audio/ogg"),
+        ("sticker", PNG, "image/webp"),
+        ("document", PNG, "application/pdf"),
+    ],
+)
+def test_media_that_is_not_what_it_claims_is_refused(api_client, connection, kind, data, mimetype):
+    body = {"to": PEER, "type": kind, "media": {"base64": b64(data), "mimetype": mimetype, "filename": "f"}}
+    response = send(api_client, connection, body)
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["code"] == "media_type_mismatch"
+    assert not Message.objects.exists() and not Media.objects.exists()
+
+
+def test_media_over_the_cap_is_413(api_client, connection, settings):
+    settings.WILDCAT_MAX_MEDIA_BYTES = 2048
+    big = PDF + b"0" * 4096
+    response = send(api_client, connection, {"to": PEER, "type": "document", "media": {"base64": b64(big)}})
+    assert response.status_code == 413 and response.json()["error"]["code"] == "media_too_large"
+    upload = api_client.post(
+        url(connection),
+        {"to": PEER, "type": "document", "file": _upload("big.pdf", big, "application/pdf")},
+        format="multipart",
+    )
+    assert upload.status_code == 413, upload.content
+    assert not Message.objects.exists() and not Media.objects.exists()
+
+
+def _upload(name: str, data: bytes, content_type: str):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile(name, data, content_type=content_type)
+
+
+def test_multipart_upload_is_stored_with_digest_and_served_back(api_client, connection):
+    response = api_client.post(
+        url(connection),
+        {"to": PEER, "type": "image", "caption": "upload", "file": _upload("p.jpg", JPEG, "image/jpeg")},
+        format="multipart",
+    )
+    assert response.status_code == 202, response.content
+    media = response.json()["media"]
+    import hashlib
+
+    assert media["sha256"] == hashlib.sha256(JPEG).hexdigest() and media["mimetype"] == "image/jpeg"
+    download = api_client.get(media["url"])
+    assert download.status_code == 200 and download["Content-Type"] == "image/jpeg"
+    assert b"".join(download.streaming_content) == JPEG
+
+
+@pytest.mark.parametrize("status", ["logged_out", "auth_failed"])
+def test_send_to_a_connection_that_cannot_become_ready_is_409(api_client, api_key, status):
+    connection = make_connection(api_key, status=status)
+    response = send(api_client, connection, {"to": PEER, "text": "x"})
+    assert response.status_code == 409 and response.json()["error"]["code"] == "connection_not_ready"
+    never_linked = make_connection(api_key, status="pending", authenticated_at=None)
+    assert send(api_client, never_linked, {"to": PEER, "text": "x"}).status_code == 409
+    assert not Message.objects.exists()
+
+
+def test_send_to_a_disconnected_connection_is_queued(api_client, api_key):
+    connection = make_connection(api_key, status="disconnected")
+    response = send(api_client, connection, {"to": PEER, "text": "later"})
+    assert response.status_code == 202 and response.json()["status"] == "queued"
+
+
+def test_group_jid_is_a_recipient(api_client, phone):
+    group = f"120363{phone.connection.pk:011d}1@g.us"
+    response = send(api_client, phone.connection, {"to": group, "text": "hi all"})
+    assert response.status_code == 202 and response.json()["chat_jid"] == group
+    phone.process()
+    assert Message.objects.get().status == "sent"
+    assert phone.deliveries().get().chat_jid == group
