@@ -1,0 +1,446 @@
+"""The real WhatsApp driver: one whatsmeow session through neonize 0.5.2, inside a session-host process.
+
+Runtime requirements and rules (see NEONIZE.md for the measurements behind them):
+- Runs only in an exec'd session host; web and prefork processes never import neonize (a process
+  forked after the import hangs in ``connect()``). The host calls every method from its one command
+  thread, so all neonize calls of a process are serialized.
+- ``connect()`` blocks its thread until ``stop()``, so it runs on a thread of its own. Handlers run
+  serially on neonize's thread behind a 100-event buffer: they only translate and ``emit`` (media
+  downloads wait for ``tick`` on the command thread). Every handler is registered before connect.
+- Each client gets the uuid ``wildcat-<connection_id>`` (the key of Go's global maps) and its
+  garbage-collection finalizer is detached: a collected client object would call ``Stop(uuid)``
+  and kill whichever live session has that uuid.
+- ``get_me()`` before a login aborts the process, so the driver never calls it: its own JID comes
+  from the stored ``WaConnection.whatsapp_id`` or the pairing event.
+- The session store (keys that let any worker resume without a scan) is described in
+  ``neonize_store``. Resuming passes the stored JID; a fresh login passes ``new_device=True``.
+- Media is sent from bytes with the caller's MIME type, so sending needs neither ffmpeg nor a URL
+  fetch; libmagic (``python-magic``) must be importable because neonize imports it. Audio and video
+  go out without a duration unless the caller supplies ``seconds``.
+- Message ids: neonize 0.5.2's Go ``SendMessage`` accepts no ``SendRequestExtra``, so whatsmeow
+  picks the id of every send and the pre-generated id cannot be imposed. The driver returns the id
+  WhatsApp used in ``SendResult.wa_message_id`` and remembers each pre-generated id it sent during
+  its lifetime, so a retry through the same session returns the first result instead of sending
+  again. A crash between the send and the outbox recording it can still send twice.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import logging
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from django.conf import settings
+
+from accounts.runtime.drivers import neonize_store as store
+from accounts.runtime.drivers.base import SessionDriver
+from accounts.runtime.drivers.neonize_errors import driver_error
+from accounts.runtime.drivers.neonize_events import (
+    CONNECTION_TRANSLATORS,
+    media_message,
+    message_translate,
+    receipt_translate,
+    seconds_to_datetime,
+)
+from accounts.runtime.drivers.neonize_messages import (
+    edit_build,
+    jid_parse,
+    jid_user_string,
+    message_build,
+    revoke_build,
+)
+from wildcat.whatsapp import (
+    AccountInfo,
+    DriverError,
+    DriverEvent,
+    DriverEventType,
+    InboundMessage,
+    MediaPayload,
+    OutboundMessage,
+    SendResult,
+)
+
+logger = logging.getLogger(__name__)
+FIRST_QR_SECONDS = 60
+NEXT_QR_SECONDS = 20
+QR_GRACE_SECONDS = 15
+KEEPALIVE_MIN_INTERVAL = 10.0
+CONNECT_RETRY_SECONDS = (5, 10, 30, 60)
+STOP_JOIN_SECONDS = 2.0
+SENT_CACHE_SIZE = 2000
+PRESENCE_STATES = {"composing": ("CHAT_PRESENCE_COMPOSING", "CHAT_PRESENCE_MEDIA_TEXT"),
+                   "recording": ("CHAT_PRESENCE_COMPOSING", "CHAT_PRESENCE_MEDIA_AUDIO"),
+                   "paused": ("CHAT_PRESENCE_PAUSED", "CHAT_PRESENCE_MEDIA_TEXT")}  # fmt: skip
+# Clients that were stopped stay referenced: Go may still call their ctypes callbacks for a moment.
+_RETIRED_CLIENTS: list[Any] = []
+
+
+class NeonizeDriver(SessionDriver):
+    kind = "neonize"
+
+    def __init__(self, *, connection_id: int, emit) -> None:
+        super().__init__(connection_id=connection_id, emit=emit)
+        self.uuid = f"wildcat-{connection_id}"
+        self.client: Any = None
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        self._socket_up = threading.Event()
+        self._logged_in = False
+        self._own_jid = ""
+        self._qr_count = 0
+        self._qr_deadline: float | None = None
+        self._connect_failures = 0
+        self._reconnect_at: float | None = None
+        self._last_keepalive = 0.0
+        self._inbound: collections.deque[tuple[InboundMessage, tuple[Any, int, Any] | None]] = collections.deque()
+        self._sent: collections.OrderedDict[str, SendResult] = collections.OrderedDict()
+
+    # --- lifecycle -------------------------------------------------------------------------
+    def start(self) -> None:
+        from accounts.models import WaConnection
+
+        self._own_jid = (
+            WaConnection.objects.filter(pk=self.connection_id).values_list("whatsapp_id", flat=True).first() or ""
+        )
+        self.client = self._client_build()
+        self._connect_spawn()
+
+    def store_name(self) -> str:
+        return store.session_store_name(
+            connection_id=self.connection_id, database_url=settings.DATABASE_URL, data_dir=settings.DATA_DIR
+        )
+
+    def _client_build(self) -> Any:
+        from neonize.client import ChatSettingsStore, ContactStore, NewClient
+
+        jid = jid_parse(self._own_jid) if self._own_jid else None
+        client = NewClient(self.store_name(), jid=jid, uuid=self.uuid, new_device=jid is None)
+        # With a JID neonize keys the session by the phone number; two connections may share one.
+        client.uuid = self.uuid.encode()
+        client.contact = ContactStore(client.uuid)
+        client.chat_settings = ChatSettingsStore(client.uuid)
+        client._stop_finalizer.detach()
+        self._handlers_register(client)
+        return client
+
+    def _handlers_register(self, client: Any) -> None:
+        from neonize import events as nev
+
+        client.event.qr(self._on_qr)
+        for event_type in CONNECTION_TRANSLATORS:
+            client.event(event_type)(self._on_connection_event)
+        client.event(nev.MessageEv)(self._on_message)
+        client.event(nev.ReceiptEv)(self._on_receipt)
+
+    def _connect_spawn(self) -> None:
+        self._stopping = False
+        self._reconnect_at = None
+        name = f"wc-neonize-{self.connection_id}"
+        self._thread = threading.Thread(target=self._connect_run, args=(self.client,), name=name, daemon=True)
+        self._thread.start()
+
+    def _connect_run(self, client: Any) -> None:
+        """Connect thread: blocks until stop(); a failed dial is retried from ``tick`` with backoff."""
+        try:
+            client.connect()
+        except Exception as exc:  # noqa: BLE001 - reported as a disconnect; tick() retries
+            if self._stopping or client is not self.client:
+                return
+            delay = CONNECT_RETRY_SECONDS[min(self._connect_failures, len(CONNECT_RETRY_SECONDS) - 1)]
+            self._connect_failures += 1
+            self._reconnect_at = time.monotonic() + delay
+            logger.warning("session %s: connect failed (%s); retrying in %s s", self.connection_id, exc, delay)
+            self.emit(
+                DriverEvent(type=DriverEventType.DISCONNECTED, reason="connect_error", detail={"error": str(exc)[:300]})
+            )
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._reconnect_at = None
+        client, self.client = self.client, None
+        if client is None:
+            return
+        _RETIRED_CLIENTS.append(client)
+        try:
+            client.stop()
+        except Exception:  # the session is going away either way
+            logger.warning("session %s: neonize stop failed", self.connection_id, exc_info=True)
+        if self._thread is not None:
+            self._thread.join(STOP_JOIN_SECONDS)
+        self._socket_up.clear()
+
+    def logout(self) -> None:
+        if self.client is not None and self._logged_in:
+            try:
+                self.client.logout()  # whatsmeow also deletes the device from the store
+            except Exception as exc:
+                raise driver_error(exc) from exc
+        self._logged_in = False
+        self.delete_session_data()
+        self.emit(DriverEvent(type=DriverEventType.LOGGED_OUT, reason="logout"))
+
+    def delete_session_data(self) -> None:
+        self.stop()
+        if store.is_postgres_url(settings.DATABASE_URL):
+            store.postgres_device_delete(self._own_jid)
+        else:
+            store.sqlite_store_delete(self.connection_id, settings.DATA_DIR)
+        self._own_jid = ""
+
+    def is_logged_in(self) -> bool:
+        return self._logged_in
+
+    def request_pair_code(self, phone_digits: str) -> str:
+        from neonize.utils.enum import ClientName
+
+        if self.client is None:
+            raise DriverError("session_not_started", "the session is not running", permanent=False)
+        if self._logged_in:
+            raise DriverError("already_paired", "this connection is already linked to a phone", permanent=True)
+        if not self._socket_up.is_set():
+            raise DriverError(
+                "pair_code_not_ready",
+                "WhatsApp is not connected yet; retry once the first QR code is issued",
+                permanent=False,
+            )
+        digits = "".join(ch for ch in phone_digits if ch.isdigit())
+        try:
+            return self.client.PairPhone(digits, True, ClientName.LINUX)
+        except Exception as exc:
+            raise driver_error(exc) from exc
+
+    def tick(self, now: float) -> None:
+        """Command thread: deliver queued inbound messages (with media), QR timeout, connect retries."""
+        while self._inbound:
+            inbound, media = self._inbound.popleft()
+            self._deliver(inbound, media)
+        if self._qr_deadline is not None and not self._logged_in and now > self._qr_deadline + QR_GRACE_SECONDS:
+            # whatsmeow stopped issuing codes: the login window is over.
+            self._qr_deadline = None
+            self.emit(
+                DriverEvent(type=DriverEventType.DISCONNECTED, reason="qr_timeout", detail={"codes": self._qr_count})
+            )
+            self.stop()
+        if self._reconnect_at is not None and now >= self._reconnect_at and self.client is not None:
+            self._connect_spawn()
+
+    # --- neonize handlers (neonize's thread: translate and emit only) ------------------------
+    def _on_qr(self, _client: Any, data: bytes) -> None:
+        self._qr_count += 1
+        expires_in = FIRST_QR_SECONDS if self._qr_count == 1 else NEXT_QR_SECONDS
+        self._qr_deadline = time.monotonic() + expires_in
+        self._connect_failures = 0
+        self._socket_up.set()
+        qr = data.decode() if isinstance(data, bytes) else str(data)
+        self.emit(DriverEvent(type=DriverEventType.QR, qr=qr, detail={"expires_in": expires_in}))
+
+    def _on_connection_event(self, _client: Any, event: Any) -> None:
+        translate = CONNECTION_TRANSLATORS.get(type(event))
+        if translate is None:
+            return
+        driver_event = translate(event)
+        kind = driver_event.type
+        if kind == DriverEventType.KEEPALIVE:
+            now = time.monotonic()
+            if now - self._last_keepalive < KEEPALIVE_MIN_INTERVAL:
+                return
+            self._last_keepalive = now
+        elif kind == DriverEventType.PAIRED and driver_event.account is not None:
+            self._logged_in, self._own_jid, self._qr_deadline = True, driver_event.account.whatsapp_id, None
+        elif kind == DriverEventType.CONNECTED:
+            self._logged_in, self._qr_deadline, self._connect_failures = True, None, 0
+            if self._own_jid and driver_event.account is None:
+                driver_event = dataclasses.replace(driver_event, account=self._account())
+        elif kind == DriverEventType.LOGGED_OUT:
+            self._logged_in = False
+        self.emit(driver_event)
+
+    def _account(self) -> AccountInfo:
+        jid = jid_parse(self._own_jid)
+        phone = jid.User if jid.Server == "s.whatsapp.net" else ""
+        return AccountInfo(whatsapp_id=self._own_jid, phone_number=phone)
+
+    def _on_message(self, _client: Any, event: Any) -> None:
+        inbound = message_translate(event)
+        if inbound is None:
+            return
+        found = media_message(event.Message)
+        media = (found[0], found[1], event.Message) if found else None
+        if media is not None or self._inbound:
+            # Downloads are neonize calls: they wait for tick(); later messages queue behind to keep order.
+            self._inbound.append((inbound, media))
+            return
+        self.emit(DriverEvent(type=DriverEventType.MESSAGE, message=inbound))
+
+    def _on_receipt(self, _client: Any, event: Any) -> None:
+        driver_event = receipt_translate(event)
+        if driver_event is not None:
+            self.emit(driver_event)
+
+    def _deliver(self, inbound: InboundMessage, media: tuple[Any, int, Any] | None) -> None:
+        if media is not None:
+            inbound = self._with_media(inbound, *media)
+        self.emit(DriverEvent(type=DriverEventType.MESSAGE, message=inbound))
+
+    def _with_media(self, inbound: InboundMessage, part: Any, declared: int, message: Any) -> InboundMessage:
+        """Download media under the size cap; an oversized or failed download keeps the message, notes why."""
+        cap = settings.WILDCAT_MAX_MEDIA_BYTES
+        content = dict(inbound.content)
+        data = b""
+        if declared > cap:
+            content["media_skipped"] = f"too_large: {declared} bytes > {cap}"
+        elif self.client is None:
+            content["media_skipped"] = "session_stopped"
+        else:
+            try:
+                data = self.client.download_any(message) or b""
+            except Exception as exc:  # noqa: BLE001 - the message matters more than its media
+                content["media_skipped"] = f"download_failed: {str(exc)[:200]}"
+            if len(data) > cap:
+                content["media_skipped"], data = f"too_large: {len(data)} bytes > {cap}", b""
+        if not data:
+            return dataclasses.replace(inbound, content=content)
+        filename = getattr(part, "fileName", "") if part.DESCRIPTOR.name == "DocumentMessage" else ""
+        payload = MediaPayload(content=data, mimetype=part.mimetype or "application/octet-stream", filename=filename)
+        return dataclasses.replace(inbound, media=payload, content=content)
+
+    # --- SessionPort -------------------------------------------------------------------------
+    def _ready_client(self) -> Any:
+        if self.client is None:
+            raise DriverError("session_not_started", "the session is not running", permanent=False)
+        if not self._logged_in:
+            raise DriverError("not_logged_in", "the connection is not linked to a phone", permanent=True)
+        return self.client
+
+    def _result(self, response: Any, fallback_id: str) -> SendResult:
+        stamp = seconds_to_datetime(response.Timestamp) if response.Timestamp else datetime.now(tz=UTC)
+        return SendResult(wa_message_id=response.ID or fallback_id, timestamp=stamp)
+
+    def _send(self, chat_jid: str, built: Any, fallback_id: str) -> SendResult:
+        client = self._ready_client()
+        try:
+            response = client.send_message(jid_parse(chat_jid), built)
+        except DriverError:
+            raise
+        except Exception as exc:
+            raise driver_error(exc) from exc
+        return self._result(response, fallback_id)
+
+    def send_message(self, message: OutboundMessage) -> SendResult:
+        earlier = self._sent.get(message.wa_message_id)
+        if earlier is not None:
+            return earlier
+        client = self._ready_client()
+
+        def upload(content: bytes, media_type: Any) -> Any:
+            try:
+                return client.upload(content, media_type)
+            except Exception as exc:
+                raise driver_error(exc) from exc
+
+        built = message_build(message, upload=upload)
+        result = self._send(message.chat_jid, built, message.wa_message_id)
+        self._sent[message.wa_message_id] = result
+        while len(self._sent) > SENT_CACHE_SIZE:
+            self._sent.popitem(last=False)
+        return result
+
+    def edit_message(self, *, chat_jid: str, wa_message_id: str, new_text: str) -> SendResult:
+        built = edit_build(chat_jid=chat_jid, wa_message_id=wa_message_id, new_text=new_text)
+        return self._send(chat_jid, built, wa_message_id)
+
+    def revoke_message(self, *, chat_jid: str, sender_jid: str, wa_message_id: str) -> SendResult:
+        own_user = jid_parse(self._own_jid).User if self._own_jid else ""
+        from_me = not sender_jid or jid_parse(sender_jid).User == own_user
+        built = revoke_build(chat_jid=chat_jid, wa_message_id=wa_message_id, from_me=from_me, sender_jid=sender_jid)
+        return self._send(chat_jid, built, wa_message_id)
+
+    def mark_read(self, *, chat_jid: str, sender_jid: str, wa_message_ids: list[str]) -> None:
+        from neonize.utils.enum import ReceiptType
+
+        if not wa_message_ids:
+            return
+        client = self._ready_client()
+        try:
+            client.mark_read(
+                *wa_message_ids,
+                chat=jid_parse(chat_jid),
+                sender=jid_parse(sender_jid or chat_jid),
+                receipt=ReceiptType.READ,
+            )
+        except Exception as exc:
+            raise driver_error(exc) from exc
+
+    def send_presence(self, *, chat_jid: str, state: str) -> None:
+        from neonize.utils.enum import ChatPresence, ChatPresenceMedia
+
+        if state not in PRESENCE_STATES:
+            raise DriverError("invalid_presence", f"unknown chat presence {state!r}", permanent=True)
+        presence, media = PRESENCE_STATES[state]
+        client = self._ready_client()
+        try:
+            client.send_chat_presence(jid_parse(chat_jid), ChatPresence[presence], ChatPresenceMedia[media])
+        except Exception as exc:
+            raise driver_error(exc) from exc
+
+    def check_numbers(self, numbers: list[str]) -> list[dict[str, Any]]:
+        client = self._ready_client()
+        digits = ["".join(ch for ch in str(number) if ch.isdigit()) for number in numbers]
+        queries = [f"+{d}" for d in digits if d]
+        try:
+            responses = client.is_on_whatsapp(*queries) if queries else []
+        except Exception as exc:
+            raise driver_error(exc) from exc
+        found = {"".join(ch for ch in r.Query if ch.isdigit()): r for r in responses}
+        results = []
+        for number, d in zip(numbers, digits, strict=True):
+            response = found.get(d)
+            exists = bool(response is not None and response.IsIn)
+            jid = jid_user_string(response.JID) if exists else ""
+            results.append({"number": number, "exists": exists, "jid": jid})
+        return results
+
+    def list_groups(self) -> list[dict[str, Any]]:
+        client = self._ready_client()
+        try:
+            groups = client.get_joined_groups()
+        except Exception as exc:
+            raise driver_error(exc) from exc
+        return [group_summary(group) for group in groups]
+
+    def group_info(self, group_jid: str) -> dict[str, Any]:
+        client = self._ready_client()
+        try:
+            group = client.get_group_info(jid_parse(group_jid))
+        except Exception as exc:
+            raise driver_error(exc) from exc
+        info = group_summary(group)
+        info["participants"] = [
+            {
+                "jid": jid_user_string(p.PhoneNumber if p.PhoneNumber.User else p.JID),
+                "lid": jid_user_string(p.LID) if p.LID.User else "",
+                "is_admin": p.IsAdmin,
+                "is_super_admin": p.IsSuperAdmin,
+                "display_name": p.DisplayName,
+            }
+            for p in group.Participants
+        ]
+        return info
+
+
+def group_summary(group: Any) -> dict[str, Any]:
+    created = seconds_to_datetime(int(group.GroupCreated)).isoformat() if group.GroupCreated else None
+    return {
+        "jid": jid_user_string(group.JID),
+        "name": group.GroupName.Name,
+        "topic": group.GroupTopic.Topic,
+        "owner_jid": jid_user_string(group.OwnerPN if group.OwnerPN.User else group.OwnerJID),
+        "created_at": created,
+        "announce": group.GroupAnnounce.IsAnnounce,
+        "locked": group.GroupLocked.IsLocked,
+        "participant_count": len(group.Participants),
+    }

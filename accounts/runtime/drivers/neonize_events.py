@@ -1,0 +1,334 @@
+"""Translates neonize events (protobufs from whatsmeow) into Wildcat's driver-neutral ``DriverEvent``.
+
+Pure functions: no neonize calls, no I/O, so they are safe on neonize's event thread and easy to test.
+
+| neonize event              | DriverEvent                                                                |
+|----------------------------|----------------------------------------------------------------------------|
+| ``PairStatusEv`` success   | PAIRED with ``AccountInfo`` (JID with device, phone, business name, platform) |
+| ``PairStatusEv`` error     | DISCONNECTED, reason ``pair_error`` (the sink records auth_failed)          |
+| ``ConnectedEv``            | CONNECTED                                                                  |
+| ``LoggedOutEv``            | LOGGED_OUT, reason = whatsmeow's reason (``logged_out``, ``main_device_gone``…) |
+| ``StreamReplacedEv``       | DISCONNECTED, reason ``stream_replaced``                                    |
+| ``TemporaryBanEv``         | TEMPORARY_BAN, detail ``code`` and ``expires_in`` (seconds)                  |
+| ``ConnectFailureEv``       | LOGGED_OUT for logout reasons, TEMPORARY_BAN for a ban, else DISCONNECTED   |
+| ``KeepAliveTimeoutEv``     | DISCONNECTED, reason ``keepalive_timeout`` (whatsmeow keeps retrying)        |
+| ``KeepAliveRestoredEv``    | CONNECTED (the socket never closed, so no ``ConnectedEv`` follows)           |
+| ``DisconnectedEv``         | DISCONNECTED, reason ``disconnected`` (whatsmeow reconnects by itself)      |
+| ``MessageEv``              | MESSAGE with an ``InboundMessage``; protocol noise (key shares, history      |
+|                            | notifications, poll votes) is dropped                                      |
+| ``ReceiptEv``              | RECEIPT for delivered, read and played; other receipt kinds are dropped    |
+| ``ChatPresenceEv``         | KEEPALIVE (traffic proves the socket is alive; typing is not stored)         |
+| ``PresenceEv``             | KEEPALIVE                                                                  |
+| ``GroupInfoEv``            | KEEPALIVE, detail ``group_jid`` (group lists are read on demand)            |
+| ``HistorySyncEv``          | KEEPALIVE; history is not imported (only live traffic is stored)            |
+| ``UndecryptableMessageEv`` | KEEPALIVE, detail ``undecryptable`` with the message id; logged as a warning |
+
+Timestamps: ``MessageInfo.Timestamp`` is milliseconds; receipts and send responses are seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from google.protobuf.json_format import MessageToDict
+from neonize import events as nev
+from neonize.proto import Neonize_pb2 as npb
+from neonize.proto.waE2E import WAWebProtobufsE2E_pb2 as e2e
+
+from accounts.runtime.drivers.neonize_messages import jid_string, jid_user_string
+from wildcat.whatsapp import (
+    AccountInfo,
+    DriverEvent,
+    DriverEventType,
+    InboundMessage,
+    MessageType,
+    Receipt,
+    ReceiptType,
+)
+
+logger = logging.getLogger(__name__)
+LOGOUT_REASONS = frozenset({"LOGGED_OUT", "MAIN_DEVICE_GONE", "UNKNOWN_LOGOUT"})
+MEDIA_FIELDS = {
+    "imageMessage": MessageType.IMAGE,
+    "videoMessage": MessageType.VIDEO,
+    "audioMessage": MessageType.AUDIO,
+    "documentMessage": MessageType.DOCUMENT,
+    "stickerMessage": MessageType.STICKER,
+    "ptvMessage": MessageType.VIDEO,
+}
+# Wrappers whose inner message is the real content (whatsmeow unwraps most; this covers the rest).
+WRAPPERS = (
+    "ephemeralMessage",
+    "viewOnceMessage",
+    "viewOnceMessageV2",
+    "viewOnceMessageV2Extension",
+    "documentWithCaptionMessage",
+)
+_RECEIPT_TYPES = {
+    npb.Receipt.DELIVERED: ReceiptType.DELIVERED,
+    npb.Receipt.READ: ReceiptType.READ,
+    npb.Receipt.PLAYED: ReceiptType.PLAYED,
+}
+
+
+def seconds_to_datetime(value: int) -> datetime:
+    return datetime.fromtimestamp(int(value or 0), tz=UTC)
+
+
+def millis_to_datetime(value: int) -> datetime:
+    return datetime.fromtimestamp(int(value or 0) / 1000, tz=UTC)
+
+
+def _enum_name(message: Any, field: str) -> str:
+    descriptor = message.DESCRIPTOR.fields_by_name[field].enum_type
+    value = descriptor.values_by_number.get(getattr(message, field))
+    return value.name if value is not None else str(getattr(message, field))
+
+
+# --- connection events ---------------------------------------------------------------------------
+def pair_status_translate(event: npb.PairStatus) -> DriverEvent:
+    if event.Status == npb.PairStatus.SUCCESS:
+        account = AccountInfo(
+            whatsapp_id=jid_string(event.ID),
+            phone_number=event.ID.User if event.ID.Server == "s.whatsapp.net" else "",
+            profile_name=event.BusinessName,
+            platform=event.Platform,
+        )
+        return DriverEvent(type=DriverEventType.PAIRED, account=account)
+    return DriverEvent(type=DriverEventType.DISCONNECTED, reason="pair_error", detail={"error": event.Error})
+
+
+def logged_out_translate(event: npb.LoggedOut) -> DriverEvent:
+    reason = _enum_name(event, "Reason").lower()
+    return DriverEvent(type=DriverEventType.LOGGED_OUT, reason=reason, detail={"on_connect": event.OnConnect})
+
+
+def temporary_ban_translate(event: npb.TemporaryBan) -> DriverEvent:
+    code = _enum_name(event, "Code").lower()
+    return DriverEvent(
+        type=DriverEventType.TEMPORARY_BAN,
+        reason="temporary_ban",
+        detail={"code": code, "expires_in": int(event.Expire)},
+    )
+
+
+def connect_failure_translate(event: npb.ConnectFailure) -> DriverEvent:
+    name = _enum_name(event, "Reason")
+    detail = {"code": name.lower(), "message": event.Message}
+    if name in LOGOUT_REASONS:
+        return DriverEvent(type=DriverEventType.LOGGED_OUT, reason=name.lower(), detail=detail)
+    if name == "TEMP_BANNED":
+        return DriverEvent(type=DriverEventType.TEMPORARY_BAN, reason="temporary_ban", detail=detail)
+    return DriverEvent(type=DriverEventType.DISCONNECTED, reason="connect_failure", detail=detail)
+
+
+def _disconnected(reason: str, **detail: Any) -> DriverEvent:
+    return DriverEvent(type=DriverEventType.DISCONNECTED, reason=reason, detail=detail)
+
+
+def _keepalive(**detail: Any) -> DriverEvent:
+    return DriverEvent(type=DriverEventType.KEEPALIVE, detail=detail)
+
+
+def _undecryptable(event: npb.UndecryptableMessage) -> DriverEvent:
+    logger.warning("undecryptable message %s in %s", event.Info.ID, jid_user_string(event.Info.MessageSource.Chat))
+    return _keepalive(undecryptable=event.Info.ID, unavailable=event.IsUnavailable)
+
+
+CONNECTION_TRANSLATORS = {
+    nev.PairStatusEv: pair_status_translate,
+    nev.ConnectedEv: lambda event: DriverEvent(type=DriverEventType.CONNECTED),
+    nev.LoggedOutEv: logged_out_translate,
+    nev.StreamReplacedEv: lambda event: _disconnected("stream_replaced"),
+    nev.TemporaryBanEv: temporary_ban_translate,
+    nev.ConnectFailureEv: connect_failure_translate,
+    nev.KeepAliveTimeoutEv: lambda event: _disconnected(
+        "keepalive_timeout", error_count=event.ErrorCount, last_success=event.LastSuccess
+    ),
+    nev.KeepAliveRestoredEv: lambda event: DriverEvent(type=DriverEventType.CONNECTED, detail={"keepalive": True}),
+    nev.DisconnectedEv: lambda event: _disconnected("disconnected"),
+    nev.ChatPresenceEv: lambda event: _keepalive(),
+    nev.PresenceEv: lambda event: _keepalive(),
+    nev.GroupInfoEv: lambda event: _keepalive(group_jid=jid_user_string(event.JID)),
+    nev.HistorySyncEv: lambda event: _keepalive(history_sync=True),
+    nev.UndecryptableMessageEv: _undecryptable,
+}
+
+
+# --- receipts --------------------------------------------------------------------------------------
+def receipt_translate(event: npb.Receipt) -> DriverEvent | None:
+    kind = _RECEIPT_TYPES.get(event.Type)
+    if kind is None or not event.MessageIDs:
+        logger.debug("ignoring a %s receipt", _enum_name(event, "Type"))
+        return None
+    receipt = Receipt(
+        wa_message_ids=tuple(event.MessageIDs),
+        chat_jid=jid_user_string(event.MessageSource.Chat),
+        type=kind,
+        timestamp=seconds_to_datetime(event.Timestamp),
+    )
+    return DriverEvent(type=DriverEventType.RECEIPT, receipt=receipt)
+
+
+# --- messages --------------------------------------------------------------------------------------
+def _unwrap(message: e2e.Message) -> e2e.Message:
+    for _ in range(4):
+        for wrapper in WRAPPERS:
+            if message.HasField(wrapper) and message_field(message, wrapper).HasField("message"):
+                message = message_field(message, wrapper).message
+                break
+        else:
+            return message
+    return message
+
+
+def message_field(message: Any, name: str) -> Any:
+    return getattr(message, name)
+
+
+def sender_resolve(source: npb.MessageSource) -> tuple[str, str]:
+    """(chat, sender) as phone-number JIDs where WhatsApp gave a privacy ``@lid`` and the alternative."""
+    sender = source.Sender
+    if sender.Server == "lid" and source.SenderAlt.User:
+        sender = source.SenderAlt
+    chat = source.Chat
+    if chat.Server == "lid" and not source.IsGroup:
+        alternative = source.RecipientAlt if source.IsFromMe else source.SenderAlt
+        if alternative.User:
+            chat = alternative
+    return jid_user_string(chat), jid_user_string(sender)
+
+
+def media_message(message: e2e.Message) -> tuple[Any, int] | None:
+    """The media part of a (unwrapped) message and its declared size, or None for messages without media."""
+    message = _unwrap(message)
+    for name in MEDIA_FIELDS:
+        if message.HasField(name):
+            part = message_field(message, name)
+            return part, int(part.fileLength or 0)
+    return None
+
+
+def message_translate(event: npb.Message) -> InboundMessage | None:
+    """An ``InboundMessage`` without media bytes (the driver downloads them), or None for protocol noise."""
+    info = event.Info
+    content = _content(_unwrap(event.Message))
+    if content is None:
+        logger.debug("ignoring message %s without user content", info.ID)
+        return None
+    chat, sender = sender_resolve(info.MessageSource)
+    return InboundMessage(
+        wa_message_id=info.ID,
+        chat_jid=chat,
+        sender_jid=sender,
+        from_me=info.MessageSource.IsFromMe,
+        is_group=info.MessageSource.IsGroup,
+        timestamp=millis_to_datetime(info.Timestamp),
+        push_name=info.Pushname,
+        raw={"info": MessageToDict(info, preserving_proto_field_name=True)},
+        **content,
+    )
+
+
+def _content(message: e2e.Message) -> dict[str, Any] | None:
+    for field, reader in _READERS:
+        if message.HasField(field):
+            return reader(message_field(message, field))
+    if message.conversation:
+        return {"type": MessageType.TEXT, "text": message.conversation}
+    return None
+
+
+def _quoted(part: Any) -> str:
+    return part.contextInfo.stanzaID if part.HasField("contextInfo") else ""
+
+
+def _text(part: e2e.ExtendedTextMessage) -> dict[str, Any]:
+    return {"type": MessageType.TEXT, "text": part.text, "quoted_wa_message_id": _quoted(part)}
+
+
+def _media_reader(kind: MessageType):
+    def read(part: Any) -> dict[str, Any]:
+        details: dict[str, Any] = {"mimetype": part.mimetype, "size": int(part.fileLength or 0)}
+        if kind == MessageType.AUDIO:
+            details.update(voice_note=part.PTT, seconds=part.seconds)
+        elif kind == MessageType.VIDEO:
+            details["seconds"] = part.seconds
+        elif kind == MessageType.DOCUMENT:
+            details["filename"] = part.fileName
+        text = part.caption if kind in (MessageType.IMAGE, MessageType.VIDEO, MessageType.DOCUMENT) else ""
+        return {"type": kind, "text": text, "content": details, "quoted_wa_message_id": _quoted(part)}
+
+    return read
+
+
+def _location(part: e2e.LocationMessage) -> dict[str, Any]:
+    details = {
+        "latitude": part.degreesLatitude,
+        "longitude": part.degreesLongitude,
+        "name": part.name,
+        "address": part.address,
+    }
+    return {"type": MessageType.LOCATION, "content": details, "quoted_wa_message_id": _quoted(part)}
+
+
+def _contact(part: e2e.ContactMessage) -> dict[str, Any]:
+    phone = ""
+    if "waid=" in part.vcard:
+        phone = "".join(ch for ch in part.vcard.split("waid=", 1)[1].split(":", 1)[0] if ch.isdigit())
+    details = {"name": part.displayName, "phone": phone, "vcard": part.vcard}
+    return {
+        "type": MessageType.CONTACT,
+        "text": part.displayName,
+        "content": details,
+        "quoted_wa_message_id": _quoted(part),
+    }
+
+
+def _reaction(part: e2e.ReactionMessage) -> dict[str, Any]:
+    details = {"emoji": part.text, "target_from_me": part.key.fromMe, "removed": not part.text}
+    return {
+        "type": MessageType.REACTION,
+        "text": part.text,
+        "content": details,
+        "reacts_to_wa_message_id": part.key.ID,
+    }
+
+
+def _poll(part: e2e.PollCreationMessage) -> dict[str, Any]:
+    details = {
+        "name": part.name,
+        "options": [option.optionName for option in part.options],
+        "selectable_count": part.selectableOptionsCount,
+    }
+    return {"type": MessageType.POLL, "text": part.name, "content": details, "quoted_wa_message_id": _quoted(part)}
+
+
+def _protocol(part: e2e.ProtocolMessage) -> dict[str, Any] | None:
+    if part.type == e2e.ProtocolMessage.REVOKE:
+        return {"type": MessageType.UNKNOWN, "revokes_wa_message_id": part.key.ID, "content": {"revoked": True}}
+    if part.type == e2e.ProtocolMessage.MESSAGE_EDIT:
+        edited = _content(_unwrap(part.editedMessage)) or {"type": MessageType.TEXT}
+        edited.pop("quoted_wa_message_id", None)
+        return {**edited, "edits_wa_message_id": part.key.ID}
+    return None
+
+
+def _edited(part: e2e.FutureProofMessage) -> dict[str, Any] | None:
+    return _content(_unwrap(part.message))
+
+
+_READERS = (
+    ("protocolMessage", _protocol),
+    ("editedMessage", _edited),
+    ("extendedTextMessage", _text),
+    *((name, _media_reader(kind)) for name, kind in MEDIA_FIELDS.items()),
+    ("locationMessage", _location),
+    ("contactMessage", _contact),
+    ("reactionMessage", _reaction),
+    ("pollCreationMessage", _poll),
+    ("pollCreationMessageV2", _poll),
+    ("pollCreationMessageV3", _poll),
+)

@@ -1,0 +1,79 @@
+"""Where the whatsmeow session store of a neonize connection lives, and how to wipe it.
+
+The store holds the linked device's keys (identity, pre-keys, sessions, sender keys, app-state keys)
+and the contact and LID mappings whatsmeow learns. It is everything needed to resume a login
+without a new scan, so it must be readable by whichever worker takes the connection over:
+
+- PostgreSQL (``DATABASE_URL`` is postgres): the same database as Wildcat, in whatsmeow's own
+  ``whatsmeow_*`` tables (created by whatsmeow on first use), one device row per connection. lib/pq
+  needs ``sslmode=disable`` against a server without TLS, so it is added when the URL has no sslmode.
+- SQLite: one file per connection under ``DATA_DIR/sessions/``; a shared file hits "database is
+  locked" as soon as two sessions write at once. This mode is for a single machine only.
+
+This module never imports neonize.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+logger = logging.getLogger(__name__)
+POSTGRES_SCHEMES = ("postgres", "postgresql", "pgsql")
+SESSIONS_DIRNAME = "sessions"
+
+
+def is_postgres_url(database_url: str) -> bool:
+    return urlsplit(database_url or "").scheme.split("+")[0] in POSTGRES_SCHEMES
+
+
+def postgres_store_url(database_url: str) -> str:
+    """The database URL in the form whatsmeow's lib/pq driver accepts: ``postgres://`` with an sslmode."""
+    parts = urlsplit(database_url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if not any(key == "sslmode" for key, _ in query):
+        query.append(("sslmode", "disable"))
+    return urlunsplit(("postgres", parts.netloc, parts.path, urlencode(query), ""))
+
+
+def sqlite_store_path(connection_id: int, data_dir: Path) -> Path:
+    return Path(data_dir) / SESSIONS_DIRNAME / f"connection-{int(connection_id)}.sqlite3"
+
+
+def session_store_name(*, connection_id: int, database_url: str, data_dir: Path) -> str:
+    """The ``name`` argument for neonize's ``NewClient``: a postgres URL or a per-connection SQLite path."""
+    if is_postgres_url(database_url):
+        return postgres_store_url(database_url)
+    path = sqlite_store_path(connection_id, data_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return str(path)
+
+
+def sqlite_store_delete(connection_id: int, data_dir: Path) -> bool:
+    """Remove a connection's SQLite store with its journal files; True when something was removed."""
+    removed = False
+    base = sqlite_store_path(connection_id, data_dir)
+    for suffix in ("", "-journal", "-wal", "-shm"):
+        candidate = base.with_name(base.name + suffix)
+        if candidate.exists():
+            candidate.unlink()
+            removed = True
+    return removed
+
+
+def postgres_device_delete(whatsapp_id: str) -> int:
+    """Delete one linked device from whatsmeow's tables in Wildcat's own database.
+
+    whatsmeow's tables reference ``whatsmeow_device(jid)`` with ON DELETE CASCADE, so removing the
+    device row removes its keys and sessions too. Returns the number of device rows removed.
+    """
+    from django.db import connection
+
+    if not whatsapp_id:
+        return 0
+    with connection.cursor() as cursor:
+        if "whatsmeow_device" not in connection.introspection.table_names(cursor):
+            return 0
+        cursor.execute("DELETE FROM whatsmeow_device WHERE jid = %s", [whatsapp_id])
+        return cursor.rowcount
