@@ -12,10 +12,7 @@ class CreatedCursorPagination(CursorPagination):
     ordering = ("-created_at", "-id")
     page_size_query_param = "page_size"
 
-    @property
-    def page_size(self) -> int:  # type: ignore[override]
-        return settings.WILDCAT_DEFAULT_PAGE_SIZE
-
-    @property
-    def max_page_size(self) -> int:  # type: ignore[override]
-        return settings.WILDCAT_MAX_PAGE_SIZE
+    def __init__(self) -> None:
+        # Read per instance (DRF assigns page_size while paginating, and tests change the settings).
+        self.page_size = settings.WILDCAT_DEFAULT_PAGE_SIZE
+        self.max_page_size = settings.WILDCAT_MAX_PAGE_SIZE
