@@ -223,6 +223,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ConnectionStatusEnum": "accounts.models.WaConnection.Status",
+        "SessionCommandStatusEnum": "accounts.models.SessionCommand.Status",
+        "MessageTypeEnum": "wildcat.whatsapp.MessageType",
+    },
 }
 
 # --- CORS: nothing is allowed unless listed --------------------------------

@@ -1,0 +1,192 @@
+"""Serializers of the connections API: what goes in, what comes out, and the error shape for the schema."""
+
+from __future__ import annotations
+
+import phonenumbers
+from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from accounts.models import ConnectionEvent, SessionCommand, WaConnection
+from accounts.selectors import connection_current_qr
+from wildcat.whatsapp import MessageType
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    details = serializers.JSONField()
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorDetailSerializer()
+
+
+class AccountSerializer(serializers.Serializer):
+    phone_number = serializers.CharField()
+    whatsapp_id = serializers.CharField()
+    profile_name = serializers.CharField()
+    platform = serializers.CharField()
+    profile_picture_url = serializers.CharField()
+    status_message = serializers.CharField()
+
+
+class ConnectionSerializer(serializers.ModelSerializer):
+    step = serializers.CharField(source="connection_step")
+    account = serializers.SerializerMethodField()
+    qr_available = serializers.SerializerMethodField()
+
+    class Meta:
+        model = WaConnection
+        fields = [
+            "id",
+            "name",
+            "driver",
+            "status",
+            "step",
+            "desired_state",
+            "account",
+            "error",
+            "disconnect_reason",
+            "qr_available",
+            "last_qr_at",
+            "qr_expires_at",
+            "pair_code",
+            "pair_code_at",
+            "authenticated_at",
+            "ready_at",
+            "auth_failed_at",
+            "disconnected_at",
+            "logged_out_at",
+            "last_seen",
+            "last_activity_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(AccountSerializer)
+    def get_account(self, obj: WaConnection) -> dict:
+        return {name: getattr(obj, name) for name in AccountSerializer().fields}
+
+    def get_qr_available(self, obj: WaConnection) -> bool:
+        return connection_current_qr(obj) is not None
+
+
+class ConnectionCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100, help_text="Unique per API key.")
+    driver = serializers.ChoiceField(choices=WaConnection.Driver.choices)
+
+    def validate_name(self, value: str) -> str:
+        limit = min(settings.WILDCAT_CONNECTION_NAME_MAX, 100)
+        if len(value.strip()) > limit:
+            raise serializers.ValidationError(f"At most {limit} characters.")
+        return value.strip()
+
+
+class ConnectionEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ConnectionEvent
+        fields = ["id", "kind", "from_status", "to_status", "detail", "created_at"]
+        read_only_fields = fields
+
+
+class QrSerializer(serializers.Serializer):
+    qr = serializers.CharField(help_text="The raw QR string, for rendering it yourself.")
+    png = serializers.CharField(help_text="The QR as a data:image/png;base64 URL.")
+    expires_at = serializers.DateTimeField(allow_null=True)
+
+
+class SessionCommandSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SessionCommand
+        fields = ["id", "kind", "status", "result", "error", "attempts", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class ActionResultSerializer(serializers.Serializer):
+    connection = ConnectionSerializer()
+    command = SessionCommandSerializer(allow_null=True)
+
+
+class CommandResultSerializer(serializers.Serializer):
+    command = SessionCommandSerializer()
+    result = serializers.JSONField(allow_null=True, help_text="The session's answer; null until it is done.")
+
+
+class PairCodeRequestSerializer(serializers.Serializer):
+    phone = serializers.CharField(max_length=32, help_text="International format, e.g. +4915112345678.")
+
+    def validate_phone(self, value: str) -> str:
+        try:
+            number = phonenumbers.parse(value, None)
+        except phonenumbers.NumberParseException:
+            raise serializers.ValidationError("Not a phone number; use the international format, e.g. +4915112345678.")
+        if not phonenumbers.is_valid_number(number):
+            raise serializers.ValidationError("Not a valid phone number.")
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+class SandboxScanSerializer(serializers.Serializer):
+    phone = serializers.CharField(max_length=32, required=False, allow_blank=True, help_text="The fake phone's number.")
+    profile_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+
+class InjectMessageSerializer(serializers.Serializer):
+    sender = serializers.CharField(max_length=128, help_text="Phone (+4915…) or JID of the sender.")
+    type = serializers.ChoiceField(choices=[t.value for t in MessageType], default=MessageType.TEXT.value)
+    text = serializers.CharField(required=False, allow_blank=True, default="")
+    group_jid = serializers.RegexField(r"^\d{5,40}@g\.us$", required=False, allow_blank=True, default="")
+    push_name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    media_base64 = serializers.CharField(required=False, allow_blank=True, default="")
+    mimetype = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    filename = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+    content = serializers.DictField(required=False, default=dict, help_text="Type-specific fields (location, …).")
+    wa_message_id = serializers.RegexField(r"^[A-Za-z0-9]{1,64}$", required=False, allow_blank=True, default="")
+    quoted_wa_message_id = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
+
+    def validate_sender(self, value: str) -> str:
+        digits = "".join(ch for ch in value.split("@", 1)[0] if ch.isdigit())
+        if not 7 <= len(digits) <= 15:
+            raise serializers.ValidationError("The sender must be a phone number or a JID with 7 to 15 digits.")
+        return value
+
+    def validate_text(self, value: str) -> str:
+        if len(value) > settings.WILDCAT_MAX_TEXT_LENGTH:
+            raise serializers.ValidationError(f"At most {settings.WILDCAT_MAX_TEXT_LENGTH} characters.")
+        return value
+
+    def validate_media_base64(self, value: str) -> str:
+        import base64
+        import binascii
+
+        if not value:
+            return value
+        try:
+            raw = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            raise serializers.ValidationError("Not valid base64.")
+        if len(raw) > settings.WILDCAT_MAX_MEDIA_BYTES:
+            raise serializers.ValidationError(f"Media is larger than {settings.WILDCAT_MAX_MEDIA_BYTES} bytes.")
+        return value
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs["type"] == MessageType.TEXT and not attrs.get("text"):
+            raise serializers.ValidationError({"text": "A text message needs text."})
+        return attrs
+
+
+class InjectDisconnectSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=100, required=False, default="connection_lost")
+    reconnect_after = serializers.FloatField(
+        required=False, allow_null=True, default=None, min_value=0, max_value=3600, help_text="Seconds."
+    )
+
+
+class InjectBanSerializer(serializers.Serializer):
+    seconds = serializers.FloatField(required=False, allow_null=True, default=None, min_value=0, max_value=86400)
+    code = serializers.IntegerField(required=False, default=101, min_value=0, max_value=999)
+
+
+class EmptySerializer(serializers.Serializer):
+    pass

@@ -1,0 +1,40 @@
+"""Reads for connections, always scoped to the calling API key (another key's id is simply not found)."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from accounts.models import ConnectionEvent, WaConnection
+
+
+def connection_list(*, api_key_id: int) -> QuerySet[WaConnection]:
+    return WaConnection.objects.filter(api_key_id=api_key_id)
+
+
+def connection_get(*, api_key_id: int, connection_id: int) -> WaConnection:
+    """The key's connection, or Http404 (the same answer for a missing id and someone else's)."""
+    connection = WaConnection.objects.filter(api_key_id=api_key_id, pk=connection_id).first()
+    if connection is None:
+        raise Http404("No such connection.")
+    return connection
+
+
+def connection_events(*, api_key_id: int, connection_id: int) -> QuerySet[ConnectionEvent]:
+    connection = connection_get(api_key_id=api_key_id, connection_id=connection_id)
+    return ConnectionEvent.objects.filter(connection=connection)
+
+
+def connection_timeline(*, connection: WaConnection, limit: int = 50) -> list[ConnectionEvent]:
+    """Newest first, for the admin (which is not scoped to a key)."""
+    return list(ConnectionEvent.objects.filter(connection=connection).order_by("-created_at", "-id")[:limit])
+
+
+def connection_current_qr(connection: WaConnection) -> str | None:
+    """The QR to show right now: only while pending, and only until it expires."""
+    if connection.status != WaConnection.Status.PENDING or not connection.last_qr:
+        return None
+    if connection.qr_expires_at is not None and connection.qr_expires_at <= timezone.now():
+        return None
+    return connection.last_qr
