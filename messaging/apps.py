@@ -1,6 +1,20 @@
+"""The messaging app: messages, media, the outbox and the retention sweep."""
+
 from django.apps import AppConfig
 
 
 class MessagingConfig(AppConfig):
     name = "messaging"
     verbose_name = "Messages"
+
+    def ready(self) -> None:
+        from django.conf import settings
+
+        from wildcat.celery import beat_schedule_add
+
+        beat_schedule_add(
+            "messaging-retention-prune",
+            "messaging.tasks.retention_prune_task",
+            settings.WILDCAT_RETENTION_SWEEP_SECONDS,
+            queue="default",
+        )

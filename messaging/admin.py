@@ -1,0 +1,108 @@
+"""Operators' view of messages and media: filters, and media shown inline on the message page."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.http import FileResponse, HttpRequest
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from messaging.models import Media, Message
+
+
+def _media_preview(media: Media | None) -> str:
+    if media is None:
+        return "—"
+    source = reverse("admin:messaging_media_content", args=[media.pk])
+    kind = media.mimetype.split("/", 1)[0]
+    if kind == "image":
+        return format_html('<img src="{}" alt="{}" style="max-width:480px;max-height:480px">', source, media.filename)
+    if kind in {"video", "audio"}:
+        return format_html('<{0} src="{1}" controls style="max-width:480px"></{0}>', kind, source)
+    return format_html('<a href="{}">{} ({} bytes)</a>', source, media.filename or media.mimetype, media.size)
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    list_display = ("id", "created_at", "connection", "direction", "chat_jid", "type", "status", "short_text")
+    list_filter = ("direction", "status", "type", "connection")
+    search_fields = ("wa_message_id", "chat_jid", "text")
+    list_select_related = ("connection",)
+    show_full_result_count = False
+    date_hierarchy = "created_at"
+    readonly_fields = [field.name for field in Message._meta.fields] + ["media_inline"]
+    fieldsets = (
+        (None, {"fields": ("connection", "api_key", "direction", "from_me", "type", "status", "wa_message_id")}),
+        ("Chat", {"fields": ("chat_jid", "sender_jid", "push_name", "quoted", "quoted_wa_message_id")}),
+        ("Content", {"fields": ("text", "media_inline", "media", "content", "reactions")}),
+        ("Delivery", {"fields": ("attempts", "next_attempt_at", "error_code", "error", "idempotency_key")}),
+        (
+            "Times",
+            {
+                "fields": (
+                    "timestamp",
+                    "sent_at",
+                    "delivered_at",
+                    "read_at",
+                    "failed_at",
+                    "edited_at",
+                    "revoked_at",
+                    "created_at",
+                    "updated_at",
+                )
+            },
+        ),
+        ("Raw", {"classes": ("collapse",), "fields": ("raw",)}),
+    )
+
+    @admin.display(description="text")
+    def short_text(self, message: Message) -> str:
+        return (message.text or "")[:60]
+
+    @admin.display(description="media")
+    def media_inline(self, message: Message) -> str:
+        return _media_preview(message.media)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Message | None = None) -> bool:
+        return False
+
+
+@admin.register(Media)
+class MediaAdmin(admin.ModelAdmin):
+    list_display = ("id", "created_at", "filename", "mimetype", "size", "api_key")
+    list_filter = ("mimetype",)
+    search_fields = ("sha256", "filename")
+    show_full_result_count = False
+    readonly_fields = ("api_key", "file", "mimetype", "size", "sha256", "filename", "created_at", "preview")
+
+    @admin.display(description="preview")
+    def preview(self, media: Media) -> str:
+        return _media_preview(media)
+
+    def get_urls(self):
+        content = path(
+            "<int:media_id>/content/", self.admin_site.admin_view(self.content_view), name="messaging_media_content"
+        )
+        return [content, *super().get_urls()]
+
+    def content_view(self, request: HttpRequest, media_id: int) -> FileResponse:
+        if not self.has_view_permission(request):
+            from django.core.exceptions import PermissionDenied
+
+            raise PermissionDenied
+        media = get_object_or_404(Media, pk=media_id)
+        response = FileResponse(media.file.open("rb"), content_type=media.mimetype)
+        # Served inside the admin only, never as active content.
+        response["Content-Security-Policy"] = "sandbox"
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Media | None = None) -> bool:
+        return False

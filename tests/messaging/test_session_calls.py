@@ -1,0 +1,126 @@
+"""Calls that need the live session (edit, revoke, read, presence, contacts, groups) through session commands."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime
+from types import SimpleNamespace
+
+import pytest
+
+from messaging.models import Message
+from messaging.services import message_receive
+from tests.messaging.conftest import SandboxPhone, make_connection
+from wildcat.whatsapp import InboundMessage, MessageType
+
+pytestmark = pytest.mark.django_db(transaction=True)
+PEER = "+4915123456789"
+PEER_JID = "4915123456789@s.whatsapp.net"
+
+
+class CommandRunner:
+    """Runs the connection's session commands with the sandbox driver the way a session host does."""
+
+    def __init__(self, phone: SandboxPhone) -> None:
+        self.phone = phone
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        from django.db import connection as db
+
+        from accounts.runtime.commands import commands_run
+
+        host = SimpleNamespace(sessions={self.phone.connection.pk: SimpleNamespace(driver=self.phone.driver)})
+        try:
+            while not self.stop.is_set():
+                commands_run(host=host, connection_id=self.phone.connection.pk)
+                time.sleep(0.02)
+        finally:
+            db.close()
+
+    def __enter__(self) -> CommandRunner:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join(10)
+
+
+@pytest.fixture
+def live_phone(connection, settings):
+    settings.WILDCAT_SEND_RATE_PER_MINUTE = 0
+    settings.WILDCAT_SESSION_CALL_TIMEOUT = 20
+    phone = SandboxPhone(connection)
+    with CommandRunner(phone):
+        yield phone
+
+
+def _sent_text(api_client, phone, text="original") -> dict:
+    response = api_client.post(f"/api/v1/connections/{phone.connection.pk}/messages", {"to": PEER, "text": text})
+    assert response.status_code == 202
+    phone.process()
+    return response.json()
+
+
+def test_edit_and_revoke_reach_the_recipient(api_client, live_phone):
+    sent = _sent_text(api_client, live_phone)
+    edited = api_client.patch(f"/api/v1/messages/{sent['id']}", {"text": "fixed"}, format="json")
+    assert edited.status_code == 200, edited.content
+    assert edited.json()["text"] == "fixed" and edited.json()["edited_at"]
+    delivery = live_phone.deliveries().get(wa_message_id=sent["wa_message_id"])
+    assert delivery.edited_text == "fixed"
+    revoked = api_client.delete(f"/api/v1/messages/{sent['id']}")
+    assert revoked.status_code == 200 and revoked.json()["revoked_at"]
+    delivery.refresh_from_db()
+    assert delivery.revoked
+    again = api_client.patch(f"/api/v1/messages/{sent['id']}", {"text": "too late"}, format="json")
+    assert again.status_code == 409 and again.json()["error"]["code"] == "message_not_editable"
+
+
+def test_revoking_a_queued_message_cancels_it(api_client, connection):
+    created = api_client.post(f"/api/v1/connections/{connection.pk}/messages", {"to": PEER, "text": "oops"}).json()
+    response = api_client.delete(f"/api/v1/messages/{created['id']}")
+    assert response.status_code == 200
+    assert response.json()["status"] == "failed" and response.json()["error"]["code"] == "cancelled"
+
+
+def test_mark_chat_read_presence_contacts_and_groups(api_client, live_phone):
+    connection = live_phone.connection
+    now = datetime.now(UTC)
+    message_receive(
+        connection_id=connection.pk,
+        message=InboundMessage("IN1", PEER_JID, PEER_JID, False, False, MessageType.TEXT, now, text="hi"),
+    )
+    base = f"/api/v1/connections/{connection.pk}"
+    read = api_client.post(f"{base}/chats/{PEER_JID}/read")
+    assert read.status_code == 200 and read.json()["marked"] == 1
+    assert Message.objects.get(wa_message_id="IN1").status == "read"
+    assert api_client.post(f"{base}/chats/{PEER_JID}/presence", {"state": "typing"}, format="json").status_code == 200
+    bad = api_client.post(f"{base}/chats/{PEER_JID}/presence", {"state": "dancing"}, format="json")
+    assert bad.status_code == 400
+    check = api_client.post(f"{base}/contacts/check", {"numbers": [PEER, "nonsense"]}, format="json")
+    assert check.status_code == 200, check.content
+    results = {row["number"]: row for row in check.json()["results"]}
+    assert results["4915123456789"]["on_whatsapp"] is True and results["nonsense"]["valid"] is False
+    groups = api_client.get(f"{base}/groups")
+    assert groups.status_code == 200 and len(groups.json()["results"]) == 2
+    jid = groups.json()["results"][0]["jid"]
+    group = api_client.get(f"{base}/groups/{jid}")
+    assert group.status_code == 200 and group.json()["participants"]
+    missing = api_client.get(f"{base}/groups/120363999999999999@g.us")
+    assert missing.status_code == 502 and missing.json()["error"]["code"] == "session_error"
+
+
+def test_session_calls_on_a_connection_that_is_not_ready_are_409(api_client, api_key):
+    connection = make_connection(api_key, status="disconnected")
+    response = api_client.get(f"/api/v1/connections/{connection.pk}/groups")
+    assert response.status_code == 409 and response.json()["error"]["code"] == "connection_not_ready"
+
+
+def test_no_session_answering_in_time_is_504(api_client, connection, settings):
+    settings.WILDCAT_SESSION_CALL_TIMEOUT = 0.3
+    response = api_client.get(f"/api/v1/connections/{connection.pk}/groups")
+    assert response.status_code == 504 and response.json()["error"]["code"] == "session_timeout"
