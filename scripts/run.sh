@@ -14,6 +14,13 @@ if [ -z "${WILDCAT_SECRET_KEY:-}" ]; then
   fi
   export WILDCAT_SECRET_KEY_FILE=$secret_file
 fi
+encryption_file="$WILDCAT_DATA_DIR/encryption_key"
+if [ -z "${WILDCAT_ENCRYPTION_KEY:-}" ]; then
+  if [ ! -s "$encryption_file" ]; then
+    (umask 077; .venv/bin/python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())' > "$encryption_file")
+  fi
+  export WILDCAT_ENCRYPTION_KEY_FILE=$encryption_file
+fi
 export PROMETHEUS_MULTIPROC_DIR=$WILDCAT_DATA_DIR/metrics
 rm -rf "$PROMETHEUS_MULTIPROC_DIR" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
 PORT=${WILDCAT_PORT:-8000}

@@ -141,11 +141,11 @@ def _record_outcome(delivery: WebhookDelivery, endpoint: WebhookEndpoint, token:
     if outcome.success:
         WebhookEndpoint.objects.filter(pk=endpoint.pk).update(last_success_at=now, failing_since=None)
         return _finish(delivery, token, status=WebhookDelivery.Status.DELIVERED, outcome=outcome, delivered_at=now)
-    _endpoint_failed(endpoint, outcome, now)
+    disabled = _endpoint_failed(endpoint, outcome, now)
     if outcome.status_code == 410:
         endpoint_disable(endpoint_id=endpoint.pk, reason="The receiver answered 410 Gone.")
-        return _finish(delivery, token, status=WebhookDelivery.Status.EXHAUSTED, outcome=outcome)
-    delay = next_delay(delivery.retry_step)
+        disabled = True
+    delay = None if disabled else next_delay(delivery.retry_step)
     if delay is None:
         return _finish(delivery, token, status=WebhookDelivery.Status.EXHAUSTED, outcome=outcome)
     if outcome.retry_after is not None:
@@ -160,7 +160,8 @@ def _record_outcome(delivery: WebhookDelivery, endpoint: WebhookEndpoint, token:
     )
 
 
-def _endpoint_failed(endpoint: WebhookEndpoint, outcome: Outcome, now: datetime) -> None:
+def _endpoint_failed(endpoint: WebhookEndpoint, outcome: Outcome, now: datetime) -> bool:
+    """Record the failure on the endpoint; returns whether it has now failed for too long."""
     reason = outcome.error[:500]
     WebhookEndpoint.objects.filter(pk=endpoint.pk, failing_since__isnull=True).update(failing_since=now)
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(last_failure_at=now, last_failure_reason=reason)
@@ -170,6 +171,8 @@ def _endpoint_failed(endpoint: WebhookEndpoint, outcome: Outcome, now: datetime)
         endpoint_disable(
             endpoint_id=endpoint.pk, reason=f"Failing continuously for {days:g} days; last error: {reason}"[:300]
         )
+        return True
+    return False
 
 
 def _finish(

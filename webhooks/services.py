@@ -105,11 +105,15 @@ def dispatch(delivery_ids: Iterable[int]) -> None:
     for delivery_id in delivery_ids:
         try:
             if settings.CELERY_TASK_ALWAYS_EAGER:
+                # send_task ignores eager mode; run the registered task (autodiscovered by name).
+                app.loader.import_default_modules()
                 app.tasks[DELIVER_TASK].apply(args=[delivery_id])
             else:
                 app.send_task(DELIVER_TASK, args=[delivery_id], queue=QUEUE, retry=False)
         except Exception:  # noqa: BLE001 - the broker being down must not fail the caller
-            logger.warning("webhook dispatch failed; the sweeper will retry", extra={"delivery_id": delivery_id})
+            logger.warning(
+                "webhook dispatch failed; the sweeper will retry", extra={"delivery_id": delivery_id}, exc_info=True
+            )
             return
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
+from django.core.checks import Error, Tags, register
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 
@@ -91,3 +92,22 @@ class EncryptedTextField(models.TextField):
         if value is None or value == "":
             return value
         return encrypt(value)
+
+
+@register(Tags.security)
+def check_encryption_key(app_configs: Any, **kwargs: Any) -> list[Error]:
+    """Production needs its own encryption key: stored webhook secrets are unreadable without it."""
+    keys = configured_keys()
+    if settings.PRODUCTION and not keys:
+        return [
+            Error(
+                "WILDCAT_ENCRYPTION_KEY is not set.",
+                hint="Set WILDCAT_ENCRYPTION_KEY (or WILDCAT_ENCRYPTION_KEY_FILE) to a Fernet key, e.g. the output "
+                "of: python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'",
+                id="wildcat.E020",
+            )
+        ]
+    weak = [key for key in keys if len(key) < 32]
+    if weak and not settings.DEBUG:
+        return [Error("WILDCAT_ENCRYPTION_KEY holds a key shorter than 32 characters.", id="wildcat.E021")]
+    return []
