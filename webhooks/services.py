@@ -110,7 +110,7 @@ def dispatch(delivery_ids: Iterable[int]) -> None:
                 app.tasks[DELIVER_TASK].apply(args=[delivery_id])
             else:
                 app.send_task(DELIVER_TASK, args=[delivery_id], queue=QUEUE, retry=False)
-        except Exception:  # noqa: BLE001 - the broker being down must not fail the caller
+        except Exception:  # the broker being down must not fail the caller
             logger.warning(
                 "webhook dispatch failed; the sweeper will retry", extra={"delivery_id": delivery_id}, exc_info=True
             )
