@@ -441,6 +441,6 @@ def group_summary(group: Any) -> dict[str, Any]:
         "owner_jid": jid_user_string(group.OwnerPN if group.OwnerPN.User else group.OwnerJID),
         "created_at": created,
         "announce": group.GroupAnnounce.IsAnnounce,
-        "locked": group.GroupLocked.IsLocked,
+        "locked": group.GroupLocked.isLocked,
         "participant_count": len(group.Participants),
     }
