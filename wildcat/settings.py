@@ -40,6 +40,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "wildcat.observability.RequestContextMiddleware",
+    "wildcat.audit.AuditContextMiddleware",
     "wildcat.api.middleware.ApiExceptionMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

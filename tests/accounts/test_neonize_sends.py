@@ -106,8 +106,10 @@ class FakeBinding:
         return npb.GetGroupInfoReturnFunction(GroupInfo=_group()).SerializePartialToString()
 
     def do_Neonize(self, *args):
-        if self.script is not None:
-            self.script(args)
+        """Like Go: returns an error string at once, or blocks until Stop."""
+        failure = self.script(args) if self.script is not None else None
+        if failure:
+            return failure
         self.stopped.wait(30)
         return None
 
@@ -165,7 +167,7 @@ def png_bytes() -> bytes:
 def only_sent(fake: FakeBinding) -> e2e.Message:
     sent = fake.sent()
     assert len(sent) == 1
-    to, message = sent[0]
+    _to, message = sent[0]
     return message
 
 

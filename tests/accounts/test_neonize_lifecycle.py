@@ -1,0 +1,164 @@
+"""Driver lifecycle through neonize's real connect path, with the Go library replaced by a scripted fake."""
+
+from __future__ import annotations
+
+import ctypes
+import time
+
+import pytest
+from neonize import client as neonize_client
+from neonize.events import EVENT_TO_INT
+from neonize.proto import Neonize_pb2 as npb
+
+from accounts.models import WaConnection
+from accounts.runtime.drivers.neonize_driver import NeonizeDriver
+from accounts.runtime.drivers.neonize_events import CONNECTION_TRANSLATORS
+from tests.accounts.test_neonize_sends import ME_JID, FakeBinding
+from wildcat.whatsapp import DriverError, DriverEventType
+
+pytestmark = pytest.mark.django_db
+WAIT_SECONDS = 20.0
+
+
+def wait_for(predicate, what: str):
+    deadline = time.monotonic() + WAIT_SECONDS
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class Go:
+    """Views of the arguments neonize passes to the Go ``Neonize`` entry point."""
+
+    def __init__(self, args: tuple) -> None:
+        self.args = args
+
+    store, uuid = property(lambda self: self.args[0].decode()), property(lambda self: self.args[1])
+    jid = property(lambda self: npb.JID.FromString(self.args[2]) if self.args[3] else None)
+    new_device = property(lambda self: bool(self.args[4]))
+    subscribed = property(lambda self: set(bytes(self.args[10])))
+
+    def qr(self, code: bytes) -> None:
+        buffer = ctypes.create_string_buffer(code)
+        self.args[6](None, ctypes.addressof(buffer))
+
+    def event(self, event) -> None:
+        data = event.SerializeToString()
+        buffer = ctypes.create_string_buffer(data, len(data))
+        self.args[8](self.args[1], ctypes.addressof(buffer), len(data), EVENT_TO_INT[type(event)])
+
+
+@pytest.fixture
+def go(settings, tmp_path, monkeypatch):
+    settings.DATA_DIR = tmp_path
+    settings.DATABASE_URL = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    fake = FakeBinding()
+    fake.connects = []
+    fake.script = lambda args: fake.connects.append(Go(args))
+    monkeypatch.setattr(neonize_client, "gocode", fake)
+    return fake
+
+
+def _connection(api_key, whatsapp_id: str = "") -> WaConnection:
+    return WaConnection.objects.create(api_key=api_key, name="phone", driver="neonize", whatsapp_id=whatsapp_id)
+
+
+def _driver(connection: WaConnection):
+    events: list = []
+    driver = NeonizeDriver(connection_id=connection.pk, emit=events.append)
+    return driver, events
+
+
+def test_resume_uses_the_stored_jid_a_unique_uuid_and_does_not_block(go, api_key, tmp_path):
+    connection = _connection(api_key, whatsapp_id=ME_JID)
+    driver, events = _driver(connection)
+    started = time.monotonic()
+    driver.start()
+    assert time.monotonic() - started < 5  # connect() runs on its own thread
+    wait_for(lambda: go.connects, "connect")
+    call = go.connects[0]
+    assert call.uuid == f"wildcat-{connection.pk}".encode()
+    assert call.store == str(tmp_path / "sessions" / f"connection-{connection.pk}.sqlite3")
+    assert (call.jid.User, call.jid.Device, call.jid.Server) == ("5511888880000", 7, "s.whatsapp.net")
+    assert call.new_device is False
+    wanted = {EVENT_TO_INT[kind] for kind in CONNECTION_TRANSLATORS} | {17, 18}  # + MessageEv, ReceiptEv
+    assert wanted <= call.subscribed  # every handler was registered before connect
+    call.event(npb.Connected(status=True))
+    wait_for(lambda: events, "connected event")
+    assert events[0].type == DriverEventType.CONNECTED and events[0].account.whatsapp_id == ME_JID
+    assert driver.is_logged_in()
+    driver.stop()
+    assert ("Stop", (call.uuid,)) in go.calls
+    assert not driver._thread.is_alive()
+
+
+def test_fresh_login_issues_qr_codes_and_a_pair_code_once_the_socket_is_up(go, api_key):
+    driver, events = _driver(_connection(api_key))
+    driver.start()
+    wait_for(lambda: go.connects, "connect")
+    call = go.connects[0]
+    assert call.new_device is True and call.jid is None
+    with pytest.raises(DriverError) as caught:
+        driver.request_pair_code("5511999990000")
+    assert caught.value.code == "pair_code_not_ready" and not caught.value.permanent
+    assert "PairPhone" not in go.names()
+    call.qr(b"2@first,noise,identity,adv")
+    call.qr(b"2@second,noise,identity,adv")
+    wait_for(lambda: len(events) == 2, "two QR events")
+    assert [(e.type, e.qr, e.detail["expires_in"]) for e in events] == [
+        (DriverEventType.QR, "2@first,noise,identity,adv", 60),
+        (DriverEventType.QR, "2@second,noise,identity,adv", 20),
+    ]
+    assert driver.request_pair_code("+55 11 99999-0000") == "ABCD-1234"
+    params = npb.PairPhoneParams.FromString(next(args for name, args in go.calls if name == "PairPhone")[1])
+    assert params.phone == "5511999990000" and params.showPushNotification
+    driver.tick(time.monotonic() + 3600)  # the codes ran out without a scan
+    assert (events[-1].type, events[-1].reason) == (DriverEventType.DISCONNECTED, "qr_timeout")
+    assert "Stop" in go.names() and driver.client is None
+
+
+def test_a_failed_dial_is_reported_and_retried_from_tick(go, api_key):
+    def script(args):
+        go.connects.append(Go(args))
+        return b"failed to dial whatsapp web websocket: no such host" if len(go.connects) == 1 else None
+
+    go.script = script
+    driver, events = _driver(_connection(api_key, whatsapp_id=ME_JID))
+    driver.start()
+    wait_for(lambda: events, "connect error")
+    assert (events[0].type, events[0].reason) == (DriverEventType.DISCONNECTED, "connect_error")
+    assert "no such host" in events[0].detail["error"]
+    driver.tick(time.monotonic())  # too early: the retry waits for its backoff
+    assert len(go.connects) == 1
+    driver.tick(time.monotonic() + 60)
+    wait_for(lambda: len(go.connects) == 2, "second connect")
+    driver.stop()
+
+
+def test_logout_logs_out_stops_and_deletes_the_store(go, api_key, tmp_path):
+    connection = _connection(api_key, whatsapp_id=ME_JID)
+    driver, events = _driver(connection)
+    driver.start()
+    wait_for(lambda: go.connects, "connect")
+    go.connects[0].event(npb.Connected(status=True))
+    wait_for(driver.is_logged_in, "login")
+    store = tmp_path / "sessions" / f"connection-{connection.pk}.sqlite3"
+    store.write_bytes(b"whatsmeow store")
+    driver.logout()
+    assert go.names().index("Logout") < go.names().index("Stop")
+    assert not store.exists()
+    assert (events[-1].type, events[-1].reason) == (DriverEventType.LOGGED_OUT, "logout")
+    assert not driver.is_logged_in()
+
+
+def test_a_second_client_for_the_same_connection_survives_the_first_being_collected(go, api_key):
+    import gc
+
+    connection = _connection(api_key, whatsapp_id=ME_JID)
+    first, _ = _driver(connection)
+    first.client = first._client_build()
+    first.client = None
+    gc.collect()
+    assert "Stop" not in go.names()  # a collected client must never stop the live session
