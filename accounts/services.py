@@ -42,6 +42,7 @@ __all__ = [
     "connection_stop",
     "connection_touch",
     "connection_transition",
+    "sandbox_call_create",
     "session_command_claim",
     "session_command_create",
     "session_command_enqueue",
@@ -365,3 +366,30 @@ def connection_request_pair_code(*, connection: WaConnection, phone: str) -> Ses
             raise ConnectionStateConflict("The connection is already linked to a phone.")
         kind = SessionCommand.Kind.PAIR_CODE
         return session_command_create(connection=connection, kind=kind, payload={"phone": phone})
+
+
+# --- the sandbox phone ------------------------------------------------------------------------
+SANDBOX_OPERATIONS: dict[str, frozenset[str]] = {
+    "scan": frozenset({Status.PENDING}),
+    "inject_message": frozenset({Status.READY}),
+    "inject_disconnect": frozenset({Status.READY}),
+    "inject_logout": LINKED_STATUSES,
+    "inject_ban": frozenset({Status.READY}),
+}
+
+
+def sandbox_call_create(*, connection: WaConnection, op: str, args: dict[str, Any]) -> SessionCommand:
+    """Queue an operation on a sandbox connection's simulated phone, if the connection's state allows it."""
+    if connection.driver != WaConnection.Driver.SANDBOX:
+        raise ValueError("only sandbox connections have a sandbox phone")
+    allowed = SANDBOX_OPERATIONS[op]
+    with transaction.atomic():
+        connection = _locked(connection.pk)
+        if connection.desired_state != WaConnection.DesiredState.RUNNING or connection.status not in allowed:
+            wanted = " or ".join(sorted(allowed))
+            raise ConnectionStateConflict(
+                f"The sandbox phone cannot do that now: the connection is {connection.status} "
+                f"({connection.desired_state}); it must be running and {wanted}."
+            )
+        payload = {"op": op, "args": args}
+        return session_command_create(connection=connection, kind=SessionCommand.Kind.CALL, payload=payload)

@@ -256,7 +256,6 @@ class _SandboxView(APIView):
 
     op = ""
     input_serializer: type[s.serializers.Serializer] = s.EmptySerializer
-    allowed_statuses: frozenset[str] = frozenset({Status.READY})
 
     def post(self, request: Request, connection_id: int) -> Response:
         connection = _connection(request, connection_id)
@@ -264,61 +263,37 @@ class _SandboxView(APIView):
             raise Http404("Only sandbox connections have a sandbox phone.")
         incoming = self.input_serializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        if (
-            connection.desired_state != WaConnection.DesiredState.RUNNING
-            or connection.status not in self.allowed_statuses
-        ):
-            wanted = ", ".join(sorted(self.allowed_statuses))
-            raise services.ConnectionStateConflict(
-                f"The sandbox phone cannot do that now: the connection is {connection.status} "
-                f"({connection.desired_state}); it must be running and {wanted}."
-            )
         args = {k: v for k, v in incoming.validated_data.items() if v not in (None, "")}
-        command = services.session_command_create(
-            connection=connection, kind=SessionCommand.Kind.CALL, payload={"op": self.op, "args": args}
-        )
+        command = services.sandbox_call_create(connection=connection, op=self.op, args=args)
         return _command_response(command)
 
 
-def _sandbox_view(name: str, op: str, serializer, statuses: frozenset[str], summary: str) -> type[_SandboxView]:
+def _sandbox_view(name: str, op: str, serializer, summary: str) -> type[_SandboxView]:
     @extend_schema(summary=summary, request=serializer, responses=COMMAND_RESPONSES, tags=["sandbox"])
     def post(self, request: Request, connection_id: int) -> Response:
         return _SandboxView.post(self, request, connection_id)
 
-    return type(
-        name, (_SandboxView,), {"op": op, "input_serializer": serializer, "allowed_statuses": statuses, "post": post}
-    )
+    return type(name, (_SandboxView,), {"op": op, "input_serializer": serializer, "post": post})
 
 
-LINKED = frozenset({Status.AUTHENTICATED, Status.READY, Status.DISCONNECTED})
 SandboxScanView = _sandbox_view(
     "SandboxScanView",
     "scan",
     s.SandboxScanSerializer,
-    frozenset({Status.PENDING}),
-    "Sandbox: the phone scans the QR code",
+    "Sandbox: the phone scans the QR code (or enters the pairing code)",
 )
 InjectMessageView = _sandbox_view(
-    "InjectMessageView",
-    "inject_message",
-    s.InjectMessageSerializer,
-    frozenset({Status.READY}),
-    "Sandbox: receive a message",
+    "InjectMessageView", "inject_message", s.InjectMessageSerializer, "Sandbox: someone writes to the phone"
 )
 InjectDisconnectView = _sandbox_view(
     "InjectDisconnectView",
     "inject_disconnect",
     s.InjectDisconnectSerializer,
-    frozenset({Status.READY}),
     "Sandbox: drop the connection (it reconnects by itself)",
 )
 InjectLogoutView = _sandbox_view(
-    "InjectLogoutView", "inject_logout", s.EmptySerializer, LINKED, "Sandbox: the user unlinks the device on the phone"
+    "InjectLogoutView", "inject_logout", s.EmptySerializer, "Sandbox: the user unlinks the device on the phone"
 )
 InjectBanView = _sandbox_view(
-    "InjectBanView",
-    "inject_ban",
-    s.InjectBanSerializer,
-    frozenset({Status.READY}),
-    "Sandbox: WhatsApp bans the number for a while",
+    "InjectBanView", "inject_ban", s.InjectBanSerializer, "Sandbox: WhatsApp bans the number for a while"
 )
