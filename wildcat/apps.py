@@ -1,3 +1,5 @@
+"""The wildcat app: system checks, the OpenAPI auth extension and the audit log's sign-in hooks."""
+
 from django.apps import AppConfig
 
 
@@ -6,5 +8,10 @@ class WildcatConfig(AppConfig):
     verbose_name = "Wildcat"
 
     def ready(self) -> None:
-        from wildcat import checks  # noqa: F401 - registers the system checks
+        from django.contrib.auth.signals import user_logged_in, user_login_failed
+
+        from wildcat import audit, checks  # noqa: F401 - registers the system checks
         from wildcat.api import schema  # noqa: F401 - registers the OpenAPI auth extension
+
+        user_logged_in.connect(audit.on_user_logged_in, dispatch_uid="wildcat.audit.login")
+        user_login_failed.connect(audit.on_user_login_failed, dispatch_uid="wildcat.audit.login_failed")
