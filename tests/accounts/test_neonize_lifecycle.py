@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import ctypes
+import sqlite3
 import time
+from contextlib import closing
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from neonize import client as neonize_client
 from neonize.events import EVENT_TO_INT
 from neonize.proto import Neonize_pb2 as npb
@@ -61,8 +65,20 @@ def go(settings, tmp_path, monkeypatch):
     return fake
 
 
-def _connection(api_key, whatsapp_id: str = "") -> WaConnection:
-    return WaConnection.objects.create(api_key=api_key, name="phone", driver="neonize", whatsapp_id=whatsapp_id)
+def _connection(api_key, whatsapp_id: str = "", *, in_store: bool = True) -> WaConnection:
+    connection = WaConnection.objects.create(api_key=api_key, name="phone", driver="neonize", whatsapp_id=whatsapp_id)
+    if whatsapp_id and in_store:
+        seed_device(Path(settings.DATA_DIR) / "sessions" / f"connection-{connection.pk}.sqlite3", whatsapp_id)
+    return connection
+
+
+def seed_device(path: Path, whatsapp_id: str) -> None:
+    """A session store holding one linked device, as whatsmeow leaves it after pairing."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with closing(sqlite3.connect(path)) as db:
+        db.execute("CREATE TABLE IF NOT EXISTS whatsmeow_device (jid TEXT PRIMARY KEY)")
+        db.execute("INSERT INTO whatsmeow_device (jid) VALUES (?)", (whatsapp_id,))
+        db.commit()
 
 
 def _driver(connection: WaConnection):
@@ -92,6 +108,14 @@ def test_resume_uses_the_stored_jid_a_unique_uuid_and_does_not_block(go, api_key
     driver.stop()
     assert ("Stop", (call.uuid,)) in go.calls
     assert not driver._thread.is_alive()
+
+
+def test_a_device_missing_from_the_store_starts_a_fresh_login_instead_of_crashing(go, api_key):
+    driver, _ = _driver(_connection(api_key, whatsapp_id=ME_JID, in_store=False))
+    driver.start()
+    wait_for(lambda: go.connects, "connect")
+    assert go.connects[0].new_device is True and go.connects[0].jid is None
+    driver.stop()
 
 
 def test_fresh_login_issues_qr_codes_and_a_pair_code_once_the_socket_is_up(go, api_key):
@@ -145,7 +169,7 @@ def test_logout_logs_out_stops_and_deletes_the_store(go, api_key, tmp_path):
     go.connects[0].event(npb.Connected(status=True))
     wait_for(driver.is_logged_in, "login")
     store = tmp_path / "sessions" / f"connection-{connection.pk}.sqlite3"
-    store.write_bytes(b"whatsmeow store")
+    assert store.exists()
     driver.logout()
     assert go.names().index("Logout") < go.names().index("Stop")
     assert not store.exists()

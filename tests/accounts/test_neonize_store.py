@@ -58,6 +58,26 @@ def test_postgres_device_delete_removes_only_that_device():
         cursor.execute("SELECT jid FROM whatsmeow_device")
         assert [row[0] for row in cursor.fetchall()] == ["5511777770000:3@s.whatsapp.net"]
     assert store.postgres_device_delete("") == 0
+    postgres = "postgres://u@db/wc"
+    assert store.device_exists(whatsapp_id="5511777770000:3@s.whatsapp.net", store_name=postgres)
+    assert not store.device_exists(whatsapp_id="5511888880000:7@s.whatsapp.net", store_name=postgres)
+
+
+def test_device_exists_in_a_sqlite_store(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "connection-1.sqlite3"
+    assert not store.device_exists(whatsapp_id="1:2@s.whatsapp.net", store_name=str(path))  # no file
+    sqlite3.connect(path).close()
+    assert not store.device_exists(whatsapp_id="1:2@s.whatsapp.net", store_name=str(path))  # no tables
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE whatsmeow_device (jid TEXT PRIMARY KEY)")
+    db.execute("INSERT INTO whatsmeow_device VALUES ('1:2@s.whatsapp.net')")
+    db.commit()
+    db.close()
+    assert store.device_exists(whatsapp_id="1:2@s.whatsapp.net", store_name=str(path))
+    assert not store.device_exists(whatsapp_id="1:3@s.whatsapp.net", store_name=str(path))
+    assert not store.device_exists(whatsapp_id="", store_name=str(path))
 
 
 def test_web_and_task_modules_never_import_neonize():

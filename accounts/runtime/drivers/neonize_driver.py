@@ -101,13 +101,21 @@ class NeonizeDriver(SessionDriver):
 
     # --- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
-        from accounts.models import WaConnection
-
-        self._own_jid = (
-            WaConnection.objects.filter(pk=self.connection_id).values_list("whatsapp_id", flat=True).first() or ""
-        )
+        self._own_jid = self._stored_jid()
+        if self._own_jid and not store.device_exists(whatsapp_id=self._own_jid, store_name=self.store_name()):
+            # Resuming a device the store no longer has would crash the host (see neonize_store).
+            logger.warning(
+                "session %s: %s is not in the session store; starting a fresh login", self.connection_id, self._own_jid
+            )
+            self._own_jid = ""
         self.client = self._client_build()
         self._connect_spawn()
+
+    def _stored_jid(self) -> str:
+        from accounts.models import WaConnection
+
+        rows = WaConnection.objects.filter(pk=self.connection_id).values_list("whatsapp_id", flat=True)
+        return rows.first() or ""
 
     def store_name(self) -> str:
         return store.session_store_name(
@@ -186,7 +194,7 @@ class NeonizeDriver(SessionDriver):
     def delete_session_data(self) -> None:
         self.stop()
         if store.is_postgres_url(settings.DATABASE_URL):
-            store.postgres_device_delete(self._own_jid)
+            store.postgres_device_delete(self._own_jid or self._stored_jid())
         else:
             store.sqlite_store_delete(self.connection_id, settings.DATA_DIR)
         self._own_jid = ""

@@ -16,6 +16,7 @@ This module never imports neonize.
 from __future__ import annotations
 
 import logging
+from contextlib import closing
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -77,3 +78,37 @@ def postgres_device_delete(whatsapp_id: str) -> int:
             return 0
         cursor.execute("DELETE FROM whatsmeow_device WHERE jid = %s", [whatsapp_id])
         return cursor.rowcount
+
+
+def device_exists(*, whatsapp_id: str, store_name: str) -> bool:
+    """Whether the store still holds this linked device.
+
+    neonize hands whatsmeow a nil device when the JID is missing from the store (logged out from the
+    phone, store wiped), and whatsmeow then dereferences it and aborts the whole host process. So a
+    resume is only attempted when the device row is there; otherwise the driver starts a fresh login.
+    """
+    if not whatsapp_id:
+        return False
+    if is_postgres_url(store_name):
+        return _postgres_device_exists(whatsapp_id)
+    path = Path(store_name)
+    if not path.exists():
+        return False
+    import sqlite3
+
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)) as db:
+            row = db.execute("SELECT 1 FROM whatsmeow_device WHERE jid = ?", (whatsapp_id,)).fetchone()
+    except sqlite3.Error:  # no whatsmeow tables yet: nothing was ever paired here
+        return False
+    return row is not None
+
+
+def _postgres_device_exists(whatsapp_id: str) -> bool:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        if "whatsmeow_device" not in connection.introspection.table_names(cursor):
+            return False
+        cursor.execute("SELECT 1 FROM whatsmeow_device WHERE jid = %s", [whatsapp_id])
+        return cursor.fetchone() is not None
