@@ -6,7 +6,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.db import close_old_connections
+from django.db import connection as db_connection
 from django.utils import timezone
 
 from accounts import services
@@ -166,7 +166,7 @@ def test_two_claimers_never_get_the_same_command():
             while (command := services.session_command_claim(connection_id=connection.pk)) is not None:
                 results[slot].append(command.pk)
         finally:
-            close_old_connections()
+            db_connection.close()
 
     threads = [threading.Thread(target=claim, args=(i,)) for i in range(2)]
     for thread in threads:
