@@ -166,6 +166,14 @@ WILDCAT_MAX_SESSIONS_PER_WORKER = env_int("WILDCAT_MAX_SESSIONS_PER_WORKER", 500
 WILDCAT_HOST_HANG_SECONDS = env_float("WILDCAT_HOST_HANG_SECONDS", 60.0)
 WILDCAT_HOST_RESTART_BACKOFF_MAX = env_float("WILDCAT_HOST_RESTART_BACKOFF_MAX", 30.0)
 
+# --- WhatsApp driver (neonize): timers of the real driver --------------------------------------
+# After whatsmeow's last QR code expires, how long to wait before reporting qr_timeout.
+WILDCAT_NEONIZE_QR_GRACE_SECONDS = env_float("WILDCAT_NEONIZE_QR_GRACE_SECONDS", 15.0)
+# A failed dial is retried after 5, 10, 30 s…, never waiting longer than this.
+WILDCAT_NEONIZE_CONNECT_RETRY_MAX_SECONDS = env_float("WILDCAT_NEONIZE_CONNECT_RETRY_MAX_SECONDS", 60.0)
+# Presence and group traffic counts as keepalive at most this often (each one touches the database).
+WILDCAT_NEONIZE_KEEPALIVE_MIN_SECONDS = env_float("WILDCAT_NEONIZE_KEEPALIVE_MIN_SECONDS", 10.0)
+
 # --- Connections (accounts): commands and the sandbox phone ---------------------------------
 WILDCAT_CONNECTION_NAME_MAX = env_int("WILDCAT_CONNECTION_NAME_MAX", 100, minimum=1)
 WILDCAT_COMMAND_WAIT_SECONDS = env_float("WILDCAT_COMMAND_WAIT_SECONDS", 10.0)

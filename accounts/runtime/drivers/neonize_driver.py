@@ -67,9 +67,7 @@ from wildcat.whatsapp import (
 logger = logging.getLogger(__name__)
 FIRST_QR_SECONDS = 60
 NEXT_QR_SECONDS = 20
-QR_GRACE_SECONDS = 15
-KEEPALIVE_MIN_INTERVAL = 10.0
-CONNECT_RETRY_SECONDS = (5, 10, 30, 60)
+CONNECT_RETRY_SECONDS = (5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 STOP_JOIN_SECONDS = 2.0
 SENT_CACHE_SIZE = 2000
 PRESENCE_STATES = {"composing": ("CHAT_PRESENCE_COMPOSING", "CHAT_PRESENCE_MEDIA_TEXT"),
@@ -158,7 +156,8 @@ class NeonizeDriver(SessionDriver):
         except Exception as exc:  # noqa: BLE001 - reported as a disconnect; tick() retries
             if self._stopping or client is not self.client:
                 return
-            delay = CONNECT_RETRY_SECONDS[min(self._connect_failures, len(CONNECT_RETRY_SECONDS) - 1)]
+            step = CONNECT_RETRY_SECONDS[min(self._connect_failures, len(CONNECT_RETRY_SECONDS) - 1)]
+            delay = min(step, settings.WILDCAT_NEONIZE_CONNECT_RETRY_MAX_SECONDS)
             self._connect_failures += 1
             self._reconnect_at = time.monotonic() + delay
             logger.warning("session %s: connect failed (%s); retrying in %s s", self.connection_id, exc, delay)
@@ -226,7 +225,11 @@ class NeonizeDriver(SessionDriver):
         while self._inbound:
             inbound, media = self._inbound.popleft()
             self._deliver(inbound, media)
-        if self._qr_deadline is not None and not self._logged_in and now > self._qr_deadline + QR_GRACE_SECONDS:
+        if (
+            self._qr_deadline is not None
+            and not self._logged_in
+            and now > self._qr_deadline + settings.WILDCAT_NEONIZE_QR_GRACE_SECONDS
+        ):
             # whatsmeow stopped issuing codes: the login window is over.
             self._qr_deadline = None
             self.emit(
@@ -254,7 +257,7 @@ class NeonizeDriver(SessionDriver):
         kind = driver_event.type
         if kind == DriverEventType.KEEPALIVE:
             now = time.monotonic()
-            if now - self._last_keepalive < KEEPALIVE_MIN_INTERVAL:
+            if now - self._last_keepalive < settings.WILDCAT_NEONIZE_KEEPALIVE_MIN_SECONDS:
                 return
             self._last_keepalive = now
         elif kind == DriverEventType.PAIRED and driver_event.account is not None:
