@@ -28,25 +28,29 @@ def connections_with_commands(connection_ids: Iterable[int]) -> set[int]:
     return set(rows)
 
 
-def commands_run(*, host: SessionHost, connection_id: int) -> int:
-    """Claim and execute this session's commands in order; returns how many ran."""
+def commands_run(*, host: SessionHost, connection_id: int) -> bool:
+    """Claim and execute this session's commands in order; False when one failed transiently.
+
+    A transient failure (the socket is still connecting, say) ends the round: the command goes back
+    to pending and is retried on a later wake-up, so later commands never overtake it.
+    """
     from accounts.services import session_command_claim
 
-    ran = 0
-    while ran < MAX_COMMANDS_PER_POLL:
+    for _ in range(MAX_COMMANDS_PER_POLL):
         try:
             command = session_command_claim(connection_id=connection_id)
         except Exception:  # database hiccup: the next poll claims it
             logger.warning("claiming commands failed for session %s", connection_id, exc_info=True)
-            return ran
+            return True
         if command is None:
-            return ran
-        _execute_and_finish(host=host, command=command)
-        ran += 1
-    return ran
+            return True
+        if not _execute_and_finish(host=host, command=command):
+            return False
+    return True
 
 
-def _execute_and_finish(*, host: SessionHost, command: SessionCommand) -> None:
+def _execute_and_finish(*, host: SessionHost, command: SessionCommand) -> bool:
+    """Run one command and record its outcome; False when it failed and will be retried."""
     from accounts.services import session_command_finish
 
     result: dict[str, Any] = {}
@@ -59,10 +63,13 @@ def _execute_and_finish(*, host: SessionHost, command: SessionCommand) -> None:
     except Exception as exc:  # a failing command is recorded on its row, not raised
         logger.exception("command %s (%s) failed", command.pk, command.kind)
         error = str(exc)[:500] or exc.__class__.__name__
+    if error:
+        logger.info("command %s (%s) of session %s failed: %s", command.pk, command.kind, command.connection_id, error)
     try:
         session_command_finish(command_id=command.pk, result=result, error=error, retry=not permanent)
     except Exception:  # left running; the next owner or poll retries it
         logger.warning("finishing command %s failed", command.pk, exc_info=True)
+    return not error or permanent
 
 
 def command_execute(*, host: SessionHost, command: SessionCommand) -> dict[str, Any]:

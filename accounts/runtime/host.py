@@ -28,6 +28,7 @@ from typing import Any, TextIO
 logger = logging.getLogger("accounts.runtime.host")
 TICK_SECONDS = 0.2
 STOP_GRACE_SECONDS = 5.0
+COMMAND_HOLD_SECONDS = 10.0
 
 
 @dataclass
@@ -36,6 +37,8 @@ class HostedSession:
     driver: Any
     ready: bool = False
     woken: bool = True  # look for work as soon as the session starts
+    # After a transient command failure while not ready: hold commands until ready (or this deadline).
+    commands_held_until: float = 0.0
     info: dict[str, Any] = field(default_factory=dict)
 
 
@@ -126,6 +129,7 @@ class SessionHost:
                 if event.type == DriverEventType.CONNECTED:
                     session.ready = True
                     session.woken = True
+                    session.commands_held_until = 0.0
                 elif event.type in (DriverEventType.DISCONNECTED, DriverEventType.LOGGED_OUT, DriverEventType.QR):
                     session.ready = False
             self.events.put((connection_id, event))
@@ -191,10 +195,16 @@ class SessionHost:
         except Exception:  # the database may be briefly unavailable; next poll retries
             logger.warning("command poll failed", exc_info=True)
             return
+        now = time.monotonic()
         for session in targets:
             session.woken = False
-            if session.connection_id in with_commands:
-                commands_run(host=self, connection_id=session.connection_id)
+            runnable = session.ready or now >= session.commands_held_until
+            if (
+                runnable
+                and session.connection_id in with_commands
+                and not commands_run(host=self, connection_id=session.connection_id)
+            ):
+                session.commands_held_until = now + COMMAND_HOLD_SECONDS
             current = self.sessions.get(session.connection_id)
             if current is not None and current.ready:
                 self._outbox(current)
@@ -238,8 +248,10 @@ def _protocol_stream() -> TextIO:
 
 def main() -> None:
     protocol_out = _protocol_stream()
-    # Ctrl-C in a terminal reaches the whole process group; the supervisor decides when a host stops.
+    # Ctrl-C or a service manager's SIGTERM reach the whole process group; the supervisor decides when
+    # a host stops (it closes stdin), and a dead supervisor closes stdin by dying.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "wildcat.settings")
     import django
 
