@@ -23,9 +23,15 @@ def sandbox_scan(connection: WaConnection) -> SessionCommand:
     )
 
 
-def test_create_qr_scan_ready_then_commands_and_stop(api_key, redis_url, process_logs):
-    worker = start_sessions_worker("solo", process_logs)
-    beat = start_beat(process_logs, **RUNTIME_ENV)
+@pytest.mark.parametrize("broker", ["redis", "embedded"])
+def test_create_qr_scan_ready_then_commands_and_stop(broker, api_key, request, process_logs, tmp_path):
+    if broker == "redis":
+        env = {"REDIS_URL": request.getfixturevalue("redis_url")}
+    else:
+        # `make run` defaults: no Redis at all, a file broker (in a folder of this test's own) and polling.
+        env = {"REDIS_URL": "", "WILDCAT_DATA_DIR": str(tmp_path / "embedded")}
+    worker = start_sessions_worker("solo", process_logs, **env)
+    beat = start_beat(process_logs, **{**RUNTIME_ENV, **env})
     with running(worker, beat):
         connection = connection_create(api_key_id=api_key.pk, name="e2e")
         connection_start(connection=connection)
