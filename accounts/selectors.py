@@ -8,6 +8,8 @@ from django.utils import timezone
 
 from accounts.models import ConnectionEvent, WaConnection
 
+MAX_ID = 2**63 - 1
+
 
 def connection_list(*, api_key_id: int) -> QuerySet[WaConnection]:
     return WaConnection.objects.filter(api_key_id=api_key_id)
@@ -15,6 +17,8 @@ def connection_list(*, api_key_id: int) -> QuerySet[WaConnection]:
 
 def connection_get(*, api_key_id: int, connection_id: int) -> WaConnection:
     """The key's connection, or Http404 (the same answer for a missing id and someone else's)."""
+    if not 0 < connection_id <= MAX_ID:  # an id the database cannot even hold is simply not found
+        raise Http404("No such connection.")
     connection = WaConnection.objects.filter(api_key_id=api_key_id, pk=connection_id).first()
     if connection is None:
         raise Http404("No such connection.")

@@ -145,6 +145,16 @@ class InjectMessageSerializer(serializers.Serializer):
     wa_message_id = serializers.RegexField(r"^[A-Za-z0-9]{1,64}$", required=False, allow_blank=True, default="")
     quoted_wa_message_id = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
 
+    def validate_content(self, value: dict) -> dict:
+        import json
+
+        encoded = json.dumps(value)
+        if "\\u0000" in encoded:
+            raise serializers.ValidationError("Null characters are not allowed.")
+        if len(encoded) > settings.WILDCAT_MAX_TEXT_LENGTH:
+            raise serializers.ValidationError("Too large.")
+        return value
+
     def validate_sender(self, value: str) -> str:
         digits = "".join(ch for ch in value.split("@", 1)[0] if ch.isdigit())
         if not 7 <= len(digits) <= 15:

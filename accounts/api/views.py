@@ -65,7 +65,7 @@ class ConnectionListView(ListAPIView):
     def get_queryset(self):
         return selectors.connection_list(api_key_id=self.request.auth.pk)
 
-    @extend_schema(summary="List your connections", responses={200: s.ConnectionSerializer(many=True)})
+    @extend_schema(summary="List your connections", responses={200: s.ConnectionSerializer(many=True), **NOT_FOUND})
     def get(self, request: Request, *args, **kwargs) -> Response:
         return super().get(request, *args, **kwargs)
 

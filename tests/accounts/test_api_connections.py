@@ -275,3 +275,20 @@ def test_schema_documents_every_connection_endpoint(api_client):
     png = paths["/api/v1/connections/{connection_id}/qr.png"]["get"]["responses"]["200"]["content"]
     assert "image/png" in png
     assert "202" in paths["/api/v1/connections/{connection_id}/pair-code"]["post"]["responses"]
+
+
+def test_ids_the_database_cannot_hold_are_404(api_client):
+    for suffix in ["", "/qr", "/events"]:
+        _error(api_client.get(f"{BASE}/{2**70}{suffix}"), 404)
+    _error(api_client.post(f"{BASE}/{2**64}/start"), 404)
+
+
+def test_invalid_cursor_is_404(api_client):
+    _error(api_client.get(f"{BASE}?cursor=garbage"), 404)
+
+
+def test_null_characters_in_injected_content_are_400(api_client, api_key):
+    connection = _mine(api_key, desired_state="running", status="ready")
+    body = {"sender": "+4915112345678", "type": "location", "content": {"name": "a\u0000b"}}
+    error = _error(api_client.post(f"{BASE}/{connection.pk}/sandbox/inject/message", body, format="json"), 400)
+    assert "content" in error["details"]
