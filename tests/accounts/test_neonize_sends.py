@@ -415,3 +415,24 @@ def test_inbound_media_is_downloaded_on_tick_under_the_cap(driver, fake, setting
     driver.tick(0.0)
     assert driver.events[-1].message.media is None
     assert driver.events[-1].message.content["media_skipped"].startswith("too_large")
+
+
+def test_stop_delivers_queued_messages_with_their_media_first(driver, fake, settings):
+    settings.WILDCAT_MAX_MEDIA_BYTES = 1024
+    image = e2e.Message(imageMessage=e2e.ImageMessage(**media_fields(fileLength=10)))
+    driver._on_message(None, message_event(image, msg_id="IN3"))
+    driver.stop()
+    assert driver.events[-1].message.wa_message_id == "IN3"
+    assert driver.events[-1].message.media.content == b"\x89PNG-bytes"
+    assert fake.names().index("DownloadAny") < fake.names().index("Stop")
+    driver._on_message(None, message_event(image, msg_id="IN4"))  # a straggler after stop
+    assert driver.events[-1].message.content["media_skipped"] == "session_stopped"
+
+
+def test_our_own_stop_is_not_reported_as_a_disconnect(driver, fake):
+    driver.stop()
+    driver._on_connection_event(None, npb.Disconnected(status=True))
+    driver._on_qr(None, b"2@late")
+    assert driver.events == []
+    driver._on_connection_event(None, npb.LoggedOut(OnConnect=False, Reason=npb.LOGGED_OUT))
+    assert [(e.type, e.reason) for e in driver.events] == [(DriverEventType.LOGGED_OUT, "logged_out")]

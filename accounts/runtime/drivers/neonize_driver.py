@@ -166,6 +166,8 @@ class NeonizeDriver(SessionDriver):
             )
 
     def stop(self) -> None:
+        # Messages already taken from WhatsApp (and acknowledged by whatsmeow) must not be lost.
+        self._inbound_drain()
         self._stopping = True
         self._reconnect_at = None
         client, self.client = self.client, None
@@ -222,9 +224,7 @@ class NeonizeDriver(SessionDriver):
 
     def tick(self, now: float) -> None:
         """Command thread: deliver queued inbound messages (with media), QR timeout, connect retries."""
-        while self._inbound:
-            inbound, media = self._inbound.popleft()
-            self._deliver(inbound, media)
+        self._inbound_drain()
         if (
             self._qr_deadline is not None
             and not self._logged_in
@@ -241,6 +241,8 @@ class NeonizeDriver(SessionDriver):
 
     # --- neonize handlers (neonize's thread: translate and emit only) ------------------------
     def _on_qr(self, _client: Any, data: bytes) -> None:
+        if self._stopping:
+            return
         self._qr_count += 1
         expires_in = FIRST_QR_SECONDS if self._qr_count == 1 else NEXT_QR_SECONDS
         self._qr_deadline = time.monotonic() + expires_in
@@ -255,6 +257,8 @@ class NeonizeDriver(SessionDriver):
             return
         driver_event = translate(event)
         kind = driver_event.type
+        if self._stopping and kind != DriverEventType.LOGGED_OUT:
+            return  # the socket closing because we asked is not a disconnect to report
         if kind == DriverEventType.KEEPALIVE:
             now = time.monotonic()
             if now - self._last_keepalive < settings.WILDCAT_NEONIZE_KEEPALIVE_MIN_SECONDS:
@@ -281,6 +285,9 @@ class NeonizeDriver(SessionDriver):
             return
         found = media_message(event.Message)
         media = (found[0], found[1], event.Message) if found else None
+        if self._stopping:
+            self._deliver(inbound, media)  # no client any more: kept without its media
+            return
         if media is not None or self._inbound:
             # Downloads are neonize calls: they wait for tick(); later messages queue behind to keep order.
             self._inbound.append((inbound, media))
@@ -291,6 +298,11 @@ class NeonizeDriver(SessionDriver):
         driver_event = receipt_translate(event)
         if driver_event is not None:
             self.emit(driver_event)
+
+    def _inbound_drain(self) -> None:
+        while self._inbound:
+            inbound, media = self._inbound.popleft()
+            self._deliver(inbound, media)
 
     def _deliver(self, inbound: InboundMessage, media: tuple[Any, int, Any] | None) -> None:
         if media is not None:
