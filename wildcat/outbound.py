@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -227,7 +228,21 @@ class _GuardedAdapter(HTTPAdapter):
         self.poolmanager.pool_classes_by_scheme = {"http": _GuardedHTTPPool, "https": _GuardedHTTPSPool}
 
 
+_local = threading.local()
+
+
 def _session() -> requests.Session:
+    """One session per thread, so connections to a receiver are kept alive between requests.
+
+    Every new connection passes the connect-time check; a pooled one was checked when it was opened.
+    """
+    session = getattr(_local, "session", None)
+    if session is None:
+        session = _local.session = _new_session()
+    return session
+
+
+def _new_session() -> requests.Session:
     session = requests.Session()
     # Proxies from the environment would connect somewhere other than the checked address.
     session.trust_env = False
@@ -250,19 +265,14 @@ def _translate(exc: requests.RequestException, url: str) -> OutboundError:
 
 def _request(method: str, url: str, *, timeout: float, **kwargs: Any) -> requests.Response:
     _split(url)
-    session = _session()
     try:
-        return session.request(method, url, timeout=(timeout, timeout), allow_redirects=False, stream=True, **kwargs)
-    except OutboundError:
-        session.close()
-        raise
+        return _session().request(method, url, timeout=(timeout, timeout), allow_redirects=False, stream=True, **kwargs)
     except requests.RequestException as exc:
-        session.close()
         raise _translate(exc, url) from exc
 
 
 def _read_limited(response: requests.Response, *, limit: int, deadline: float, url: str) -> bytes:
-    """Read at most ``limit`` bytes; returns what was read and whether more was there."""
+    """Read at most ``limit`` (+ one chunk) bytes; a body read to its end frees the connection for reuse."""
     chunks: list[bytes] = []
     size = 0
     try:
