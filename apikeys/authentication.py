@@ -1,25 +1,24 @@
 """DRF authentication by API key: ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``.
 
-Missing, malformed, unknown and revoked keys all end in the same 401. Lookups are cached in the
-shared cache by digest; revoking a key drops its cache entry, so it is refused from the next request.
+Missing, malformed, unknown and revoked keys all end in the same 401. Keys are found through a
+cached record (``apikeys.records``); revoking a key forgets that record, so the key is refused from
+the next request on. With Redis, finding the record, counting the request against the throttle
+window and counting its usage are one round trip (``apikeys.usage.auth_and_count``).
 """
 
 from __future__ import annotations
 
+import json
+
 from django.conf import settings
-from django.core.cache import cache
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
-from apikeys import keys
+from apikeys import keys, records, usage
 from apikeys.models import ApiKey
-
-_MISSING = "missing"
-
-
-def auth_cache_key(token_hash: str) -> str:
-    return f"apikeys:auth:{token_hash}"
+from apikeys.throttling import parse_rate
+from wildcat.redis_client import get_redis
 
 
 def _presented_key(request: Request) -> str | None:
@@ -32,19 +31,21 @@ def _presented_key(request: Request) -> str | None:
     return request.META.get("HTTP_X_API_KEY")
 
 
-def _lookup(token_hash: str) -> ApiKey | None:
-    cached = cache.get(auth_cache_key(token_hash))
-    if cached == _MISSING:
-        return None
-    if isinstance(cached, dict):
-        return ApiKey(**cached)
-    found = ApiKey.objects.filter(token_hash=token_hash).only("id", "label", "token_prefix", "status").first()
-    if found is None:
-        cache.set(auth_cache_key(token_hash), _MISSING, 30)
-        return None
-    record = {"id": found.pk, "label": found.label, "token_prefix": found.token_prefix, "status": found.status}
-    cache.set(auth_cache_key(token_hash), record, settings.WILDCAT_API_KEY_CACHE_SECONDS)
-    return ApiKey(**record)
+def _lookup_and_count(client, token_hash: str) -> ApiKey | None:
+    """The Redis path: one script call finds the record and counts the request."""
+    _, window_seconds = parse_rate(settings.WILDCAT_API_RATE)
+    found = usage.auth_and_count(client, token_hash, window_seconds)
+    if found is None:  # not cached yet: read the row once, cache it, count
+        record = records.record_from_db(token_hash)
+        records.store_in_redis(client, token_hash, record)
+        found = usage.auth_and_count(client, token_hash, window_seconds)
+        if found is None:  # Redis dropped it in between: answer from the row, uncounted
+            return records.api_key_from(record, token_hash)
+    raw_record, counted = found
+    api_key = records.api_key_from(json.loads(raw_record), token_hash)
+    if api_key is not None:
+        api_key.counted = counted
+    return api_key
 
 
 class ApiKeyAuthentication(BaseAuthentication):
@@ -57,7 +58,12 @@ class ApiKeyAuthentication(BaseAuthentication):
             return None
         if not keys.is_well_formed(presented):
             raise exceptions.AuthenticationFailed()
-        api_key = _lookup(keys.hash_key(presented))
-        if api_key is None or not api_key.is_active:
+        token_hash = keys.hash_key(presented)
+        client = get_redis()
+        if client is not None:
+            api_key = _lookup_and_count(client, token_hash)
+        else:  # embedded defaults: the throttle counts separately
+            api_key = records.api_key_from(records.lookup_in_cache(token_hash), token_hash)
+        if api_key is None:
             raise exceptions.AuthenticationFailed()
         return api_key, api_key

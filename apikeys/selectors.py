@@ -6,17 +6,15 @@ from apikeys import usage
 from apikeys.models import ApiKey
 
 
-def apikey_usage(*, key_id: int, pending: int | None = None) -> dict:
-    """Usage as the database holds it plus what is counted but not yet flushed.
+def apikey_usage(*, api_key: ApiKey) -> dict:
+    """Usage of the calling key: the flushed count plus what is counted but not yet flushed.
 
-    ``pending`` is the not-yet-flushed count when the caller already has it (the throttle reads it
-    in its one Redis round trip), which saves a second trip.
+    ``api_key`` is the one authentication produced from the cached record (``apikeys.records``),
+    which holds the flushed count and ``last_used_at``; authentication also read the pending count
+    in its Redis round trip. So this costs no query at all on the hot path.
     """
-    row = ApiKey.objects.values("usage_count", "last_used_at", "created_at").get(pk=key_id)
+    counted = getattr(api_key, "counted", None)
+    pending = getattr(api_key, "pending_usage", None)
     if pending is None:
-        pending = usage.pending_usage(key_id)
-    return {
-        "count": row["usage_count"] + pending,
-        "last_used_at": row["last_used_at"],
-        "created_at": row["created_at"],
-    }
+        pending = counted.pending if counted is not None else usage.pending_usage(api_key.pk)
+    return {"count": api_key.usage_count + pending, "last_used_at": api_key.last_used_at}

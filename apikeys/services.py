@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from apikeys import keys
-from apikeys.authentication import auth_cache_key
+from apikeys import keys, records
 from apikeys.models import ApiKey
 
 MAX_LABEL_LENGTH = ApiKey._meta.get_field("label").max_length
@@ -43,7 +41,8 @@ def apikey_revoke(*, api_key: ApiKey) -> ApiKey:
         api_key.status = ApiKey.Status.REVOKED
         api_key.revoked_at = timezone.now()
         api_key.save(update_fields=["status", "revoked_at", "updated_at"])
-        cache_key = auth_cache_key(api_key.token_hash)
-        transaction.on_commit(lambda: cache.delete(cache_key))
-    cache.delete(cache_key)
+        token_hash = api_key.token_hash
+        # Forget now and again after commit, so a request racing the commit cannot re-cache it.
+        transaction.on_commit(lambda: records.forget(token_hash))
+    records.forget(token_hash)
     return api_key

@@ -49,11 +49,12 @@ class ApiKeyRateThrottle(BaseThrottle):
         if not isinstance(api_key, ApiKey):
             return True
         limit, window_seconds = parse_rate(settings.WILDCAT_API_RATE)
-        counted = usage.count_request(api_key.pk, window_seconds)
+        # With Redis, authentication already counted this request in its one round trip.
+        counted = getattr(api_key, "counted", None) or usage.count_request(api_key.pk, window_seconds)
         # Views such as /me read the pending count from here instead of asking Redis again.
         api_key.pending_usage = counted.pending
         if counted.first_this_interval:
-            usage.record_last_use(api_key.pk, _client_ip(request))
+            usage.record_last_use(api_key, _client_ip(request))
         if counted.in_window > limit:
             # Whole seconds, rounded up: "Retry-After: 0" would invite an immediate retry.
             self._wait = float(max(1, math.ceil(window_seconds - (time.time() % window_seconds))))

@@ -8,14 +8,19 @@ Each request does one Redis round trip: the throttle window counter, the usage c
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import NamedTuple
 
+import redis
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import F
 from django.utils import timezone
+from redis.commands.core import Script
 
+from apikeys import records
+from apikeys.models import ApiKey
 from wildcat.redis_client import get_redis
 
 _THROTTLE = "wildcat:apikeys:throttle:{key_id}:{window}"
@@ -28,6 +33,43 @@ class Counted(NamedTuple):
     in_window: int  # requests in the current throttle window, this one included
     pending: int  # requests counted but not yet folded into ApiKey.usage_count
     first_this_interval: bool  # True when last_used_at is due to be written
+
+
+# Look the key's cached record up and, for an active key, count the request: one round trip.
+# The counter keys are derived from the record's id inside the script (single Redis, no cluster).
+_AUTH_AND_COUNT = """
+local raw = redis.call('GET', KEYS[1])
+if not raw then return false end
+local record = cjson.decode(raw)
+if record['status'] ~= 'active' then return {raw, 0, 0, 0} end
+local id = string.format('%d', record['id'])
+local throttle = 'wildcat:apikeys:throttle:' .. id .. ':' .. ARGV[2]
+local in_window = redis.call('INCR', throttle)
+if in_window == 1 then redis.call('EXPIRE', throttle, tonumber(ARGV[1]) + 5) end
+local pending = redis.call('INCR', 'wildcat:apikeys:usage:' .. id)
+redis.call('SADD', 'wildcat:apikeys:usage-dirty', id)
+local first = redis.call('SET', 'wildcat:apikeys:seen:' .. id, 1, 'NX', 'EX', ARGV[3])
+return {raw, in_window, pending, first and 1 or 0}
+"""
+
+
+def auth_and_count(client: redis.Redis, token_hash: str, window_seconds: int) -> tuple[bytes, Counted] | None:
+    """The cached record of a key plus the counts of this request; None when nothing is cached."""
+    script = _script(client)
+    window = int(time.time() // window_seconds)
+    result = script(
+        keys=[records.redis_key(token_hash)], args=[window_seconds, window, settings.WILDCAT_API_LAST_USED_SECONDS]
+    )
+    if not result:
+        return None
+    raw, in_window, pending, first = result
+    return raw, Counted(int(in_window), int(pending), bool(first))
+
+
+@functools.cache
+def _script(client: redis.Redis) -> Script:
+    """Registered once per client; redis-py runs it by SHA and reloads it if Redis forgot it."""
+    return client.register_script(_AUTH_AND_COUNT)
 
 
 def count_request(key_id: int, window_seconds: int) -> Counted:
@@ -62,10 +104,12 @@ def pending_usage(key_id: int) -> int:
     return int(raw or 0)
 
 
-def record_last_use(key_id: int, ip: str | None) -> None:
-    from apikeys.models import ApiKey
-
-    ApiKey.objects.filter(pk=key_id).update(last_used_at=timezone.now(), last_used_ip=ip)
+def record_last_use(api_key: ApiKey, ip: str | None) -> None:
+    """Write last_used_at (the caller does so at most once per interval) and show it at once."""
+    now = timezone.now()
+    ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now, last_used_ip=ip)
+    api_key.last_used_at = now
+    records.forget(api_key.token_hash)
 
 
 def _take_pending(key_id: int) -> int:
@@ -92,14 +136,12 @@ def _give_back(key_id: int, count: int) -> None:
 
 def flush_usage() -> int:
     """Fold pending counters into ApiKey.usage_count; return how many requests were folded."""
-    from apikeys.models import ApiKey
-
     client = get_redis()
     if client is not None:
         key_ids = [int(member) for member in client.spop(_DIRTY, 10_000) or []]
     else:
         key_ids = list(ApiKey.objects.values_list("pk", flat=True))
-    folded = 0
+    folded, flushed_ids = 0, []
     for key_id in key_ids:
         count = _take_pending(key_id)
         if not count:
@@ -110,4 +152,7 @@ def flush_usage() -> int:
             _give_back(key_id, count)
             raise
         folded += count
+        flushed_ids.append(key_id)
+    # Cached records carry the old usage_count: forget them so /me adds pending to the new one.
+    records.forget_ids(flushed_ids)
     return folded

@@ -84,7 +84,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     DATABASES["default"]["TEST"] = {"NAME": env_str("WILDCAT_TEST_SQLITE", str(DATA_DIR / "test.sqlite3"))}
 else:
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # A health check costs a round trip on the first query of every request. Without it, a request
+    # that meets a connection PostgreSQL dropped answers 503 once and Django reconnects after it.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env_bool("WILDCAT_DB_HEALTH_CHECKS", False)
     DATABASES["default"]["TEST"] = {"NAME": env_str("WILDCAT_TEST_DB", "test_wildcat")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -86,3 +86,27 @@ def test_revoked_key_is_refused_from_the_next_request(redis_url):
 
 def test_admin_session_does_not_authenticate_the_api(admin_client):
     _assert_401(admin_client.get(ME))
+
+
+@pytest.mark.parametrize("with_redis", [False, True])
+def test_me_body_matches_its_documented_serializer(request, with_redis):
+    from apikeys.api.views import MeSerializer
+
+    if with_redis:
+        request.getfixturevalue("redis_url")
+    api_key = ApiKeyFactory()
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key.secret}")
+    body = client.get(ME).json()
+    api_key.refresh_from_db()
+    expected = MeSerializer(
+        {
+            "id": api_key.pk,
+            "label": api_key.label,
+            "prefix": api_key.token_prefix,
+            "created_at": api_key.created_at,
+            "usage": {"count": 1, "last_used_at": api_key.last_used_at},
+        }
+    ).data
+    assert body == expected
+    assert body["created_at"].endswith("Z")

@@ -80,8 +80,8 @@ def test_usage_is_counted_in_redis_and_flushed_to_the_database(redis_url, django
     assert api_key.usage_count == 4
     assert usage_flush_task.apply().get() == 0  # idempotent: nothing pending, nothing added
     assert client.get(ME).json()["usage"]["count"] == 5
-    # A steady-state request costs one query: /me reading the usage row.
-    with django_assert_max_num_queries(1):
+    # Steady state: /me costs no query at all (record and counters come from one Redis call).
+    with django_assert_max_num_queries(0):
         assert client.get(ME).status_code == 200
 
 

@@ -1,0 +1,83 @@
+"""The cached copy of each key's row, by digest: what authentication and GET /me read instead of the database.
+
+With Redis the record is JSON under ``wildcat:apikeys:auth:<digest>`` (the auth script reads it);
+without Redis it lives in Django's cache. It carries the flushed usage count and ``last_used_at``,
+so whoever changes those (the usage flush, the last-use write, revoking) forgets the record and the
+next request reads the row again.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+
+from apikeys.models import ApiKey
+from wildcat.redis_client import get_redis
+
+MISSING: dict[str, Any] = {"status": "missing"}
+MISSING_SECONDS = 30
+_FIELDS = ("id", "label", "token_prefix", "status", "created_at", "usage_count", "last_used_at")
+_DATETIMES = ("created_at", "last_used_at")
+
+
+def redis_key(token_hash: str) -> str:
+    return f"wildcat:apikeys:auth:{token_hash}"
+
+
+def cache_key(token_hash: str) -> str:
+    return f"apikeys:auth:{token_hash}"
+
+
+def record_from_db(token_hash: str) -> dict[str, Any]:
+    found = ApiKey.objects.filter(token_hash=token_hash).values(*_FIELDS).first()
+    if found is None:
+        return MISSING
+    for name in _DATETIMES:
+        found[name] = found[name].isoformat() if found[name] is not None else None
+    return found
+
+
+def timeout_for(record: dict[str, Any]) -> int:
+    return MISSING_SECONDS if record is MISSING else settings.WILDCAT_API_KEY_CACHE_SECONDS
+
+
+def api_key_from(record: dict[str, Any], token_hash: str) -> ApiKey | None:
+    """An unsaved ApiKey built from the record, or None unless the key is active."""
+    if record.get("status") != ApiKey.Status.ACTIVE:
+        return None
+    values = {name: record[name] for name in _FIELDS}
+    for name in _DATETIMES:
+        values[name] = datetime.fromisoformat(values[name]) if values[name] else None
+    api_key = ApiKey(**values, token_hash=token_hash)
+    api_key._state.adding = False  # it mirrors a saved row
+    return api_key
+
+
+def store_in_redis(client, token_hash: str, record: dict[str, Any]) -> None:
+    client.set(redis_key(token_hash), json.dumps(record), ex=timeout_for(record))
+
+
+def lookup_in_cache(token_hash: str) -> dict[str, Any]:
+    record = cache.get(cache_key(token_hash))
+    if record is None:
+        record = record_from_db(token_hash)
+        cache.set(cache_key(token_hash), record, timeout_for(record))
+    return record
+
+
+def forget(*token_hashes: str) -> None:
+    """Drop cached records; the next request with each key reads its row again."""
+    if not token_hashes:
+        return
+    cache.delete_many([cache_key(token_hash) for token_hash in token_hashes])
+    client = get_redis()
+    if client is not None:
+        client.delete(*(redis_key(token_hash) for token_hash in token_hashes))
+
+
+def forget_ids(key_ids: list[int]) -> None:
+    forget(*ApiKey.objects.filter(pk__in=key_ids).values_list("token_hash", flat=True))
