@@ -97,6 +97,8 @@ def _connection_events():
         "ka_timeout": npb.KeepAliveTimeout(ErrorCount=3, LastSuccess=1_767_225_000),
         "ka_restored": npb.KeepAliveRestored(),
         "disconnected": npb.Disconnected(status=True),
+        "outdated": npb.ClientOutdated(),
+        "stream_error": npb.StreamError(Code="503", Raw=node),
         "chat_presence": npb.ChatPresence(
             MessageSource=source(), State=npb.ChatPresence.COMPOSING, Media=npb.ChatPresence.TEXT
         ),
@@ -131,6 +133,8 @@ EXPECTED = {
     "ka_timeout": (DriverEventType.DISCONNECTED, "keepalive_timeout"),
     "ka_restored": (DriverEventType.CONNECTED, ""),
     "disconnected": (DriverEventType.DISCONNECTED, "disconnected"),
+    "outdated": (DriverEventType.DISCONNECTED, "client_outdated"),
+    "stream_error": (DriverEventType.DISCONNECTED, "stream_error"),
     "chat_presence": (DriverEventType.KEEPALIVE, ""),
     "presence": (DriverEventType.KEEPALIVE, ""),
     "group_info": (DriverEventType.KEEPALIVE, ""),
@@ -153,7 +157,8 @@ def test_every_event_in_the_neonize_table_is_mapped():
         nev.ChatPresenceEv, nev.PresenceEv, nev.GroupInfoEv, nev.HistorySyncEv, nev.UndecryptableMessageEv,
     }  # fmt: skip
     assert table <= set(CONNECTION_TRANSLATORS)
-    assert {type(event) for event in _connection_events().values()} == table
+    # every mapped event is exercised by the parametrized translation test
+    assert {type(event) for event in _connection_events().values()} == set(CONNECTION_TRANSLATORS)
 
 
 def test_paired_carries_the_account_and_ban_its_expiry():

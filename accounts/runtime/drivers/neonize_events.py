@@ -14,6 +14,8 @@ Pure functions: no neonize calls, no I/O, so they are safe on neonize's event th
 | ``KeepAliveTimeoutEv``     | DISCONNECTED, reason ``keepalive_timeout`` (whatsmeow keeps retrying)        |
 | ``KeepAliveRestoredEv``    | CONNECTED (the socket never closed, so no ``ConnectedEv`` follows)           |
 | ``DisconnectedEv``         | DISCONNECTED, reason ``disconnected`` (whatsmeow reconnects by itself)      |
+| ``ClientOutdatedEv``       | DISCONNECTED, reason ``client_outdated`` (WhatsApp refuses this version)     |
+| ``StreamErrorEv``          | DISCONNECTED, reason ``stream_error``, detail ``code``                      |
 | ``MessageEv``              | MESSAGE with an ``InboundMessage``; protocol noise (key shares, history      |
 |                            | notifications, poll votes) is dropped                                      |
 | ``ReceiptEv``              | RECEIPT for delivered, read and played; other receipt kinds are dropped    |
@@ -149,6 +151,8 @@ CONNECTION_TRANSLATORS = {
     ),
     nev.KeepAliveRestoredEv: lambda event: DriverEvent(type=DriverEventType.CONNECTED, detail={"keepalive": True}),
     nev.DisconnectedEv: lambda event: _disconnected("disconnected"),
+    nev.ClientOutdatedEv: lambda event: _disconnected("client_outdated"),
+    nev.StreamErrorEv: lambda event: _disconnected("stream_error", code=event.Code),
     nev.ChatPresenceEv: lambda event: _keepalive(),
     nev.PresenceEv: lambda event: _keepalive(),
     nev.GroupInfoEv: lambda event: _keepalive(group_jid=jid_user_string(event.JID)),
