@@ -47,7 +47,7 @@ def _jsonable(value: dict[str, Any]) -> dict[str, Any]:
 
 def _original(connection_id: int, wa_message_id: str) -> Message | None:
     return (
-        Message.objects.select_for_update()
+        Message.objects.select_for_update(of=("self",))
         .filter(connection_id=connection_id, wa_message_id=wa_message_id)
         .select_related("media")
         .first()
