@@ -25,7 +25,6 @@ from neonize.utils.enum import MediaType
 from wildcat.whatsapp import DriverError, MediaPayload, MessageType, OutboundMessage
 
 USER_SERVER = "s.whatsapp.net"
-GROUP_SERVER = "g.us"
 THUMBNAIL_SIZE = (200, 200)
 Uploader = Callable[[bytes, MediaType], UploadResponse]
 
@@ -257,10 +256,10 @@ def _participant(sender_jid: str) -> str:
 
 # --- keys, edits and revokes -----------------------------------------------------------------------
 def message_key(*, chat_jid: str, wa_message_id: str, from_me: bool, sender_jid: str = "") -> MessageKey:
-    """The key that names an existing message; a group message from someone else names its sender."""
+    """The key that names an existing message; outside one-to-one chats, someone else's names its sender."""
     chat = jid_parse(chat_jid)
     key = MessageKey(remoteJID=jid_user_string(chat), fromMe=from_me, ID=wa_message_id)
-    if not from_me and chat.Server == GROUP_SERVER and sender_jid:
+    if not from_me and chat.Server != USER_SERVER and sender_jid:
         key.participant = _participant(sender_jid)
     return key
 
