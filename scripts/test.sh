@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The whole test suite: lint, then every test on SQLite and again on PostgreSQL, with real Redis,
 # real Celery worker processes and headless Chromium. Extra arguments go to pytest.
+# Installs what is missing first (scripts/bootstrap.sh, scripts/services.sh). A pytest exit code
+# of 5 ("no tests collected") is a failure like any other: the suite always has tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+started=$SECONDS
 scripts/bootstrap.sh
 scripts/services.sh
 
@@ -21,3 +24,5 @@ DATABASE_URL= .venv/bin/python -m pytest "$@"
 echo "== tests on PostgreSQL"
 DATABASE_URL=${WILDCAT_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres} \
   .venv/bin/python -m pytest "$@"
+
+echo "== all tests passed on SQLite and PostgreSQL in $((SECONDS - started))s"

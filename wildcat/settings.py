@@ -15,6 +15,10 @@ DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env_bool("WILDCAT_DEBUG", False)
 SECRET_KEY = env_str("WILDCAT_SECRET_KEY")
+if not SECRET_KEY and (DATA_DIR / "secret_key").is_file():
+    # The key `make run` generated and keeps in the data folder, so manage.py commands run beside
+    # it (createapikey, changepassword) share it without exporting anything.
+    SECRET_KEY = (DATA_DIR / "secret_key").read_text().strip()
 if not SECRET_KEY and DEBUG:
     SECRET_KEY = "insecure-development-only-key"  # noqa: S105 - refused outside debug by wildcat.checks
 ALLOWED_HOSTS = env_list("WILDCAT_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
@@ -156,7 +160,7 @@ WILDCAT_WEBHOOK_SWEEP_BATCH = env_int("WILDCAT_WEBHOOK_SWEEP_BATCH", 500, minimu
 WILDCAT_ENCRYPTION_KEY = env_str("WILDCAT_ENCRYPTION_KEY")
 
 # --- Session runtime (accounts/runtime): leases, reconciler, session hosts -------------------
-WILDCAT_LEASE_TTL_SECONDS = env_float("WILDCAT_LEASE_TTL_SECONDS", 10.0)
+WILDCAT_LEASE_TTL_SECONDS = env_float("WILDCAT_LEASE_TTL_SECONDS", 8.0)
 WILDCAT_LEASE_RENEW_SECONDS = env_float("WILDCAT_LEASE_RENEW_SECONDS", 2.0)
 WILDCAT_RECONCILE_SECONDS = env_float("WILDCAT_RECONCILE_SECONDS", 2.0)
 WILDCAT_ZOMBIE_SECONDS = env_float("WILDCAT_ZOMBIE_SECONDS", 180.0)
@@ -167,6 +171,7 @@ WILDCAT_SANDBOX_SESSIONS_PER_HOST = env_int("WILDCAT_SANDBOX_SESSIONS_PER_HOST",
 WILDCAT_MAX_SESSIONS_PER_WORKER = env_int("WILDCAT_MAX_SESSIONS_PER_WORKER", 500, minimum=1)
 WILDCAT_HOST_HANG_SECONDS = env_float("WILDCAT_HOST_HANG_SECONDS", 60.0)
 WILDCAT_HOST_RESTART_BACKOFF_MAX = env_float("WILDCAT_HOST_RESTART_BACKOFF_MAX", 30.0)
+WILDCAT_SPARE_HOSTS = env_int("WILDCAT_SPARE_HOSTS", 1, minimum=0)
 
 # --- WhatsApp driver (neonize): timers of the real driver --------------------------------------
 # After whatsmeow's last QR code expires, how long to wait before reporting qr_timeout.

@@ -107,7 +107,8 @@ def test_environment_volumes_and_dependencies(compose):
     named = {volume.split(":")[0] for service in services.values() for volume in service.get("volumes", [])}
     assert named <= set(compose["volumes"])
     # Production refuses to start without a secret: compose fails fast when it is not provided.
-    assert re.search(r"\$\{WILDCAT_SECRET_KEY:\?", services["web"]["environment"]["WILDCAT_SECRET_KEY"])
+    for secret in ("WILDCAT_SECRET_KEY", "WILDCAT_ENCRYPTION_KEY"):
+        assert re.search(rf"\$\{{{secret}:\?", services["web"]["environment"][secret])
 
 
 def test_the_image_is_built_from_the_dockerfile(compose):
