@@ -93,7 +93,7 @@ class NeonizeDriver(SessionDriver):
         self._qr_deadline: float | None = None
         self._connect_failures = 0
         self._reconnect_at: float | None = None
-        self._last_keepalive = 0.0
+        self._last_keepalive = float("-inf")
         self._inbound: collections.deque[tuple[InboundMessage, tuple[Any, int, Any] | None]] = collections.deque()
         self._sent: collections.OrderedDict[str, SendResult] = collections.OrderedDict()
 
