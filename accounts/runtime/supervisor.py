@@ -30,6 +30,7 @@ LOOP_SECONDS = 0.5
 PING_SECONDS = 1.0
 CRASH_MEMORY_SECONDS = 300.0
 START_FAILURE_COOLDOWN = 10.0
+SPARE = ""  # driver kind of a warm spare host that has no sessions yet
 
 _current: Supervisor | None = None
 
@@ -193,11 +194,24 @@ class Supervisor:
             None,
         )
         if host is None:
-            host = self._spawn_host(kind)
+            host = self._take_spare(kind) or self._spawn_host(kind)
         host.sessions.add(connection_id)
         self.placements[connection_id] = host.host_id
         self.restart_due.pop(connection_id, None)
         host.send({"op": "start", "connection_id": connection_id, "driver": kind})
+
+    def _take_spare(self, kind: str) -> HostProcess | None:
+        """A warm host that has already paid its start-up (Django, imports): placement is immediate."""
+        spare = next((h for h in self.hosts.values() if h.driver_kind == SPARE and h.process.poll() is None), None)
+        if spare is not None:
+            spare.driver_kind, spare.capacity = kind, host_capacity(kind)
+        return spare
+
+    def _keep_spares(self) -> None:
+        with self._lock:
+            spares = sum(1 for h in self.hosts.values() if h.driver_kind == SPARE)
+            for _ in range(settings.WILDCAT_SPARE_HOSTS - spares):
+                self._spawn_host(SPARE)
 
     def _spawn_host(self, kind: str) -> HostProcess:
         # exec, never fork: a forked copy of a process that imported neonize hangs in connect().
@@ -214,7 +228,7 @@ class Supervisor:
         self.hosts[host.host_id] = host
         reader = threading.Thread(target=self._read_host, args=(host,), name=f"wc-host-{host.pid}", daemon=True)
         reader.start()
-        logger.info("started session host pid %s for %s sessions", host.pid, kind)
+        logger.info("started session host pid %s for %s sessions", host.pid, kind or "future")
         return host
 
     def session_stop(self, connection_id: int, *, release: bool, reason: str) -> None:
@@ -315,6 +329,7 @@ class Supervisor:
                     self._ping_hosts(now)
                 self._restart_due(now)
                 self._close_idle_hosts()
+                self._keep_spares()
             except Exception:  # the loop must survive a database outage
                 logger.exception("session supervisor loop failed")
             finally:
@@ -356,7 +371,7 @@ class Supervisor:
 
     def _close_idle_hosts(self) -> None:
         with self._lock:
-            idle = [h for h in self.hosts.values() if not h.sessions]
+            idle = [h for h in self.hosts.values() if not h.sessions and h.driver_kind != SPARE]
             for host in idle:
                 self.hosts.pop(host.host_id, None)
         for host in idle:

@@ -14,6 +14,7 @@ RUNTIME_ENV = {
     "WILDCAT_SESSION_POLL_SECONDS": "0.3",
     "WILDCAT_SESSION_SAFETY_POLL_SECONDS": "1",
     "WILDCAT_HOST_RESTART_BACKOFF_MAX": "1",
+    "WILDCAT_SPARE_HOSTS": "0",  # so host counts below are session hosts only; the failover test uses one
     "WILDCAT_COMMAND_STALE_SECONDS": "2",
     "WILDCAT_SANDBOX_QR_FIRST_SECONDS": "30",
     "WILDCAT_SANDBOX_QR_NEXT_SECONDS": "10",

@@ -29,7 +29,8 @@ def _pid_alive(pid: int) -> bool:
 
 
 def test_kill_9_owner_moves_the_session_and_its_commands_to_the_other_worker(api_key, redis_url, process_logs):
-    workers = [start_sessions_worker(name, process_logs) for name in ("alpha", "bravo")]
+    # A warm spare host per worker, as in production: the survivor places the session without a cold start.
+    workers = [start_sessions_worker(name, process_logs, WILDCAT_SPARE_HOSTS="1") for name in ("alpha", "bravo")]
     beat = start_beat(process_logs, **RUNTIME_ENV)
     with running(*workers, beat):
         connection = connection_create(api_key_id=api_key.pk, name="failover")
@@ -41,7 +42,8 @@ def test_kill_9_owner_moves_the_session_and_its_commands_to_the_other_worker(api
         victim = next(w for w in workers if w.pid == node_pid(owner))
         survivor = next(w for w in workers if w is not victim)
         victim_hosts = host_pids(victim.pid)
-        assert victim_hosts, "the owner runs the session in a host process"
+        assert len(victim_hosts) == 2, "the owner runs the session in a host process, next to its spare"
+        survivor_hosts = wait_until(lambda: host_pids(survivor.pid), timeout=20, message="the survivor's spare host")
         qr_count = connection.events.filter(kind=ConnectionEvent.Kind.QR).count()
 
         killed_at = timezone.now()
@@ -76,7 +78,8 @@ def test_kill_9_owner_moves_the_session_and_its_commands_to_the_other_worker(api
         took = (moved.ready_at - killed_at).total_seconds()
         assert took < 15, f"failover took {took:.1f}s"
         assert node_pid(moved.lease_owner) == survivor.pid
-        assert host_pids(survivor.pid), "the survivor hosts it in its own host process"
+        assert set(survivor_hosts) <= set(host_pids(survivor.pid)), "the spare took the session, a new spare waits"
+        assert len(host_pids(survivor.pid)) == 2
         assert connection.events.filter(kind=ConnectionEvent.Kind.QR).count() == qr_count, "no new QR, no rescan"
 
         handover = connection.events.filter(kind=ConnectionEvent.Kind.OWNER, detail__to=moved.lease_owner).get()
