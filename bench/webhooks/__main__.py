@@ -31,7 +31,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("-n", "--events", type=int, default=1000, help="events for the throughput run (default 1000)")
     parser.add_argument("--latency-events", type=int, default=200, help="events for the latency run (default 200)")
     parser.add_argument("--rate", type=float, default=20.0, help="events/s in the latency run (default 20)")
-    parser.add_argument("--concurrency", type=int, default=8, help="threads of the webhooks worker (default 8)")
+    parser.add_argument("--concurrency", type=int, default=8, help="pool size of the webhooks worker (default 8)")
+    parser.add_argument("--pool", default="threads", choices=["threads", "prefork"], help="pool (default threads)")
     parser.add_argument(
         "--database-url",
         default=os.environ.get("WILDCAT_BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/wildcat_bench"),
@@ -96,10 +97,10 @@ def app_env(args: argparse.Namespace, data_dir: Path) -> dict[str, str]:
     return env
 
 
-def start_worker(env: dict[str, str], concurrency: int, log: Path) -> subprocess.Popen:
+def start_worker(env: dict[str, str], pool: str, concurrency: int, log: Path) -> subprocess.Popen:
     argv = [
         PYTHON, "-m", "celery", "-A", "wildcat", "worker", "-n", "bench-webhooks@%h", "-Q", "webhooks",
-        "-P", "threads", "-c", str(concurrency), "--without-gossip", "--without-mingle", "-l", "WARNING",
+        "-P", pool, "-c", str(concurrency), "--without-gossip", "--without-mingle", "-l", "WARNING",
     ]  # fmt: skip
     with log.open("ab") as sink:
         return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
@@ -235,7 +236,7 @@ def main(argv: list[str]) -> int:
         import redis
 
         redis.Redis.from_url(args.redis_url).flushdb()
-        worker = start_worker(env, args.concurrency, Path(tmp) / "worker.log")
+        worker = start_worker(env, args.pool, args.concurrency, Path(tmp) / "worker.log")
         try:
             warm_ids = [emit_one(api_key_id, -1 - index)[0] for index in range(20)]
             wait_for(lambda: lost_count(warm_ids) == 0, 120, "the worker to start and deliver the warm-up")
@@ -255,7 +256,7 @@ def report(args: argparse.Namespace, rate: float, plain: float, latencies: list[
     p50, p99 = statistics.median(latencies), percentile(latencies, 0.99)
     met = ratio >= TARGET_RATIO and p99 <= TARGET_P99_MS and lost == 0
     print(f"events: {args.events} (throughput), {args.latency_events} at {args.rate:g}/s (latency)")
-    print(f"webhooks worker ({args.concurrency} threads): {rate:8.1f} deliveries/s")
+    print(f"one webhooks worker (-P {args.pool} -c {args.concurrency}): {rate:8.1f} deliveries/s")
     print(f"plain posting loop:            {plain:8.1f} deliveries/s")
     print(f"ratio: {ratio:.2f} (target >= {TARGET_RATIO})")
     print(f"latency event->delivery: p50 {p50:.0f} ms, p99 {p99:.0f} ms (target p99 <= {TARGET_P99_MS:.0f} ms)")
