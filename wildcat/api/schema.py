@@ -9,6 +9,10 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
     target_class = "apikeys.authentication.ApiKeyAuthentication"
     name = ["bearerAuth", "apiKeyHeader"]
 
+    def get_security_requirement(self, auto_schema) -> list[dict]:
+        # Either header authenticates: one requirement per scheme means "or" in OpenAPI.
+        return [{name: []} for name in self.name]
+
     def get_security_definition(self, auto_schema) -> list[dict]:
         return [
             {"type": "http", "scheme": "bearer", "description": "Authorization: Bearer wc_live_…"},
