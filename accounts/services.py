@@ -57,6 +57,11 @@ class ConnectionStateConflict(Conflict):
     default_code = "invalid_state"
 
 
+class ConnectionNameTaken(Conflict):
+    default_code = "name_taken"
+    default_detail = "A connection with this name already exists for this API key."
+
+
 class InvalidTransition(ValueError):
     """A status change the state machine refuses."""
 
@@ -124,7 +129,7 @@ def connection_create(*, api_key_id: int, name: str, driver: str = WaConnection.
             connection = WaConnection.objects.create(api_key_id=api_key_id, name=name, driver=driver)
             _timeline(connection, ConnectionEvent.Kind.STATE, to_status=connection.status, detail={"created": True})
     except IntegrityError as exc:
-        raise ValidationError({"name": "A connection with this name already exists for this API key."}) from exc
+        raise ConnectionNameTaken() from exc
     return connection
 
 

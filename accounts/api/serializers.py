@@ -115,7 +115,9 @@ class CommandResultSerializer(serializers.Serializer):
 
 
 class PairCodeRequestSerializer(serializers.Serializer):
-    phone = serializers.CharField(max_length=32, help_text="International format, e.g. +4915112345678.")
+    phone = serializers.RegexField(
+        r"^\+[1-9][0-9 ().-]{5,30}$", max_length=32, help_text="International format, e.g. +4915112345678."
+    )
 
     def validate_phone(self, value: str) -> str:
         try:
@@ -133,7 +135,9 @@ class SandboxScanSerializer(serializers.Serializer):
 
 
 class InjectMessageSerializer(serializers.Serializer):
-    sender = serializers.CharField(max_length=128, help_text="Phone (+4915…) or JID of the sender.")
+    sender = serializers.RegexField(
+        r"^\+?[0-9]{7,15}(@s\.whatsapp\.net)?$", help_text="Phone (+4915112345678) or JID of the sender."
+    )
     type = serializers.ChoiceField(choices=[t.value for t in MessageType], default=MessageType.TEXT.value)
     text = serializers.CharField(required=False, allow_blank=True, default="")
     group_jid = serializers.RegexField(r"^\d{5,40}@g\.us$", required=False, allow_blank=True, default="")
@@ -153,12 +157,6 @@ class InjectMessageSerializer(serializers.Serializer):
             raise serializers.ValidationError("Null characters are not allowed.")
         if len(encoded) > settings.WILDCAT_MAX_TEXT_LENGTH:
             raise serializers.ValidationError("Too large.")
-        return value
-
-    def validate_sender(self, value: str) -> str:
-        digits = "".join(ch for ch in value.split("@", 1)[0] if ch.isdigit())
-        if not 7 <= len(digits) <= 15:
-            raise serializers.ValidationError("The sender must be a phone number or a JID with 7 to 15 digits.")
         return value
 
     def validate_text(self, value: str) -> str:

@@ -20,10 +20,16 @@ from accounts.qr import qr_data_url, qr_png
 from accounts.session_commands import session_command_wait
 from wildcat.api.errors import Conflict
 from wildcat.api.pagination import CreatedCursorPagination
+from wildcat.api.parsers import JsonObjectParser
+
+# The connections API reads JSON objects only: a form cannot say null, and there are no uploads here.
+JSON_ONLY = [JsonObjectParser]
 
 Status = WaConnection.Status
-ERRORS = {400: s.ErrorSerializer, 404: s.ErrorSerializer, 409: s.ErrorSerializer}
-NOT_FOUND = {404: s.ErrorSerializer}
+# Every endpoint can answer 401 (no or bad key) and 429 (throttled), in the one error shape.
+COMMON = {401: s.ErrorSerializer, 415: s.ErrorSerializer, 429: s.ErrorSerializer}
+ERRORS = {400: s.ErrorSerializer, 404: s.ErrorSerializer, 409: s.ErrorSerializer, **COMMON}
+NOT_FOUND = {404: s.ErrorSerializer, **COMMON}
 
 
 class NoQrCode(Conflict):
@@ -59,6 +65,7 @@ COMMAND_RESPONSES = {
 
 
 class ConnectionListView(ListAPIView):
+    parser_classes = JSON_ONLY
     serializer_class = s.ConnectionSerializer
     pagination_class = CreatedCursorPagination
 
@@ -72,7 +79,7 @@ class ConnectionListView(ListAPIView):
     @extend_schema(
         summary="Create a connection (stopped; start it to get a QR code)",
         request=s.ConnectionCreateSerializer,
-        responses={201: s.ConnectionSerializer, 400: s.ErrorSerializer},
+        responses={201: s.ConnectionSerializer, 400: s.ErrorSerializer, 409: s.ErrorSerializer, **COMMON},
     )
     def post(self, request: Request) -> Response:
         incoming = s.ConnectionCreateSerializer(data=request.data)
@@ -82,6 +89,8 @@ class ConnectionListView(ListAPIView):
 
 
 class ConnectionDetailView(APIView):
+    parser_classes = JSON_ONLY
+
     @extend_schema(summary="One connection", responses={200: s.ConnectionSerializer, **NOT_FOUND})
     def get(self, request: Request, connection_id: int) -> Response:
         return Response(s.ConnectionSerializer(_connection(request, connection_id)).data)
@@ -96,9 +105,11 @@ class ConnectionDetailView(APIView):
 
 
 class ConnectionQrView(APIView):
+    parser_classes = JSON_ONLY
+
     @extend_schema(
         summary="The current QR code (JSON with a PNG data URL)",
-        responses={200: s.QrSerializer, 404: s.ErrorSerializer, 409: s.ErrorSerializer},
+        responses={200: s.QrSerializer, 404: s.ErrorSerializer, 409: s.ErrorSerializer, **COMMON},
     )
     def get(self, request: Request, connection_id: int) -> Response:
         connection = _connection(request, connection_id)
@@ -119,6 +130,7 @@ class PngRenderer(BaseRenderer):
 
 
 class ConnectionQrPngView(APIView):
+    parser_classes = JSON_ONLY
     renderer_classes = [PngRenderer, JSONRenderer]
 
     @extend_schema(
@@ -127,6 +139,8 @@ class ConnectionQrPngView(APIView):
             (200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY, description="The QR code."),
             (404, "application/json"): s.ErrorSerializer,
             (409, "application/json"): s.ErrorSerializer,
+            (401, "application/json"): s.ErrorSerializer,
+            (429, "application/json"): s.ErrorSerializer,
         },
     )
     def get(self, request: Request, connection_id: int) -> HttpResponse:
@@ -147,6 +161,8 @@ class ConnectionQrPngView(APIView):
 
 
 class PairCodeView(APIView):
+    parser_classes = JSON_ONLY
+
     @extend_schema(
         summary="Ask for an 8-character pairing code for a phone number (instead of scanning the QR)",
         request=s.PairCodeRequestSerializer,
@@ -161,6 +177,7 @@ class PairCodeView(APIView):
 
 
 class _ActionView(APIView):
+    parser_classes = JSON_ONLY
     action_name = ""
 
     def act(self, connection: WaConnection) -> SessionCommand | None:
@@ -184,6 +201,7 @@ ACTION_RESPONSES = {
     202: OpenApiResponse(s.ActionResultSerializer, description="Accepted; the session carries it out shortly."),
     404: s.ErrorSerializer,
     409: s.ErrorSerializer,
+    **COMMON,
 }
 
 
@@ -236,6 +254,7 @@ class LogoutView(_ActionView):
 
 
 class ConnectionEventsView(ListAPIView):
+    parser_classes = JSON_ONLY
     serializer_class = s.ConnectionEventSerializer
     pagination_class = CreatedCursorPagination
 
@@ -254,6 +273,7 @@ class ConnectionEventsView(ListAPIView):
 class _SandboxView(APIView):
     """Operations on the simulated phone; a neonize connection has no such phone (404)."""
 
+    parser_classes = JSON_ONLY
     op = ""
     input_serializer: type[s.serializers.Serializer] = s.EmptySerializer
 

@@ -67,8 +67,8 @@ def test_bad_create_input_is_400_and_creates_nothing(api_client, body, field):
 def test_duplicate_name_and_the_per_key_limit(api_client, api_key, settings):
     settings.WILDCAT_MAX_CONNECTIONS_PER_KEY = 2
     assert api_client.post(BASE, {"name": "a", "driver": "sandbox"}, format="json").status_code == 201
-    duplicate = _error(api_client.post(BASE, {"name": "a", "driver": "neonize"}, format="json"), 400)
-    assert "name" in duplicate["details"]
+    duplicate = _error(api_client.post(BASE, {"name": "a", "driver": "neonize"}, format="json"), 409)
+    assert duplicate["code"] == "name_taken"
     assert api_client.post(BASE, {"name": "b", "driver": "neonize"}, format="json").status_code == 201
     over = _error(api_client.post(BASE, {"name": "c", "driver": "sandbox"}, format="json"), 400)
     assert over["code"] == "limit_exceeded"

@@ -82,7 +82,7 @@ def test_create_validates_and_records_a_timeline_row(api_key):
     assert connection.events.get().detail == {"created": True}
     from django.core.exceptions import ValidationError
 
-    with pytest.raises(ValidationError):
+    with pytest.raises(services.ConnectionNameTaken):
         services.connection_create(api_key_id=api_key.pk, name="shop", driver="sandbox")
     with pytest.raises(ValidationError):
         services.connection_create(api_key_id=api_key.pk, name="other", driver="carrier-pigeon")
