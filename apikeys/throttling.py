@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import math
 import re
@@ -30,6 +31,7 @@ _PERIODS = {
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*([a-z]+)\s*$")
 
 
+@functools.lru_cache(maxsize=16)  # read on every request; the setting rarely changes
 def parse_rate(rate: str) -> tuple[int, int]:
     """'1200/min' -> (1200, 60)."""
     match = _RATE.match(rate.lower())

@@ -110,3 +110,19 @@ def test_me_body_matches_its_documented_serializer(request, with_redis):
     ).data
     assert body == expected
     assert body["created_at"].endswith("Z")
+
+
+def test_redis_down_is_a_503_in_the_error_format_not_a_500(settings):
+    import socket
+
+    from wildcat.redis_client import _client_for
+
+    api_key = ApiKeyFactory()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    settings.REDIS_URL = f"redis://127.0.0.1:{closed_port}/0"
+    _client_for.cache_clear()
+    response = APIClient(raise_request_exception=False).get(ME, HTTP_AUTHORIZATION=f"Bearer {api_key.secret}")
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "service_unavailable"
