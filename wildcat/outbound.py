@@ -132,6 +132,8 @@ def resolve_checked(host: str, port: int) -> list[tuple[int, tuple[Any, ...]]]:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
         raise OutboundError("dns_error", f"cannot resolve {host!r}: {exc}") from exc
+    except (UnicodeError, ValueError) as exc:
+        raise UnsafeDestination(f"{host[:100]!r} is not a valid host name") from exc
     if not infos:
         raise OutboundError("dns_error", f"{host!r} has no addresses")
     # Any refused address refuses the name: a resolver may answer differently next time.

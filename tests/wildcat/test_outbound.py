@@ -65,6 +65,7 @@ SSRF_MATRIX = [
     "gopher://8.8.8.8:70/",
     "http:///nohost",
     "http://8.8.8.8:notaport/",
+    "http://" + "a" * 70 + ".example.com/",
 ]
 
 
