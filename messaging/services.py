@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework.exceptions import NotFound, ValidationError
@@ -58,6 +60,30 @@ def connection_for_key(*, api_key_id: int, connection_id: int):
     connection = WaConnection.objects.filter(pk=connection_id, api_key_id=api_key_id).first()
     if connection is None:
         raise NotFound()
+    return connection
+
+
+# Sends look the connection up in a short per-process cache: the accept path is hot, and a status
+# change (logout) reaching acceptance a second late only queues a message the outbox then holds.
+_send_connections: dict[tuple[int, int], tuple[float, Any]] = {}
+
+
+def send_connection_cache_clear() -> None:
+    _send_connections.clear()
+
+
+def _connection_for_send(*, api_key_id: int, connection_id: int):
+    ttl = settings.WILDCAT_SEND_CONNECTION_CACHE_SECONDS
+    key = (api_key_id, connection_id)
+    now = time.monotonic()
+    cached = _send_connections.get(key)
+    if ttl > 0 and cached is not None and cached[0] > now:
+        return cached[1]
+    connection = connection_for_key(api_key_id=api_key_id, connection_id=connection_id)
+    if ttl > 0:
+        if len(_send_connections) > 10_000:
+            _send_connections.clear()
+        _send_connections[key] = (now + ttl, connection)
     return connection
 
 
@@ -158,7 +184,7 @@ def message_send(
     *, api_key_id: int, connection_id: int, request: SendRequest, idempotency_key: str = "", body_hash: str = ""
 ) -> tuple[dict[str, Any], bool]:
     """Queue a message for the connection's owner; returns (response body, replayed)."""
-    connection = connection_for_key(api_key_id=api_key_id, connection_id=connection_id)
+    connection = _connection_for_send(api_key_id=api_key_id, connection_id=connection_id)
     if idempotency_key:
         replayed = _replay(connection.pk, idempotency_key, body_hash)
         if replayed is not None:
@@ -184,6 +210,8 @@ def message_send(
             replayed = _replay(connection.pk, idempotency_key, body_hash)
             if replayed is not None:
                 return replayed, True
+        _send_connections.pop((api_key_id, connection_id), None)
+        connection_for_key(api_key_id=api_key_id, connection_id=connection_id)  # deleted meanwhile: 404
         raise
     return body, False
 
