@@ -21,6 +21,7 @@ class World:
     marker: str
     api_key_id: int
     client: APIClient
+    secret: str = ""
     connection_id: int = 0
     chat_jid: str = ""
     message_id: int = 0
@@ -56,7 +57,7 @@ def build_world(label: str, phone_digits: str) -> World:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
     marker = f"marker{label}{phone_digits}"
-    world = World(label=label, marker=marker, api_key_id=api_key.pk, client=client)
+    world = World(label=label, marker=marker, api_key_id=api_key.pk, client=client, secret=secret)
 
     endpoint, _ = webhooks.endpoint_create(
         api_key_id=api_key.pk, url=f"http://127.0.0.1:9/{marker}", description=marker

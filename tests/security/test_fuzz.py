@@ -1,0 +1,33 @@
+"""Bounded schemathesis run over the whole API: no 5xx, responses match the schema, auth is enforced."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.security.fuzzing import fuzz
+from tests.security.world import build_world
+
+# A few examples per operation keeps `make test` within minutes; bench/security runs hundreds.
+EXAMPLES = int(os.environ.get("WILDCAT_TEST_FUZZ_EXAMPLES", "8"))
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.timeout(900)
+def test_fuzz_the_api_schema(short_waits, settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    settings.WILDCAT_API_RATE = "100000/min"
+    world = build_world("fuzz", "4915100000009")
+    real_ids = {
+        "connection_id": world.connection_id,
+        "message_id": world.outbound_message_id,
+        "media_id": world.media_id,
+        "pk": world.endpoint_id,
+    }
+    report = fuzz(secret=world.secret, real_ids=real_ids, max_examples=EXAMPLES)
+    print(report.summary())
+    assert report.operations >= 30
+    assert report.requests >= report.operations * 2
+    assert not report.failures, "\n\n".join(f"{label}\n{error}" for label, error in report.failures.items())
+    assert not [code for code in report.statuses if code >= 500 and code not in (502, 504)]
