@@ -72,7 +72,10 @@ class ConnectionListView(ListAPIView):
     def get_queryset(self):
         return selectors.connection_list(api_key_id=self.request.auth.pk)
 
-    @extend_schema(summary="List your connections", responses={200: s.ConnectionSerializer(many=True), **NOT_FOUND})
+    @extend_schema(
+        summary="List your connections",
+        responses={200: s.ConnectionSerializer(many=True), 400: s.ErrorSerializer, **COMMON},
+    )
     def get(self, request: Request, *args, **kwargs) -> Response:
         return super().get(request, *args, **kwargs)
 
@@ -263,7 +266,7 @@ class ConnectionEventsView(ListAPIView):
 
     @extend_schema(
         summary="The connection's timeline, newest first",
-        responses={200: s.ConnectionEventSerializer(many=True), **NOT_FOUND},
+        responses={200: s.ConnectionEventSerializer(many=True), 400: s.ErrorSerializer, **NOT_FOUND},
     )
     def get(self, request: Request, *args, **kwargs) -> Response:
         return super().get(request, *args, **kwargs)

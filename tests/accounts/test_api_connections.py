@@ -283,8 +283,9 @@ def test_ids_the_database_cannot_hold_are_404(api_client):
     _error(api_client.post(f"{BASE}/{2**64}/start"), 404)
 
 
-def test_invalid_cursor_is_404(api_client):
-    _error(api_client.get(f"{BASE}?cursor=garbage"), 404)
+def test_invalid_cursor_and_page_size_are_400(api_client):
+    assert "cursor" in _error(api_client.get(f"{BASE}?cursor=garbage"), 400)["details"]
+    assert "page_size" in _error(api_client.get(f"{BASE}?page_size=0"), 400)["details"]
 
 
 def test_null_characters_in_injected_content_are_400(api_client, api_key):
