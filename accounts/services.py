@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from accounts.models import ConnectionEvent, SandboxCredential, SessionCommand, WaConnection
 from accounts.session_commands import (
+    session_command_cancel,
     session_command_claim,
     session_command_create,
     session_command_enqueue,
@@ -43,6 +44,7 @@ __all__ = [
     "connection_touch",
     "connection_transition",
     "sandbox_call_create",
+    "session_command_cancel",
     "session_command_claim",
     "session_command_create",
     "session_command_enqueue",

@@ -135,3 +135,11 @@ def session_command_wait(*, command_id: int, timeout: float) -> SessionCommand:
         if command.status in FINISHED or time.monotonic() >= deadline:
             return command
         time.sleep(min(poll, max(0.0, deadline - time.monotonic())))
+
+
+def session_command_cancel(*, command_id: int) -> bool:
+    """Withdraw a command nobody has started (its caller stopped waiting); True if it was still pending."""
+    cancelled = SessionCommand.objects.filter(pk=command_id, status=SessionCommand.Status.PENDING).update(
+        status=SessionCommand.Status.FAILED, error="cancelled: the caller stopped waiting", updated_at=timezone.now()
+    )
+    return bool(cancelled)

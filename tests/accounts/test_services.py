@@ -175,3 +175,15 @@ def test_two_claimers_never_get_the_same_command():
         thread.join(60)
     claimed = results[0] + results[1]
     assert sorted(claimed) == sorted(set(claimed)) and len(claimed) == 20
+
+
+def test_cancel_withdraws_only_a_pending_command():
+    command = SessionCommandFactory()
+    assert services.session_command_cancel(command_id=command.pk) is True
+    cancelled = SessionCommand.objects.get(pk=command.pk)
+    assert cancelled.status == "failed" and "cancelled" in cancelled.error
+    assert services.session_command_claim(connection_id=command.connection_id) is None
+    running = SessionCommandFactory(connection=command.connection)
+    services.session_command_claim(connection_id=command.connection_id)
+    assert services.session_command_cancel(command_id=running.pk) is False
+    assert SessionCommand.objects.get(pk=running.pk).status == "running"
