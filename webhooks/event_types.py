@@ -22,7 +22,8 @@ class EventType(enum.StrEnum):
     WEBHOOK_TEST = "webhook.test"
 
 
-ALL_TYPES: frozenset[str] = frozenset(member.value for member in EventType)
+EVENT_TYPE_VALUES: list[str] = [member.value for member in EventType]
+ALL_TYPES: frozenset[str] = frozenset(EVENT_TYPE_VALUES)
 
 _NULLABLE_STRING = {"type": ["string", "null"]}
 _MEDIA = {

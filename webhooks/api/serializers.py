@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import WaConnection
-from webhooks.event_types import EventType
+from webhooks.event_types import EVENT_TYPE_VALUES
 from webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
 from wildcat import outbound
 
-EVENT_TYPE_CHOICES = [member.value for member in EventType]
+EVENT_TYPE_CHOICES = EVENT_TYPE_VALUES
 MAX_URL_LENGTH = 2000
+
+
+@extend_schema_field(OpenApiTypes.URI)
+class DestinationUrlField(serializers.CharField):
+    """An http(s) URL; checked by the SSRF guard rather than Django's URLValidator (internal names are fine)."""
 
 
 class EndpointSerializer(serializers.ModelSerializer):
@@ -47,7 +53,7 @@ class EndpointWithSecretSerializer(EndpointSerializer):
 
 
 class EndpointWriteSerializer(serializers.Serializer):
-    url = serializers.CharField(max_length=MAX_URL_LENGTH)
+    url = DestinationUrlField(max_length=MAX_URL_LENGTH)
     description = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     event_types = serializers.ListField(
         child=serializers.ChoiceField(choices=EVENT_TYPE_CHOICES),
@@ -75,7 +81,7 @@ class EndpointWriteSerializer(serializers.Serializer):
 
 
 class EndpointUpdateSerializer(EndpointWriteSerializer):
-    url = serializers.CharField(max_length=MAX_URL_LENGTH, required=False)
+    url = DestinationUrlField(max_length=MAX_URL_LENGTH, required=False)
     description = serializers.CharField(max_length=200, required=False, allow_blank=True)
     event_types = serializers.ListField(
         child=serializers.ChoiceField(choices=EVENT_TYPE_CHOICES), required=False, max_length=len(EVENT_TYPE_CHOICES)
