@@ -13,6 +13,9 @@ from django.utils import timezone
 
 from accounts.models import ConnectionEvent, SandboxCredential, SessionCommand, WaConnection
 from accounts.session_commands import (
+    FINISHED_STATUSES,
+    UNFINISHED_STATUSES,
+    connection_row_delete,
     session_command_cancel,
     session_command_claim,
     session_command_create,
@@ -341,26 +344,44 @@ def connection_logout(*, connection: WaConnection) -> SessionCommand | None:
         return session_command_create(connection=connection, kind=SessionCommand.Kind.LOGOUT, payload={})
 
 
-def connection_delete(*, connection: WaConnection) -> None:
-    """Log out (through the owner when there is one, waiting a little), stop, and delete everything.
+def connection_delete(*, connection: WaConnection) -> SessionCommand | None:
+    """Log out, stop, and delete the connection with its timeline, commands and session data.
 
-    Session data goes with the row: sandbox credentials cascade; a neonize owner deletes its store
-    when it logs out.
+    When a phone may be linked and a session has to tell WhatsApp (a live owner, or any neonize
+    connection: its store is only reachable from a session host), the owner logs out first through a
+    command flagged ``delete``; finishing that command deletes the row, whether the logout worked or
+    not. The call waits up to WILDCAT_COMMAND_WAIT_SECONDS for it and returns the command if it is
+    still on its way (None once the row is gone). Otherwise the row goes at once; sandbox
+    credentials and deliveries cascade with it.
     """
     fresh = WaConnection.objects.filter(pk=connection.pk).first()
     if fresh is None:
-        return
-    if has_live_owner(fresh) and fresh.status in LINKED_STATUSES:
-        command = session_command_create(connection=fresh, kind=SessionCommand.Kind.LOGOUT, payload={"delete": True})
-        session_command_wait(command_id=command.pk, timeout=settings.WILDCAT_COMMAND_WAIT_SECONDS)
+        return None
+    needs_session = fresh.status in LINKED_STATUSES and (
+        has_live_owner(fresh) or fresh.driver == WaConnection.Driver.NEONIZE
+    )
+    if needs_session:
+        command = _delete_command(fresh)
+        command = session_command_wait(command_id=command.pk, timeout=settings.WILDCAT_COMMAND_WAIT_SECONDS)
+        return None if command is None or command.status in FINISHED_STATUSES else command
+    connection_row_delete(connection_id=fresh.pk)
+    return None
+
+
+def _delete_command(connection: WaConnection) -> SessionCommand:
+    """The pending delete-logout of this connection, created (and the session started) if there is none."""
     with transaction.atomic():
-        fresh = WaConnection.objects.select_for_update().filter(pk=connection.pk).first()
-        if fresh is None:
-            return
-        connection_id = fresh.pk
-        fresh.delete()
-        # The owner's next lease renewal fails on the missing row and it drops the session.
-        transaction.on_commit(lambda: wake_connection(connection_id))
+        connection = _locked(connection.pk)
+        existing = connection.commands.filter(
+            kind=SessionCommand.Kind.LOGOUT, payload__delete=True, status__in=UNFINISHED_STATUSES
+        ).first()
+        if existing is not None:
+            return existing
+        connection.desired_state = WaConnection.DesiredState.RUNNING
+        connection.connection_step = "deleting"
+        connection.save(update_fields=["desired_state", "connection_step", "updated_at"])
+        _timeline(connection, ConnectionEvent.Kind.COMMAND, detail={"action": "delete"})
+        return session_command_create(connection=connection, kind=SessionCommand.Kind.LOGOUT, payload={"delete": True})
 
 
 def connection_request_pair_code(*, connection: WaConnection, phone: str) -> SessionCommand:

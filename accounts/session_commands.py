@@ -14,7 +14,9 @@ from django.utils import timezone
 from accounts.models import ConnectionEvent, SessionCommand, WaConnection
 from wildcat.wakeup import wake_connection
 
-FINISHED = (SessionCommand.Status.DONE, SessionCommand.Status.FAILED)
+FINISHED_STATUSES = (SessionCommand.Status.DONE, SessionCommand.Status.FAILED)
+UNFINISHED_STATUSES = (SessionCommand.Status.PENDING, SessionCommand.Status.RUNNING)
+FINISHED = FINISHED_STATUSES
 
 
 def session_command_create(*, connection: WaConnection, kind: str, payload: dict[str, Any]) -> SessionCommand:
@@ -111,7 +113,21 @@ def session_command_finish(
             if command.kind == SessionCommand.Kind.PAIR_CODE and command.result.get("code"):
                 _pair_code_store(command)
         command.save(update_fields=["status", "error", "result", "updated_at"])
+        if command.status in FINISHED and command.kind == SessionCommand.Kind.LOGOUT and command.payload.get("delete"):
+            # A delete waits only for the logout attempt, not for its success.
+            connection_row_delete(connection_id=command.connection_id)
     return command
+
+
+def connection_row_delete(*, connection_id: int) -> None:
+    """Delete a connection row with everything that cascades from it (timeline, commands, sandbox data)."""
+    with transaction.atomic():
+        row = WaConnection.objects.select_for_update().filter(pk=connection_id).first()
+        if row is None:
+            return
+        row.delete()
+        # The owner's next lease renewal fails on the missing row and it drops the session.
+        transaction.on_commit(lambda: wake_connection(connection_id))
 
 
 def _pair_code_store(command: SessionCommand) -> None:
@@ -126,13 +142,16 @@ def _pair_code_store(command: SessionCommand) -> None:
     ConnectionEvent.objects.create(connection=connection, kind=ConnectionEvent.Kind.PAIR_CODE, detail={"phone": phone})
 
 
-def session_command_wait(*, command_id: int, timeout: float) -> SessionCommand:
-    """Poll the row until the command is done or failed, or ``timeout`` seconds pass; returns it either way."""
+def session_command_wait(*, command_id: int, timeout: float) -> SessionCommand | None:
+    """Poll the row until the command is done or failed, or ``timeout`` seconds pass; returns it either way.
+
+    None means the row is gone: its connection was deleted meanwhile.
+    """
     deadline = time.monotonic() + max(0.0, timeout)
     poll = max(0.02, settings.WILDCAT_COMMAND_POLL_SECONDS)
     while True:
-        command = SessionCommand.objects.get(pk=command_id)
-        if command.status in FINISHED or time.monotonic() >= deadline:
+        command = SessionCommand.objects.filter(pk=command_id).first()
+        if command is None or command.status in FINISHED or time.monotonic() >= deadline:
             return command
         time.sleep(min(poll, max(0.0, deadline - time.monotonic())))
 

@@ -48,6 +48,8 @@ def _connection(request: Request, connection_id: int) -> WaConnection:
 def _command_response(command: SessionCommand) -> Response:
     """Wait a little for the session's answer: 200 with it, 409 if it failed, 202 if it is still on its way."""
     command = session_command_wait(command_id=command.pk, timeout=settings.WILDCAT_COMMAND_WAIT_SECONDS)
+    if command is None:
+        raise Http404("The connection was deleted.")
     body = {"command": s.SessionCommandSerializer(command).data, "result": None}
     if command.status == SessionCommand.Status.DONE:
         body["result"] = command.result
@@ -100,11 +102,26 @@ class ConnectionDetailView(APIView):
 
     @extend_schema(
         summary="Delete a connection: log out, stop, and delete its session data",
-        responses={204: None, **NOT_FOUND},
+        responses={
+            204: OpenApiResponse(description="Deleted."),
+            202: OpenApiResponse(
+                s.ActionResultSerializer, description="Its session is logging out; the connection goes right after."
+            ),
+            **NOT_FOUND,
+        },
     )
     def delete(self, request: Request, connection_id: int) -> Response:
-        services.connection_delete(connection=_connection(request, connection_id))
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        command = services.connection_delete(connection=_connection(request, connection_id))
+        if command is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        connection = WaConnection.objects.filter(pk=connection_id).first()
+        if connection is None:  # the logout finished just now
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        body = {
+            "connection": s.ConnectionSerializer(connection).data,
+            "command": s.SessionCommandSerializer(command).data,
+        }
+        return Response(body, status=status.HTTP_202_ACCEPTED)
 
 
 class ConnectionQrView(APIView):
@@ -190,7 +207,7 @@ class _ActionView(APIView):
         command = self.act(_connection(request, connection_id))
         if command is not None and self.action_name in ("logout",):
             command = session_command_wait(command_id=command.pk, timeout=settings.WILDCAT_COMMAND_WAIT_SECONDS)
-        connection = WaConnection.objects.get(pk=connection_id)
+        connection = _connection(request, connection_id)
         body = {
             "connection": s.ConnectionSerializer(connection).data,
             "command": s.SessionCommandSerializer(command).data if command is not None else None,

@@ -293,3 +293,20 @@ def test_null_characters_in_injected_content_are_400(api_client, api_key):
     body = {"sender": "+4915112345678", "type": "location", "content": {"name": "a\u0000b"}}
     error = _error(api_client.post(f"{BASE}/{connection.pk}/sandbox/inject/message", body, format="json"), 400)
     assert "content" in error["details"]
+
+
+def test_delete_of_a_linked_neonize_connection_logs_out_through_its_session_first(api_client, api_key):
+    connection = _mine(api_key, driver="neonize", status="disconnected")
+    response = api_client.delete(f"{BASE}/{connection.pk}")
+    assert response.status_code == 202, response.content
+    body = response.json()
+    assert body["connection"]["step"] == "deleting" and body["connection"]["desired_state"] == "running"
+    command = SessionCommand.objects.get(pk=body["command"]["id"])
+    assert command.kind == "logout" and command.payload == {"delete": True}
+    # Asking again does not queue a second logout.
+    assert api_client.delete(f"{BASE}/{connection.pk}").json()["command"]["id"] == command.pk
+    # The session tries to log out (here: it fails); either way the connection goes.
+    services.session_command_claim(connection_id=connection.pk)
+    services.session_command_finish(command_id=command.pk, error="not_logged_in: gone already")
+    assert not WaConnection.objects.filter(pk=connection.pk).exists()
+    _error(api_client.get(f"{BASE}/{connection.pk}"), 404)

@@ -137,3 +137,19 @@ def test_a_failing_session_call_is_409_with_the_reason(api_client):
     assert response.status_code == 409, response.content
     error = response.json()["error"]
     assert error["code"] == "session_error" and "not_connected" in error["message"]
+
+
+def test_delete_with_an_owner_logs_out_then_deletes(api_client):
+    cid = api_client.post(BASE, {"name": "bye", "driver": "sandbox"}, format="json").json()["id"]
+    api_client.post(f"{BASE}/{cid}/start")
+    _owned(cid)
+    with ThreadHost(cid) as host:
+        wait_until(lambda: _row(cid).status == "pending", timeout=30, message="a QR code")
+        api_client.post(f"{BASE}/{cid}/sandbox/scan")
+        wait_until(lambda: _row(cid).status == "ready", timeout=30, message="ready")
+        assert SandboxCredential.objects.filter(connection_id=cid).exists()
+        response = api_client.delete(f"{BASE}/{cid}")
+        assert response.status_code == 204, response.content
+        assert not WaConnection.objects.filter(pk=cid).exists()
+        assert not SandboxCredential.objects.filter(connection_id=cid).exists()
+        assert not host.errors
