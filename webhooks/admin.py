@@ -4,13 +4,31 @@ from __future__ import annotations
 
 import json
 
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
 from django.utils.html import format_html
+from django.views.decorators.http import require_POST
 
 from webhooks import selectors, services
+from webhooks.console import EndpointCreateForm, ReplaySinceForm
 from webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
+
+_REVEAL_SESSION_KEY = "webhooks:reveal"
+RECENT_DELIVERIES = 10
+
+
+def delivery_badge(delivery: WebhookDelivery) -> str:
+    return format_html(
+        '<span class="wc-badge wc-badge--{}" data-status="{}">{}</span>',
+        delivery.status,
+        delivery.status,
+        delivery.get_status_display(),
+    )
 
 
 @admin.register(WebhookEndpoint)
@@ -53,9 +71,100 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[WebhookEndpoint]:
         return selectors.endpoints_with_health()
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        # Endpoints belong to an integrator's key and get their secret through the API.
-        return False
+    change_form_template = "admin/webhooks/webhookendpoint/change_form.html"
+
+    def get_form(self, request: HttpRequest, obj: WebhookEndpoint | None = None, **kwargs):
+        if obj is None:
+            kwargs["form"] = EndpointCreateForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request: HttpRequest, obj: WebhookEndpoint | None = None) -> list[str]:
+        return list(EndpointCreateForm.Meta.fields) if obj is None else self.fields
+
+    def get_readonly_fields(self, request: HttpRequest, obj: WebhookEndpoint | None = None) -> list[str]:
+        return [] if obj is None else self.readonly_fields
+
+    def save_model(self, request: HttpRequest, obj: WebhookEndpoint, form: forms.ModelForm, change: bool) -> None:
+        if change:
+            return
+        data = form.cleaned_data
+        endpoint, secret = services.endpoint_create(
+            api_key_id=data["api_key"].pk,
+            url=data["url"],
+            event_types=data["event_types"],
+            connection_id=data["connection"].pk if data["connection"] else None,
+            description=data["description"],
+        )
+        obj.pk = endpoint.pk
+        obj.__dict__.update(endpoint.__dict__)
+        request.session[_REVEAL_SESSION_KEY] = {"id": endpoint.pk, "secret": secret}
+
+    def response_add(self, request: HttpRequest, obj: WebhookEndpoint, post_url_continue: str | None = None):
+        """Land on the endpoint's page, where its signing secret is shown once."""
+        self.message_user(request, f"Webhook endpoint {obj.url} was created.", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:webhooks_webhookendpoint_change", args=[obj.pk]))
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("<int:object_id>/test/", wrap(require_POST(self.send_test_view)), name="webhooks_endpoint_test"),
+            path(
+                "<int:object_id>/replay/", wrap(require_POST(self.replay_since_view)), name="webhooks_endpoint_replay"
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
+        extra_context = dict(extra_context or {})
+        reveal = request.session.get(_REVEAL_SESSION_KEY)
+        if reveal and str(reveal.get("id")) == str(object_id):
+            extra_context["revealed_secret"] = reveal["secret"]
+            del request.session[_REVEAL_SESSION_KEY]
+        endpoint = self.get_object(request, object_id)
+        if endpoint is not None:
+            extra_context.setdefault("replay_form", ReplaySinceForm())
+            extra_context.update(
+                endpoint=endpoint,
+                endpoint_badge=self.enabled_badge(endpoint),
+                endpoint_success_rate=self.success_rate(endpoint),
+                recent_deliveries=[
+                    (delivery, delivery_badge(delivery))
+                    for delivery in selectors.deliveries_for_endpoint(endpoint=endpoint)[:RECENT_DELIVERIES]
+                ],
+                deliveries_url=reverse("admin:webhooks_webhookdelivery_changelist")
+                + f"?endpoint__id__exact={endpoint.pk}",
+            )
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def _endpoint_for_change(self, request: HttpRequest, object_id: int) -> WebhookEndpoint:
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        return get_object_or_404(WebhookEndpoint, pk=object_id)
+
+    def send_test_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        endpoint = self._endpoint_for_change(request, object_id)
+        if not endpoint.enabled:
+            self.message_user(request, "The endpoint is disabled; enable it first.", messages.ERROR)
+        else:
+            delivery = services.endpoint_send_test(endpoint=endpoint)
+            link = reverse("admin:webhooks_webhookdelivery_change", args=[delivery.pk])
+            self.message_user(
+                request, format_html('Test event sent: <a href="{}">delivery</a>.', link), messages.SUCCESS
+            )
+        return HttpResponseRedirect(reverse("admin:webhooks_webhookendpoint_change", args=[endpoint.pk]))
+
+    def replay_since_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        endpoint = self._endpoint_for_change(request, object_id)
+        form = ReplaySinceForm(request.POST)
+        if not form.is_valid():
+            request.method = "GET"  # show the endpoint page again with the error next to the field
+            return self.change_view(request, str(endpoint.pk), extra_context={"replay_form": form})
+        if not endpoint.enabled:
+            self.message_user(request, "The endpoint is disabled; enable it before replaying.", messages.ERROR)
+        else:
+            count = services.endpoint_replay_since(endpoint=endpoint, since=form.cleaned_data["since"])
+            self.message_user(request, f"Replaying {count} failed deliveries.", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:webhooks_webhookendpoint_change", args=[endpoint.pk]))
 
     @admin.display(description="Enabled", ordering="enabled")
     def enabled_badge(self, obj: WebhookEndpoint) -> str:
@@ -103,7 +212,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         "message_id",
         "event_type",
         "endpoint",
-        "status",
+        "status_badge",
         "attempt_count",
         "last_status_code",
         "next_attempt_at",
@@ -133,8 +242,39 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     show_full_result_count = False
     date_hierarchy = "created_at"
 
+    change_form_template = "admin/webhooks/webhookdelivery/change_form.html"
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, obj: WebhookDelivery) -> str:
+        return delivery_badge(obj)
+
+    def get_urls(self):
+        replay = self.admin_site.admin_view(require_POST(self.replay_view))
+        return [path("<int:object_id>/replay/", replay, name="webhooks_delivery_replay"), *super().get_urls()]
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
+        delivery = self.get_object(request, object_id)
+        extra_context = dict(extra_context or {})
+        if delivery is not None:
+            extra_context.update(delivery=delivery, delivery_badge=delivery_badge(delivery))
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def replay_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        """Send this delivery again now, with the same webhook-id."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        delivery = get_object_or_404(WebhookDelivery.objects.select_related("endpoint"), pk=object_id)
+        if not delivery.endpoint.enabled:
+            self.message_user(request, "The endpoint is disabled; enable it before replaying.", messages.ERROR)
+        elif delivery.status == WebhookDelivery.Status.SENDING:
+            self.message_user(request, "This delivery is being sent right now.", messages.WARNING)
+        else:
+            services.delivery_replay(delivery=delivery)
+            self.message_user(request, "Replaying: the page shows the new attempt in a moment.", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:webhooks_webhookdelivery_change", args=[delivery.pk]))
 
     @admin.display(description="Event type", ordering="event__type")
     def event_type(self, obj: WebhookDelivery) -> str:

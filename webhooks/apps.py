@@ -18,3 +18,6 @@ class WebhooksConfig(AppConfig):
             settings.WILDCAT_WEBHOOK_SWEEP_SECONDS,
             queue="webhooks",
         )
+        beat_schedule_add(
+            "webhooks-events-prune", "webhooks.tasks.events_prune_task", settings.WILDCAT_RETENTION_SWEEP_SECONDS
+        )

@@ -84,7 +84,9 @@ def delivery_attempt(delivery_id: int) -> str | None:
         token = delivery_claim(delivery_id)
         if token is None:
             return None
-        delivery = WebhookDelivery.objects.select_related("event", "endpoint").get(pk=delivery_id)
+        delivery = WebhookDelivery.objects.select_related("event", "endpoint").filter(pk=delivery_id).first()
+    if delivery is None:  # its endpoint was deleted in the meantime
+        return None
     endpoint = delivery.endpoint
     if not endpoint.enabled:
         return _finish(delivery, token, status=WebhookDelivery.Status.EXHAUSTED, error="endpoint disabled")

@@ -11,7 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from webhooks import signing
@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 
 DELIVER_TASK = "webhooks.tasks.delivery_attempt_task"
 QUEUE = "webhooks"
+BATCH = 500
 
 
 # --- Events -------------------------------------------------------------------------------
@@ -250,12 +251,38 @@ def _replay(rows) -> int:
     now = timezone.now()
     with transaction.atomic():
         ids = list(rows.exclude(status=WebhookDelivery.Status.SENDING).values_list("id", flat=True))
-        WebhookDelivery.objects.filter(pk__in=ids).update(
-            status=WebhookDelivery.Status.PENDING,
-            retry_step=0,
-            next_attempt_at=now,
-            dispatched_at=now,
-            updated_at=now,
-        )
+        for start in range(0, len(ids), BATCH):
+            WebhookDelivery.objects.filter(pk__in=ids[start : start + BATCH]).update(
+                status=WebhookDelivery.Status.PENDING,
+                retry_step=0,
+                next_attempt_at=now,
+                dispatched_at=now,
+                updated_at=now,
+            )
         dispatch_on_commit(ids)
     return len(ids)
+
+
+# --- Retention ----------------------------------------------------------------------------
+
+
+def events_prune(*, older_than_days: int) -> int:
+    """Delete events (with their deliveries and attempts) older than the retention period.
+
+    Events with a delivery still pending or retrying are kept until it ends. 0 keeps everything.
+    """
+    if older_than_days <= 0:
+        return 0
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    active = WebhookDelivery.objects.filter(event=OuterRef("pk"), status__in=WebhookDelivery.ACTIVE)
+    deleted = 0
+    while True:
+        ids = list(
+            WebhookEvent.objects.filter(created_at__lt=cutoff)
+            .exclude(Exists(active))
+            .values_list("id", flat=True)[:BATCH]
+        )
+        if not ids:
+            return deleted
+        WebhookEvent.objects.filter(pk__in=ids).delete()
+        deleted += len(ids)

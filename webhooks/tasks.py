@@ -17,3 +17,13 @@ def delivery_attempt_task(delivery_id: int) -> str | None:
 def deliveries_sweep_task() -> int:
     """Re-queue due retries and deliveries whose task was lost (flushed Redis, killed worker)."""
     return delivery.deliveries_sweep()
+
+
+@shared_task(name="webhooks.tasks.events_prune_task", ignore_result=True)
+def events_prune_task() -> int:
+    """Beat: delete webhook events older than WILDCAT_RETENTION_DAYS (0 keeps everything)."""
+    from django.conf import settings
+
+    from webhooks.services import events_prune
+
+    return events_prune(older_than_days=settings.WILDCAT_RETENTION_DAYS)

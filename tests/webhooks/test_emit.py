@@ -88,3 +88,27 @@ def test_dispatch_waits_for_commit_and_a_rollback_leaves_nothing(django_capture_
         event_emit(api_key_id=key.pk, event_type="message.sent", data={})
         raise RuntimeError("the caller's change failed")
     assert WebhookEvent.objects.count() == 1
+
+
+def test_retention_prunes_old_finished_events_only():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from webhooks.services import events_prune
+
+    key = ApiKeyFactory()
+    EndpointFactory(api_key=key)
+    old_done, old_retrying, recent = (
+        event_emit(api_key_id=key.pk, event_type="message.sent", data={}) for _ in range(3)
+    )
+    long_ago = timezone.now() - timedelta(days=40)
+    WebhookEvent.objects.filter(pk__in=[old_done.pk, old_retrying.pk]).update(created_at=long_ago)
+    old_done.deliveries.update(status=WebhookDelivery.Status.DELIVERED)
+    old_retrying.deliveries.update(status=WebhookDelivery.Status.FAILED)
+    recent.deliveries.update(status=WebhookDelivery.Status.DELIVERED)
+
+    assert events_prune(older_than_days=0) == 0
+    assert events_prune(older_than_days=30) == 1
+    assert set(WebhookEvent.objects.values_list("pk", flat=True)) == {old_retrying.pk, recent.pk}
+    assert WebhookDelivery.objects.filter(event_id=old_done.pk).count() == 0
