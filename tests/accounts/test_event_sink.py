@@ -121,8 +121,13 @@ def test_keepalive_and_traffic_update_last_activity(connection):
         timestamp=datetime.now(UTC),
         text="hi",
     )
-    # Messaging may or may not be installed yet; either way the sink must not raise.
     assert _send(connection, DriverEventType.MESSAGE, message=message).last_activity_at is not None
+    _send(connection, DriverEventType.MESSAGE, message=message)
+    from messaging.models import Message
+
+    stored = Message.objects.filter(connection_id=connection.pk, wa_message_id="3EB0FFFF")
+    assert stored.count() == 1, "handed to messaging once, however often the driver reports it"
+    assert stored.get().text == "hi"
     receipt = Receipt(
         wa_message_ids=("3EB0FFFF",), chat_jid=message.chat_jid, type=ReceiptType.READ, timestamp=message.timestamp
     )
