@@ -9,13 +9,18 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 from rest_framework.exceptions import APIException
 
-from accounts import selectors, services
-from accounts.models import ConnectionEvent, SessionCommand, WaConnection, WorkerNode
+from accounts import console, selectors, services
+from accounts.models import SessionCommand, WaConnection, WorkerNode
 from accounts.qr import qr_data_url
+from messaging.recipients import recipient_to_jid
+from messaging.services import SendRequest, message_send
+
+Status = WaConnection.Status
 
 TIMELINE_LIMIT = 50
 
@@ -30,6 +35,10 @@ def status_badge_html(connection: WaConnection):
 
 
 class ConnectionCreateForm(forms.ModelForm):
+    start = forms.BooleanField(
+        required=False, initial=True, label="Start it now", help_text="Start the session so its QR code appears."
+    )
+
     class Meta:
         model = WaConnection
         fields = ["api_key", "name", "driver"]
@@ -41,18 +50,6 @@ class ConnectionCreateForm(forms.ModelForm):
         if api_key is not None and WaConnection.objects.filter(api_key=api_key).count() >= limit:
             raise ValidationError(f"This API key already has {limit} connections, the maximum.")
         return data
-
-
-def _event_json(event: ConnectionEvent) -> dict:
-    return {
-        "id": event.pk,
-        "kind": event.get_kind_display(),
-        "kind_code": event.kind,
-        "from_status": event.from_status,
-        "to_status": event.to_status,
-        "detail": event.detail,
-        "created_at": event.created_at.isoformat(),
-    }
 
 
 # Admin actions on one connection: name -> (label, service call, shown for sandbox only).
@@ -141,7 +138,7 @@ class WaConnectionAdmin(admin.ModelAdmin):
         return [] if obj is None else self.readonly_fields
 
     def get_fields(self, request: HttpRequest, obj: WaConnection | None = None) -> list[str]:
-        return ["api_key", "name", "driver"] if obj is None else self.readonly_fields
+        return ["api_key", "name", "driver", "start"] if obj is None else self.readonly_fields
 
     def save_model(self, request: HttpRequest, obj: WaConnection, form: forms.ModelForm, change: bool) -> None:
         if change:
@@ -151,8 +148,15 @@ class WaConnectionAdmin(admin.ModelAdmin):
             name=form.cleaned_data["name"],
             driver=form.cleaned_data["driver"],
         )
+        if form.cleaned_data.get("start"):
+            created = services.connection_start(connection=created)
         obj.pk = created.pk
         obj.__dict__.update(created.__dict__)
+
+    def response_add(self, request: HttpRequest, obj: WaConnection, post_url_continue: str | None = None):
+        """Land on the new connection's page, where its QR code appears."""
+        self.message_user(request, f"Connection “{obj.name}” was created.", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:accounts_waconnection_change", args=[obj.pk]))
 
     def delete_model(self, request: HttpRequest, obj: WaConnection) -> None:
         services.connection_delete(connection=obj)
@@ -166,8 +170,36 @@ class WaConnectionAdmin(admin.ModelAdmin):
                 wrap(require_POST(self.action_view)),
                 name="accounts_waconnection_act",
             ),
+            path(
+                "<int:object_id>/pair-code/", wrap(require_POST(self.pair_code_view)), name="accounts_waconnection_pair"
+            ),
+            path(
+                "<int:object_id>/send-test/", wrap(require_POST(self.send_test_view)), name="accounts_waconnection_send"
+            ),
             *super().get_urls(),
         ]
+
+    def _live(self, connection: WaConnection) -> dict:
+        """The page's changing parts: the first render and every poll of the live view use this."""
+        qr = selectors.connection_current_qr(connection)
+        now = timezone.now()
+        timeline = selectors.connection_timeline(connection=connection, limit=TIMELINE_LIMIT)
+        pair_code = connection.pair_code if connection.status in (Status.PENDING, Status.NOT_STARTED) else ""
+        return {
+            "status": connection.status,
+            "status_display": connection.get_status_display(),
+            "step": connection.connection_step,
+            "desired_state": connection.desired_state,
+            "phone_number": connection.phone_number,
+            "profile_name": connection.profile_name,
+            "error": connection.error,
+            "qr_png": qr_data_url(qr) if qr else None,
+            "qr_expires_at": connection.qr_expires_at.isoformat() if qr and connection.qr_expires_at else None,
+            "pair_code": pair_code,
+            "actions": console.actions_available(connection),
+            "now": now.isoformat(),
+            "events": [console.timeline_entry(event, now=now) for event in timeline],
+        }
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
         connection = self.get_object(request, object_id)
@@ -178,14 +210,18 @@ class WaConnectionAdmin(admin.ModelAdmin):
                 for name, (label, _, sandbox_only) in CONNECTION_ACTIONS.items()
                 if not sandbox_only or connection.driver == WaConnection.Driver.SANDBOX
             ]
-            qr = selectors.connection_current_qr(connection)
+            live = self._live(connection)
+            extra_context.setdefault("pair_form", console.PairCodeForm())
+            extra_context.setdefault("send_form", console.TestMessageForm())
             extra_context.update(
                 connection=connection,
                 status_badge=status_badge_html(connection),
-                connection_actions=actions,
-                qr_png=qr_data_url(qr) if qr else "",
-                timeline=selectors.connection_timeline(connection=connection, limit=TIMELINE_LIMIT),
+                connection_actions=[(name, label, live["actions"][name]) for name, label in actions],
+                live=live,
+                qr_png=live["qr_png"] or "",
+                timeline=live["events"],
                 live_url=reverse("admin:accounts_waconnection_live", args=[connection.pk]),
+                messages_url=reverse("admin:messaging_message_changelist") + f"?connection__id__exact={connection.pk}",
             )
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -193,22 +229,15 @@ class WaConnectionAdmin(admin.ModelAdmin):
         """What the detail page polls: status, the current QR as a data URL, and the newest timeline rows."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        connection = get_object_or_404(WaConnection, pk=object_id)
-        qr = selectors.connection_current_qr(connection)
-        timeline = selectors.connection_timeline(connection=connection, limit=TIMELINE_LIMIT)
-        return JsonResponse(
-            {
-                "status": connection.status,
-                "status_display": connection.get_status_display(),
-                "step": connection.connection_step,
-                "desired_state": connection.desired_state,
-                "phone_number": connection.phone_number,
-                "error": connection.error,
-                "qr_png": qr_data_url(qr) if qr else None,
-                "qr_expires_at": connection.qr_expires_at.isoformat() if qr and connection.qr_expires_at else None,
-                "events": [_event_json(e) for e in timeline],
-            }
-        )
+        return JsonResponse(self._live(get_object_or_404(WaConnection, pk=object_id)))
+
+    def _back(self, connection: WaConnection) -> HttpResponseRedirect:
+        return HttpResponseRedirect(reverse("admin:accounts_waconnection_change", args=[connection.pk]))
+
+    def _page_with_errors(self, request: HttpRequest, connection: WaConnection, **forms_with_errors) -> HttpResponse:
+        """Show the connection page again with the operator's input and what is wrong with it."""
+        request.method = "GET"  # render the page; the POST was for our form, not the change form
+        return self.change_view(request, str(connection.pk), extra_context=forms_with_errors)
 
     def action_view(self, request: HttpRequest, object_id: int, action_name: str) -> HttpResponse:
         if not self.has_change_permission(request):
@@ -222,13 +251,61 @@ class WaConnectionAdmin(admin.ModelAdmin):
         try:
             outcome = run(connection)
         except (APIException, ValidationError) as exc:
-            detail = getattr(exc, "detail", None) or "; ".join(getattr(exc, "messages", [str(exc)]))
-            self.message_user(request, f"{label}: {detail}", messages.ERROR)
+            self.message_user(request, f"{label}: {_problem(exc)}", messages.ERROR)
         else:
             queued = isinstance(outcome, SessionCommand)
             note = " (sent to the session)" if queued else ""
             self.message_user(request, f"{label}: done{note}.", messages.SUCCESS)
-        return HttpResponseRedirect(reverse("admin:accounts_waconnection_change", args=[connection.pk]))
+        return self._back(connection)
+
+    def pair_code_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        """Ask the running session for a pairing code; the code appears on the page when it arrives."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        connection = get_object_or_404(WaConnection, pk=object_id)
+        form = console.PairCodeForm(request.POST)
+        if form.is_valid():
+            try:
+                services.connection_request_pair_code(connection=connection, phone=form.cleaned_data["phone"])
+            except (APIException, ValidationError) as exc:
+                form.add_error(None, _problem(exc))
+        if not form.is_valid():
+            return self._page_with_errors(request, connection, pair_form=form)
+        self.message_user(request, "Pairing code requested: it appears here in a few seconds.", messages.SUCCESS)
+        return self._back(connection)
+
+    def send_test_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        """Queue a text message through the same service as the API, as the connection's key."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        connection = get_object_or_404(WaConnection, pk=object_id)
+        form = console.TestMessageForm(request.POST)
+        body = None
+        if form.is_valid():
+            outgoing = SendRequest(
+                chat_jid=recipient_to_jid(form.cleaned_data["to"]), type="text", text=form.cleaned_data["text"]
+            )
+            try:
+                body, _ = message_send(api_key_id=connection.api_key_id, connection_id=connection.pk, request=outgoing)
+            except (APIException, ValidationError) as exc:
+                form.add_error(None, _problem(exc))
+        if body is None:
+            return self._page_with_errors(request, connection, send_form=form)
+        link = reverse("admin:messaging_message_change", args=[body["id"]])
+        self.message_user(
+            request,
+            format_html('Message <a href="{}">#{}</a> to {} queued.', link, body["id"], form.cleaned_data["to"]),
+            messages.SUCCESS,
+        )
+        return self._back(connection)
+
+
+def _problem(exc: Exception) -> str:
+    """A service's refusal as one sentence for the operator."""
+    detail = getattr(exc, "detail", None)
+    if isinstance(detail, dict):
+        detail = detail.get("message") or "; ".join(str(v) for v in detail.values())
+    return str(detail or "; ".join(getattr(exc, "messages", [str(exc)])))
 
 
 @admin.register(SessionCommand)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.urls import reverse
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
 from django.utils.html import format_html
+from django.views.decorators.http import require_POST
 
 from apikeys.models import ApiKey
 from apikeys.services import apikey_create, apikey_revoke
@@ -83,7 +85,23 @@ class ApiKeyAdmin(admin.ModelAdmin):
         if reveal and str(reveal.get("id")) == str(object_id):
             extra_context["revealed_secret"] = reveal["secret"]
             del request.session[_REVEAL_SESSION_KEY]
+        if str(object_id).isdigit():
+            extra_context["revoke_url"] = reverse("admin:apikeys_apikey_revoke", args=[object_id])
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_urls(self):
+        revoke = self.admin_site.admin_view(require_POST(self.revoke_view))
+        return [path("<int:object_id>/revoke/", revoke, name="apikeys_apikey_revoke"), *super().get_urls()]
+
+    def revoke_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        """The key page's Revoke button: the same service as the list action."""
+        api_key = get_object_or_404(ApiKey, pk=object_id)
+        if not self.has_change_permission(request, api_key):
+            raise PermissionDenied
+        if api_key.status == ApiKey.Status.ACTIVE:
+            apikey_revoke(api_key=api_key)
+            self.message_user(request, f"API key “{api_key.label}” was revoked.", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:apikeys_apikey_change", args=[api_key.pk]))
 
     def has_delete_permission(self, request: HttpRequest, obj: ApiKey | None = None) -> bool:
         return False

@@ -25,7 +25,7 @@ def _media_preview(media: Media | None) -> str:
 
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
-    list_display = ("id", "created_at", "connection", "direction", "chat_jid", "type", "status", "short_text")
+    list_display = ("id", "created_at", "connection", "direction", "chat_jid", "type", "status_badge", "short_text")
     list_filter = ("direction", "status", "type", "connection")
     search_fields = ("wa_message_id", "chat_jid", "text")
     list_select_related = ("connection",)
@@ -55,6 +55,15 @@ class MessageAdmin(admin.ModelAdmin):
         ),
         ("Raw", {"classes": ("collapse",), "fields": ("raw",)}),
     )
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, message: Message) -> str:
+        return format_html(
+            '<span class="wc-badge wc-badge--{}" data-status="{}">{}</span>',
+            message.status,
+            message.status,
+            message.get_status_display(),
+        )
 
     @admin.display(description="text")
     def short_text(self, message: Message) -> str:
