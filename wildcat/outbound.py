@@ -8,6 +8,7 @@ using the original name.
 
 from __future__ import annotations
 
+import http.cookiejar
 import ipaddress
 import re
 import socket
@@ -248,6 +249,8 @@ def _new_session() -> requests.Session:
     session = requests.Session()
     # Proxies from the environment would connect somewhere other than the checked address.
     session.trust_env = False
+    # The session is shared by every destination this thread talks to: never carry cookies over.
+    session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
     adapter = _GuardedAdapter(max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)

@@ -19,6 +19,7 @@ class Received:
     headers: dict[str, str]
     body: bytes
     at: float
+    client_port: int = 0
 
 
 @dataclass
@@ -69,7 +70,9 @@ class Receiver:
     def _serve(self, handler: BaseHTTPRequestHandler) -> None:
         length = int(handler.headers.get("Content-Length") or 0)
         body = handler.rfile.read(length) if length else b""
-        request = Received(handler.command, handler.path, dict(handler.headers.items()), body, time.time())
+        request = Received(
+            handler.command, handler.path, dict(handler.headers.items()), body, time.time(), handler.client_address[1]
+        )
         with self._lock:
             index = len(self.requests)
             self.requests.append(request)

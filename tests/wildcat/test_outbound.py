@@ -277,3 +277,21 @@ def test_https_keeps_sni_and_certificate_verification_on_the_pinned_connection(l
     assert caught.value.code == "tls_error"
     assert sni == [name]
     assert seen == []
+
+
+def test_cookies_set_by_one_receiver_are_never_sent_again(loopback_allowed):
+    cookie = {"Set-Cookie": "session=tenant-a; Path=/"}
+    with receiving(always(Reply(headers=cookie))) as receiver:
+        outbound.post(receiver.url, body=b"{}", headers={}, timeout=5)
+        outbound.post(receiver.url, body=b"{}", headers={}, timeout=5)
+        outbound.fetch(receiver.url, max_bytes=1024, timeout=5)
+    assert receiver.count() == 3
+    assert all("Cookie" not in request.headers for request in receiver.requests)
+
+
+def test_connections_are_kept_alive_between_posts(loopback_allowed):
+    with receiving() as receiver:
+        for _ in range(3):
+            outbound.post(receiver.url, body=b"{}", headers={}, timeout=5)
+    assert receiver.count() == 3
+    assert len({request.client_port for request in receiver.requests}) == 1
