@@ -402,13 +402,7 @@ def inbound_message(
         message_type = MessageType(type)
     except ValueError as exc:
         raise DriverError("invalid_type", f"unknown message type {type!r}", permanent=True) from exc
-    media = None
-    if media_base64:
-        try:
-            raw = base64.b64decode(media_base64, validate=True)
-        except ValueError as exc:
-            raise DriverError("invalid_media", "media_base64 is not valid base64", permanent=True) from exc
-        media = MediaPayload(content=raw, mimetype=mimetype or "application/octet-stream", filename=filename)
+    media = _media(media_base64, mimetype, filename) if media_base64 else None
     sender_jid = f"{sender_digits}@s.whatsapp.net"
     return InboundMessage(
         wa_message_id=wa_message_id or generate_message_id(),
@@ -425,3 +419,11 @@ def inbound_message(
         quoted_wa_message_id=quoted_wa_message_id,
         raw={"sandbox": True, "to": own_jid},
     )
+
+
+def _media(media_base64: str, mimetype: str, filename: str) -> MediaPayload:
+    try:
+        raw = base64.b64decode(media_base64, validate=True)
+    except ValueError as exc:
+        raise DriverError("invalid_media", "media_base64 is not valid base64", permanent=True) from exc
+    return MediaPayload(content=raw, mimetype=mimetype or "application/octet-stream", filename=filename)
