@@ -13,6 +13,7 @@ from apikeys.models import ApiKey
 from apikeys.tasks import usage_flush_task
 from apikeys.throttling import parse_rate
 from tests.apikeys.factories import ApiKeyFactory
+from tests.support.processes import wait_until
 
 pytestmark = pytest.mark.django_db
 ME = "/api/v1/me"
@@ -48,8 +49,9 @@ def test_throttle_answers_429_with_retry_after_per_key(redis_url, settings):
 def test_throttle_window_reopens(redis_url, settings):
     settings.WILDCAT_API_RATE = "2/second"
     client = _client(ApiKeyFactory())
-    statuses = [client.get(ME).status_code for _ in range(6)]
-    assert 429 in statuses
+    # Polls instead of assuming speed: on a loaded machine a few requests may straddle windows.
+    refused = wait_until(lambda: client.get(ME).status_code == 429, timeout=30, interval=0, message="a 429")
+    assert refused
     time.sleep(1.1)
     assert client.get(ME).status_code == 200
 
@@ -99,7 +101,7 @@ def test_usage_counting_works_on_the_embedded_file_cache():
 
 @pytest.mark.redis
 def test_last_used_at_is_written_at_most_once_per_interval(redis_url, settings):
-    settings.WILDCAT_API_LAST_USED_SECONDS = 1
+    settings.WILDCAT_API_LAST_USED_SECONDS = 3
     api_key = ApiKeyFactory()
     client = _client(api_key, REMOTE_ADDR="203.0.113.7")
     client.get(ME)
@@ -112,7 +114,7 @@ def test_last_used_at_is_written_at_most_once_per_interval(redis_url, settings):
     client.get(ME)
     api_key.refresh_from_db()
     assert api_key.last_used_at == sentinel  # within the interval: not written again
-    time.sleep(1.2)
+    time.sleep(3.2)
     client.get(ME)
     api_key.refresh_from_db()
     assert api_key.last_used_at > sentinel
