@@ -19,6 +19,7 @@ from webhooks.event_types import ALL_TYPES, EventType
 from webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from wildcat import outbound
 from wildcat.api.errors import LimitExceeded
+from wildcat.audit import audit_record
 
 logger = logging.getLogger(__name__)
 
@@ -154,7 +155,15 @@ def endpoint_create(
             description=description,
             secret=secret,
         )
+        _audit("webhook.created", endpoint, detail={"url": url, "event_types": endpoint.event_types})
     return endpoint, secret
+
+
+def _audit(action: str, endpoint: WebhookEndpoint, detail: dict[str, Any] | None = None) -> None:
+    """An audit entry for a change to an endpoint; never carries the secret."""
+    audit_record(
+        action=action, actor_key_id=endpoint.api_key_id, target_type="webhook", target_id=endpoint.pk, detail=detail
+    )
 
 
 def endpoint_update(*, endpoint: WebhookEndpoint, **changes: Any) -> WebhookEndpoint:
@@ -174,7 +183,9 @@ def endpoint_update(*, endpoint: WebhookEndpoint, **changes: Any) -> WebhookEndp
 
 
 def endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
-    endpoint.delete()
+    with transaction.atomic():
+        _audit("webhook.deleted", endpoint, detail={"url": endpoint.url})
+        endpoint.delete()
 
 
 def endpoint_rotate_secret(*, endpoint: WebhookEndpoint) -> str:
@@ -187,6 +198,7 @@ def endpoint_rotate_secret(*, endpoint: WebhookEndpoint) -> str:
         locked.previous_secret_expires_at = timezone.now() + timedelta(seconds=grace) if grace else None
         locked.secret = secret
         locked.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at", "updated_at"])
+        _audit("webhook.secret_rotated", locked, detail={"grace_seconds": grace})
     endpoint.refresh_from_db()
     return secret
 
