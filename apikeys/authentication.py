@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 
+import redis
 from django.conf import settings
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
@@ -31,7 +32,7 @@ def _presented_key(request: Request) -> str | None:
     return request.META.get("HTTP_X_API_KEY")
 
 
-def _lookup_and_count(client, token_hash: str) -> ApiKey | None:
+def _lookup_and_count(client: redis.Redis, token_hash: str) -> ApiKey | None:
     """The Redis path: one script call finds the record and counts the request."""
     _, window_seconds = parse_rate(settings.WILDCAT_API_RATE)
     found = usage.auth_and_count(client, token_hash, window_seconds)

@@ -12,6 +12,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+import redis
 from django.conf import settings
 from django.core.cache import cache
 
@@ -57,7 +58,7 @@ def api_key_from(record: dict[str, Any], token_hash: str) -> ApiKey | None:
     return api_key
 
 
-def store_in_redis(client, token_hash: str, record: dict[str, Any]) -> None:
+def store_in_redis(client: redis.Redis, token_hash: str, record: dict[str, Any]) -> None:
     client.set(redis_key(token_hash), json.dumps(record), ex=timeout_for(record))
 
 

@@ -1,3 +1,5 @@
+"""API-key routes under /api/v1/."""
+
 from django.urls import path
 
 from apikeys.api.views import MeView
