@@ -49,8 +49,12 @@ def outbox_process(*, connection_id: int, port: SessionPort) -> int:
         claimed = _claim(connection_id, limit)
         if not claimed:
             return total
-        outcome = _send_all(connection_id, claimed, port, paced=paced)
-        _record(outcome)
+        # One transaction per batch: a driver that writes (the sandbox records what the recipient
+        # saw) commits once with the outcome instead of once per message. If the process dies
+        # first, the batch stays ``sending`` and goes again with the same WhatsApp ids.
+        with transaction.atomic():
+            outcome = _send_all(connection_id, claimed, port, paced=paced)
+            _record(outcome)
         total += len(outcome.sent)
         if paced or len(claimed) < limit or outcome.retry or time.monotonic() > deadline:
             return total

@@ -191,20 +191,9 @@ def message_send(
             return replayed, True
     connection_check_sendable(connection)
     media = _media(request)  # fetched outside the transaction: a slow URL must not hold locks
+    message = _build(connection, request, api_key_id)
     try:
-        with transaction.atomic():
-            message = _build(connection, request, api_key_id)
-            if media is not None:
-                message.media = media_store(
-                    api_key_id=api_key_id, data=media[0], mimetype=media[1], filename=request.media_filename
-                )
-            message.idempotency_key = idempotency_key or None
-            message.request_hash = body_hash if idempotency_key else ""
-            message.save()
-            body = message_payload(message)
-            if idempotency_key:
-                Message.objects.filter(pk=message.pk).update(first_response=body)
-            transaction.on_commit(lambda: wakeup.wake_connection(connection.pk))
+        body = _store(message, media=media, request=request, idempotency_key=idempotency_key, body_hash=body_hash)
     except IntegrityError:
         if idempotency_key:  # a concurrent request with the same key won the race
             replayed = _replay(connection.pk, idempotency_key, body_hash)
@@ -214,6 +203,30 @@ def message_send(
         connection_for_key(api_key_id=api_key_id, connection_id=connection_id)  # deleted meanwhile: 404
         raise
     return body, False
+
+
+def _store(
+    message: Message, *, media: tuple[bytes, str] | None, request: SendRequest, idempotency_key: str, body_hash: str
+) -> dict[str, Any]:
+    connection_id = message.connection_id
+    if media is None and not idempotency_key:
+        # A plain send is one INSERT, its own transaction: one database round trip on the hot path.
+        message.save()
+        transaction.on_commit(lambda: wakeup.wake_connection(connection_id))
+        return message_payload(message)
+    with transaction.atomic():
+        if media is not None:
+            message.media = media_store(
+                api_key_id=message.api_key_id, data=media[0], mimetype=media[1], filename=request.media_filename
+            )
+        message.idempotency_key = idempotency_key or None
+        message.request_hash = body_hash if idempotency_key else ""
+        message.save()
+        body = message_payload(message)
+        if idempotency_key:
+            Message.objects.filter(pk=message.pk).update(first_response=body)
+        transaction.on_commit(lambda: wakeup.wake_connection(connection_id))
+    return body
 
 
 def _editable(message: Message, code: str, verb: str) -> None:

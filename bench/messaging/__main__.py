@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.api_auth.__main__ import ensure_database, ensure_wrk, free_port, start_gunicorn, wait_ready
+from bench.api_auth.__main__ import ensure_database, ensure_wrk, free_port, wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
@@ -34,7 +34,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--duration", type=int, default=8, help="seconds per wrk round (default 8)")
     parser.add_argument("--rounds", type=int, default=3, help="wrk rounds per endpoint, alternating (default 3)")
     parser.add_argument("--wrk-connections", type=int, default=16)
-    parser.add_argument("--web-workers", type=int, default=4, help="gunicorn sync workers (default 4)")
+    parser.add_argument("--web-workers", type=int, default=4, help="gunicorn worker processes (default 4)")
+    parser.add_argument("--web-threads", type=int, default=4, help="threads per gunicorn worker; 1 = sync (default 4)")
     parser.add_argument("--connections", type=int, default=100, help="sandbox connections (default 100)")
     parser.add_argument("--messages", type=int, default=10_000, help="messages end to end (default 10000)")
     parser.add_argument("--clients", type=int, default=16, help="load generator threads (default 16)")
@@ -75,6 +76,15 @@ def configure(args: argparse.Namespace, data_dir: Path) -> dict[str, str]:
 def start_child(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
     with log.open("ab") as sink:
         return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def start_gunicorn(env: dict[str, str], port: int, args: argparse.Namespace, log: Path) -> subprocess.Popen:
+    """gunicorn like scripts/run.sh: threaded workers, so a request waiting on a commit frees the CPU."""
+    worker_class = ["--worker-class", "gthread", "--threads", str(args.web_threads)] if args.web_threads > 1 else []
+    argv = [PYTHON, "-m", "gunicorn", "wildcat.wsgi:application", "--bind", f"127.0.0.1:{port}",
+            "--workers", str(args.web_workers), *worker_class,
+            "--keep-alive", "5", "--log-level", "warning"]  # fmt: skip
+    return start_child(argv, env, log)
 
 
 def start_sessions_worker(env: dict[str, str], data_dir: Path, name: str) -> subprocess.Popen:
@@ -211,7 +221,7 @@ def main(argv: list[str]) -> int:
         api_key, key = apikey_create(label=f"bench-messaging-{int(time.time() * 1000)}")
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        web = start_gunicorn(env, port, args.web_workers, data_dir / "gunicorn.log")
+        web = start_gunicorn(env, port, args, data_dir / "gunicorn.log")
         beat = start_child([PYTHON, "-m", "celery", "-A", "wildcat", "beat", "-l", "WARNING",
                             "-s", str(data_dir / "beat-schedule")], env, data_dir / "beat.log")  # fmt: skip
         worker = start_sessions_worker(env, data_dir, "bench-sessions-1")
@@ -221,7 +231,10 @@ def main(argv: list[str]) -> int:
             ids = link_connections(api_key.pk, args.connections)
             print(f"{args.connections} sandbox connections ready in {time.monotonic() - started:.1f}s")
             stop(worker)
-            print(f"gunicorn: {args.web_workers} sync workers; wrk: 2 threads, {args.wrk_connections} connections")
+            print(
+                f"gunicorn: {args.web_workers} workers x {args.web_threads} threads; "
+                f"wrk: 2 threads, {args.wrk_connections} connections"
+            )
             ratio = accept_throughput(args, wrk, base, key, ids[0], data_dir)
             from messaging.models import Message
 
