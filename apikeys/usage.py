@@ -2,9 +2,9 @@
 
 Each request does one Redis round trip: with Redis, ``auth_and_count`` (one Lua script) finds the
 key's cached record and bumps the throttle window counter, the usage counter and a "seen recently"
-marker; without Redis, ``count_request`` does the same through Django's cache. A beat task folds the usage counters into the database every
-``WILDCAT_API_USAGE_FLUSH_SECONDS``, and ``last_used_at`` is written at most once per
-``WILDCAT_API_LAST_USED_SECONDS`` (a minute by default) per key.
+marker; without Redis, ``count_request`` does the same through Django's cache. A beat task folds the
+usage counters into the database every ``WILDCAT_API_USAGE_FLUSH_SECONDS``, and ``last_used_at`` is
+written at most once per ``WILDCAT_API_LAST_USED_SECONDS`` (a minute by default) per key.
 """
 
 from __future__ import annotations
