@@ -30,6 +30,7 @@ LOOP_SECONDS = 0.5
 PING_SECONDS = 1.0
 CRASH_MEMORY_SECONDS = 300.0
 START_FAILURE_COOLDOWN = 10.0
+HOST_STARTUP_GRACE = 60.0
 SPARE = ""  # driver kind of a warm spare host that has no sessions yet
 
 _current: Supervisor | None = None
@@ -77,6 +78,7 @@ class HostProcess:
     process: subprocess.Popen
     sessions: set[int] = field(default_factory=set)
     last_pong: float = field(default_factory=time.monotonic)
+    said_hello: bool = False  # start-up (Django, imports) can take seconds on a loaded machine
     ping_seq: int = 0
     ping_sent_at: float = 0.0
     pong_latency: float = 0.0
@@ -267,6 +269,7 @@ class Supervisor:
         op = message.get("op")
         if op in ("pong", "hello"):
             host.last_pong = time.monotonic()
+            host.said_hello = True
             if op == "pong" and message.get("seq") == host.ping_seq:
                 host.pong_latency = host.last_pong - host.ping_sent_at
                 host.reported = message.get("sessions") or {}
@@ -353,7 +356,10 @@ class Supervisor:
         with self._lock:
             hosts = list(self.hosts.values())
         for host in hosts:
-            if now - host.last_pong > settings.WILDCAT_HOST_HANG_SECONDS:
+            limit = settings.WILDCAT_HOST_HANG_SECONDS
+            if not host.said_hello:
+                limit = max(limit, HOST_STARTUP_GRACE)
+            if now - host.last_pong > limit:
                 logger.error("session host pid %s stopped answering; killing it", host.pid)
                 host.crash_reason = "hung"
                 host.kill()

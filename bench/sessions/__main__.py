@@ -33,7 +33,7 @@ def configure_environment(data_dir: Path) -> None:
     os.environ["PYTHONUNBUFFERED"] = "1"
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.sessions")
     parser.add_argument("--sessions", type=int, nargs="+", default=[1, 100, 500])
     parser.add_argument("--failovers", type=int, default=5)
@@ -41,7 +41,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.neonize_probe:
         neonize_probe(args.neonize_probe)
-        return
+        return 0
     with tempfile.TemporaryDirectory(prefix="wc-bench-sessions-") as folder:
         data_dir = Path(folder)
         configure_environment(data_dir)
@@ -58,6 +58,7 @@ def main() -> None:
         times = failover.run(runs=args.failovers, log_dir=data_dir / "logs")
         results["failover_seconds"] = {"runs": times, "median": round(statistics.median(times), 2)}
         report(results)
+        return 0 if targets_met(results) else 1
 
 
 def neonize_host_rss(data_dir: Path) -> dict[str, float]:
@@ -97,6 +98,19 @@ def neonize_probe(store: str) -> None:
     os._exit(0)
 
 
+def targets_met(results: dict) -> bool:
+    """<= 5 MB marginal per sandbox session; every lease renewed on time; failover median <= 15 s."""
+    memory, beat = results["memory"], results["memory"]["heartbeats"]
+    checks = {
+        "marginal RSS <= 5 MB/session": all(row["marginal_mb_per_session"] <= 5 for row in memory["steps"]),
+        "heartbeats on time": beat["expired_seen"] == 0 and beat["max_heartbeat_age_s"] <= 2 * beat["renew_seconds"],
+        "failover median <= 15 s": results["failover_seconds"]["median"] <= 15,
+    }
+    for name, ok in checks.items():
+        print(f"{'met   ' if ok else 'MISSED'} {name}")
+    return all(checks.values())
+
+
 def report(results: dict) -> None:
     memory = results["memory"]
     print("\n== Session runtime benchmark")
@@ -124,4 +138,4 @@ def report(results: dict) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

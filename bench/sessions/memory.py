@@ -102,10 +102,10 @@ def settled_host_rss(supervisor, ids: list[int]) -> float:
         hosts = [h for h in supervisor.hosts.values() if h.driver_kind == "sandbox"]
         return hosts[0] if len(hosts) == 1 and len(hosts[0].reported) >= len(ids) else None
 
-    the_host = wait_for(host, timeout=120, what=f"{len(ids)} sessions in one host")
+    the_host = wait_for(host, timeout=900, what=f"{len(ids)} sessions in one host", interval=1.0)
     wait_for(
         lambda: WaConnection.objects.filter(pk__in=ids, status="ready").count() == len(ids),
-        timeout=180,
+        timeout=900,
         what=f"{len(ids)} sessions ready",
         interval=0.5,
     )

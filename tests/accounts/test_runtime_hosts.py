@@ -29,7 +29,9 @@ def _ready(api_key, name: str) -> WaConnection:
 
 def test_a_host_crash_leaves_other_hosts_up_and_its_sessions_return(api_key, redis_url, process_logs):
     # One session per host: full isolation, as for neonize.
-    worker = start_sessions_worker("isolated", process_logs, WILDCAT_SANDBOX_SESSIONS_PER_HOST="1")
+    worker = start_sessions_worker(
+        "isolated", process_logs, WILDCAT_SANDBOX_SESSIONS_PER_HOST="1", WILDCAT_HOST_HANG_SECONDS="8"
+    )
     beat = start_beat(process_logs, **RUNTIME_ENV)
     with running(worker, beat):
         first, second = _ready(api_key, "first"), _ready(api_key, "second")
@@ -74,4 +76,20 @@ def test_a_host_crash_leaves_other_hosts_up_and_its_sessions_return(api_key, red
             lambda: WorkerNode.objects.filter(pid=worker.pid, session_count=1).exists(),
             timeout=20,
             message="the worker reports one session",
+        )
+
+        # A host that stops answering (frozen here with SIGSTOP) is killed and its session restarted.
+        [frozen] = host_pids(worker.pid)
+        frozen_at = timezone.now()
+        os.kill(frozen, signal.SIGSTOP)
+        hung = wait_until(
+            lambda: ConnectionEvent.objects.filter(kind=ConnectionEvent.Kind.CRASH, detail__reason="hung").first(),
+            timeout=30,
+            message="the hung host is killed and recorded",
+        )
+        assert (hung.connection_id, hung.detail["host_pid"]) == (hit.pk, frozen)
+        wait_until(
+            lambda: (row := WaConnection.objects.get(pk=hit.pk)).status == "ready" and row.ready_at > frozen_at,
+            timeout=30,
+            message="ready again after the hung host was replaced",
         )
