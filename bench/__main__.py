@@ -14,6 +14,9 @@ def available() -> list[str]:
 
 
 def main(argv: list[str]) -> int:
+    if any(arg.startswith("-") for arg in argv):
+        print(f"usage: python -m bench [NAME ...]   (available: {', '.join(available())})")
+        return 0 if argv in (["-h"], ["--help"]) else 2
     names = argv or available()
     unknown = sorted(set(names) - set(available()))
     if unknown:
