@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 import phonenumbers
@@ -32,6 +33,7 @@ def phone_to_digits(value: str) -> str:
     return f"{parsed.country_code}{parsed.national_number}"
 
 
+@functools.lru_cache(maxsize=8192)
 def recipient_to_jid(value: str) -> str:
     """A user JID (``digits@s.whatsapp.net``), a group JID (``…@g.us``), or a phone number."""
     raw = (value or "").strip()

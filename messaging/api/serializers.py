@@ -134,6 +134,28 @@ class SendSerializer(StrictSerializer):
         return request
 
 
+_FAST_TEXT_FIELDS = frozenset({"to", "type", "text"})
+
+
+def fast_text_request(data: Any) -> SendRequest | None:
+    """The common case, a valid plain text message, checked without building the serializer.
+
+    Anything unusual (another type, more fields, a non-string, any invalid value) returns None and
+    goes through ``SendSerializer``, which gives the detailed errors; the rules are the same.
+    """
+    if not isinstance(data, dict) or not data.keys() <= _FAST_TEXT_FIELDS or data.get("type", "text") != "text":
+        return None
+    to, text = data.get("to"), data.get("text")
+    if not isinstance(to, str) or not isinstance(text, str) or len(to) > 160 or "\x00" in text + to:
+        return None
+    if not text.strip() or len(text) > settings.WILDCAT_MAX_TEXT_LENGTH:
+        return None
+    try:
+        return SendRequest(chat_jid=recipient_to_jid(to), type="text", text=text)
+    except InvalidRecipient:
+        return None
+
+
 def _check_media_fields(attrs: dict[str, Any]) -> None:
     media = attrs.get("media") or {}
     sources = [name for name in ("url", "base64") if media.get(name)] + (["file"] if attrs.get("file") else [])

@@ -17,6 +17,7 @@ from messaging.api.serializers import (
     MessageSerializer,
     PresenceSerializer,
     SendSerializer,
+    fast_text_request,
 )
 from messaging.payloads import message_payload
 from messaging.recipients import InvalidRecipient, phone_to_digits, recipient_to_jid
@@ -75,9 +76,11 @@ class ConnectionMessagesView(generics.ListAPIView):
     )
     def post(self, request: Request, connection_id: int) -> Response:
         key = _idempotency_key(request)
-        serializer = SendSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        send = serializer.to_send_request()
+        send = fast_text_request(request.data)
+        if send is None:
+            serializer = SendSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            send = serializer.to_send_request()
         body_hash = services.request_hash(_body_parts(request), send.media_bytes) if key else ""
         body, replayed = services.message_send(
             api_key_id=request.auth.pk,

@@ -103,6 +103,8 @@ def test_another_keys_connection_and_message_are_404(api_client, other_api_clien
     ("body", "field"),
     [
         ({"to": PEER, "type": "carrier-pigeon", "text": "x"}, "type"),
+        ({"to": PEER, "text": "nul\x00byte"}, "text"),
+        ({"to": PEER, "text": "   "}, "text"),
         ({"to": PEER, "type": "text"}, "text"),
         ({"type": "text", "text": "x"}, "to"),
         ({"to": "12345", "text": "x"}, "to"),
