@@ -163,11 +163,23 @@ def _record_outcome(delivery: WebhookDelivery, endpoint: WebhookEndpoint, token:
         # Skip the write (and the row lock every worker thread would queue on) when nothing changes
         # beyond a last-success time that is already this recent.
         recent = now - timedelta(seconds=SUCCESS_STAMP_SECONDS)
-        WebhookEndpoint.objects.filter(
-            Q(failing_since__isnull=False) | Q(last_success_at__isnull=True) | Q(last_success_at__lt=recent),
-            pk=endpoint.pk,
-        ).update(last_success_at=now, failing_since=None)
+        stamped = endpoint.failing_since is None and endpoint.last_success_at and endpoint.last_success_at >= recent
+        if not stamped:
+            _stamp_success(endpoint, now, recent)
         return _finish(delivery, token, status=WebhookDelivery.Status.DELIVERED, outcome=outcome, delivered_at=now)
+    return _record_failure(delivery, endpoint, token, outcome, now)
+
+
+def _stamp_success(endpoint: WebhookEndpoint, now: datetime, recent: datetime) -> None:
+    WebhookEndpoint.objects.filter(
+        Q(failing_since__isnull=False) | Q(last_success_at__isnull=True) | Q(last_success_at__lt=recent),
+        pk=endpoint.pk,
+    ).update(last_success_at=now, failing_since=None)
+
+
+def _record_failure(
+    delivery: WebhookDelivery, endpoint: WebhookEndpoint, token: str, outcome: Outcome, now: datetime
+) -> str | None:
     disabled = _endpoint_failed(endpoint, outcome, now)
     if outcome.status_code == 410:
         endpoint_disable(endpoint_id=endpoint.pk, reason="The receiver answered 410 Gone.")

@@ -55,7 +55,8 @@ def test_kill_9_of_the_worker_mid_delivery_loses_nothing(redis_url, process_logs
     hang_first = lambda request, index: Reply(hang=60) if index == 0 else Reply()  # noqa: E731
     with receiving(hang_first) as receiver:
         endpoint = EndpointFactory(url=f"{receiver.url}/hook")
-        env = {"WILDCAT_WEBHOOK_CLAIM_SECONDS": "3", "WILDCAT_WEBHOOK_TIMEOUT": "120"}
+        # The claim must outlast the time until the kill below, so nobody else resends meanwhile.
+        env = {"WILDCAT_WEBHOOK_CLAIM_SECONDS": "8", "WILDCAT_WEBHOOK_TIMEOUT": "120"}
         beat = start_beat(process_logs, **FAST, **env)
         doomed = _worker(process_logs, name="doomed", **env)
         with running(beat, doomed):
