@@ -153,6 +153,9 @@ def test_replay_one_delivery_keeps_its_webhook_id(api_client, api_key):
     assert response.json()["status"] == "pending" and response.json()["webhook_id"] == delivery.message_id
     delivery.refresh_from_db()
     assert delivery.retry_step == 0 and delivery.next_attempt_at <= timezone.now()
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(status=WebhookDelivery.Status.SENDING)
+    assert api_client.post(f"/api/v1/deliveries/{delivery.pk}/replay").status_code == 409
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(status=WebhookDelivery.Status.DELIVERED)
     WebhookEndpoint.objects.filter(pk=endpoint_id).update(enabled=False, disabled_reason="gone")
     assert api_client.post(f"/api/v1/deliveries/{delivery.pk}/replay").status_code == 409
 

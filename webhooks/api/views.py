@@ -162,11 +162,13 @@ class DeliveryReplayView(APIView):
         tags=TAGS,
         summary="Send a delivery again (same webhook-id)",
         request=None,
-        responses={202: DeliverySerializer, 409: OpenApiResponse(description="The endpoint is disabled.")},
+        responses={202: DeliverySerializer, 409: OpenApiResponse(description="Endpoint disabled, or attempt running.")},
     )
     def post(self, request: Request, pk: int) -> Response:
         delivery = selectors.delivery_get(api_key_id=request.auth.pk, delivery_id=pk)
         _enabled(delivery.endpoint)
+        if delivery.status == WebhookDelivery.Status.SENDING:
+            raise Conflict("The delivery is being sent right now; replay it once this attempt ends.")
         delivery = services.delivery_replay(delivery=delivery)
         return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
