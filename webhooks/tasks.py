@@ -7,13 +7,13 @@ from celery import shared_task
 from webhooks import delivery
 
 
-@shared_task(name="webhooks.tasks.delivery_attempt_task", ignore_result=True)
+@shared_task(name="webhooks.tasks.delivery_attempt_task", ignore_result=True, queue="webhooks")
 def delivery_attempt_task(delivery_id: int) -> str | None:
     """One attempt for a delivery; a no-op unless the delivery is due and this worker claims it."""
     return delivery.delivery_attempt(delivery_id)
 
 
-@shared_task(name="webhooks.tasks.deliveries_sweep_task", ignore_result=True)
+@shared_task(name="webhooks.tasks.deliveries_sweep_task", ignore_result=True, queue="webhooks")
 def deliveries_sweep_task() -> int:
     """Re-queue due retries and deliveries whose task was lost (flushed Redis, killed worker)."""
     return delivery.deliveries_sweep()
