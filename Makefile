@@ -11,3 +11,6 @@ lint:
 
 bench:  ## Run every benchmark in bench/ and print the ratios.
 	scripts/bootstrap.sh && scripts/services.sh && .venv/bin/python -m bench
+
+fuzz-long:  ## Long schemathesis run over /api/schema/ (EXAMPLES per operation, default 300) on SQLite and PostgreSQL.
+	WILDCAT_TEST_FUZZ_EXAMPLES=$${EXAMPLES:-300} scripts/test.sh tests/security/test_fuzz.py -s
