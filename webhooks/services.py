@@ -85,7 +85,8 @@ def envelope_encode(*, event_type: str, data: dict[str, Any], connection_id: int
     if connection_id is not None:
         data.setdefault("connection_id", connection_id)
     media = data.get("media")
-    if isinstance(media, dict) and media.get("id") is not None and not media.get("url"):
+    if isinstance(media, dict) and media.get("id") is not None and not str(media.get("url") or "").startswith("http"):
+        # Receivers live elsewhere: the download link must be absolute.
         data["media"] = {**media, "url": media_url(media["id"])}
     envelope = {"type": event_type, "timestamp": at.isoformat().replace("+00:00", "Z"), "data": data}
     return json.dumps(envelope, cls=DjangoJSONEncoder, separators=(",", ":"), ensure_ascii=False)

@@ -71,6 +71,15 @@ def test_payload_is_type_timestamp_data_with_connection_id_and_media_as_a_link(s
     }
 
 
+def test_a_relative_media_link_from_the_caller_is_made_absolute(settings):
+    settings.PUBLIC_URL = "https://wildcat.example.com"
+    key = ApiKeyFactory()
+    EndpointFactory(api_key=key)
+    media = {"id": 7, "url": "/api/v1/media/7"}
+    event = event_emit(api_key_id=key.pk, event_type="message.received", data={"media": media})
+    assert json.loads(event.body)["data"]["media"]["url"] == "https://wildcat.example.com/api/v1/media/7"
+
+
 def test_unknown_event_types_are_refused():
     key = ApiKeyFactory()
     with pytest.raises(ValueError):
