@@ -14,7 +14,7 @@ EXAMPLES = int(os.environ.get("WILDCAT_TEST_FUZZ_EXAMPLES", "8"))
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.timeout(900)
+@pytest.mark.timeout(max(900, EXAMPLES * 20))
 def test_fuzz_the_api_schema(short_waits, settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path / "media")
     settings.WILDCAT_API_RATE = "100000/min"
