@@ -82,6 +82,29 @@ CONNECTION_ACTIONS = {
 }
 
 
+DETAIL_FIELDSETS = [
+    ("Account", {"fields": ["api_key", "name", "driver", "phone_number", "whatsapp_id", "profile_name", "platform"]}),
+    ("Session", {"fields": ["lease_owner", "lease_expires_at", "last_seen", "last_activity_at", "disconnect_reason"]}),
+    (
+        "Times",
+        {
+            "classes": ["collapse"],
+            "fields": [
+                "created_at",
+                "authenticated_at",
+                "ready_at",
+                "auth_failed_at",
+                "disconnected_at",
+                "logged_out_at",
+                "updated_at",
+            ],
+        },
+    ),
+]
+# Pages whose fields are all read-only: no Save buttons, only the actions the page offers.
+READ_ONLY_PAGE = {"show_save": False, "show_save_and_continue": False, "show_save_and_add_another": False}
+
+
 @admin.register(WaConnection)
 class WaConnectionAdmin(admin.ModelAdmin):
     list_display = ["name", "status_badge", "driver", "owner_key", "phone_number", "last_seen", "desired_state"]
@@ -139,6 +162,12 @@ class WaConnectionAdmin(admin.ModelAdmin):
 
     def get_fields(self, request: HttpRequest, obj: WaConnection | None = None) -> list[str]:
         return ["api_key", "name", "driver", "start"] if obj is None else self.readonly_fields
+
+    def get_fieldsets(self, request: HttpRequest, obj: WaConnection | None = None):
+        if obj is None:
+            return super().get_fieldsets(request, obj)
+        # Status, step, wanted state, error and pairing code live in the page's header, kept current.
+        return DETAIL_FIELDSETS
 
     def save_model(self, request: HttpRequest, obj: WaConnection, form: forms.ModelForm, change: bool) -> None:
         if change:
@@ -214,6 +243,7 @@ class WaConnectionAdmin(admin.ModelAdmin):
             extra_context.setdefault("pair_form", console.PairCodeForm())
             extra_context.setdefault("send_form", console.TestMessageForm())
             extra_context.update(
+                READ_ONLY_PAGE,
                 connection=connection,
                 status_badge=status_badge_html(connection),
                 connection_actions=[(name, label, live["actions"][name]) for name, label in actions],

@@ -64,18 +64,30 @@ def _title(event: ConnectionEvent) -> str:
     return event.get_kind_display()
 
 
+def _owner_summary(detail: dict[str, Any]) -> str:
+    if detail.get("to"):
+        note = " (the previous owner's lease had expired)" if detail.get("previous_expired") else ""
+        return f"taken by {detail['to']}{note}"
+    reason = f": {detail['reason']}" if detail.get("reason") else ""
+    return f"released by {detail.get('from') or 'its owner'}{reason}"
+
+
 def _summary(event: ConnectionEvent) -> str:
     """The detail as one readable line: reasons and errors first, then the rest as key: value."""
     detail = dict(event.detail or {})
-    detail.pop("created", None)
-    detail.pop("action", None)
+    if event.kind == ConnectionEvent.Kind.QR and detail.get("expires_in"):
+        return f"valid for {float(detail['expires_in']):g} s"
+    if event.kind == ConnectionEvent.Kind.OWNER:
+        return _owner_summary(detail)
+    for noise in ("created", "action", "expires_at", "previous_expired"):
+        detail.pop(noise, None)
     parts = []
     if event.kind == ConnectionEvent.Kind.STATE and event.from_status:
         parts.append(f"{event.from_status} → {event.to_status}")
     for key in ("reason", "error"):
         if detail.get(key):
             parts.append(str(detail.pop(key)))
-    parts.extend(f"{key}: {value}" for key, value in detail.items() if value not in (None, "", {}, []))
+    parts.extend(f"{key}: {value}" for key, value in detail.items() if value not in (None, "", {}, [], False))
     return " · ".join(parts)[:300]
 
 

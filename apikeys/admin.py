@@ -85,6 +85,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
         if reveal and str(reveal.get("id")) == str(object_id):
             extra_context["revealed_secret"] = reveal["secret"]
             del request.session[_REVEAL_SESSION_KEY]
+        # Every field is read-only once created: no Save buttons.
+        extra_context.update(show_save=False, show_save_and_continue=False, show_save_and_add_another=False)
         if str(object_id).isdigit():
             extra_context["revoke_url"] = reverse("admin:apikeys_apikey_revoke", args=[object_id])
         return super().change_view(request, object_id, form_url, extra_context)

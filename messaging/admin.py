@@ -25,7 +25,7 @@ def _media_preview(media: Media | None) -> str:
 
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
-    list_display = ("id", "created_at", "connection", "direction", "chat_jid", "type", "status_badge", "short_text")
+    list_display = ("id", "status_badge", "direction", "type", "chat", "short_text", "connection", "created_at")
     list_filter = ("direction", "status", "type", "connection")
     search_fields = ("wa_message_id", "chat_jid", "text")
     list_select_related = ("connection",)
@@ -64,6 +64,12 @@ class MessageAdmin(admin.ModelAdmin):
             message.status,
             message.get_status_display(),
         )
+
+    @admin.display(description="chat", ordering="chat_jid")
+    def chat(self, message: Message) -> str:
+        # A one-to-one chat reads as the phone number; groups and other JIDs stay whole.
+        user, _, server = message.chat_jid.partition("@")
+        return f"+{user}" if server == "s.whatsapp.net" and user.isdigit() else message.chat_jid
 
     @admin.display(description="text")
     def short_text(self, message: Message) -> str:

@@ -19,6 +19,8 @@ from webhooks.console import EndpointCreateForm, ReplaySinceForm
 from webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
 
 _REVEAL_SESSION_KEY = "webhooks:reveal"
+# Endpoint and delivery pages are read-only: no Save buttons, only the actions the page offers.
+READ_ONLY_PAGE = {"show_save": False, "show_save_and_continue": False, "show_save_and_add_another": False}
 RECENT_DELIVERIES = 10
 
 
@@ -52,7 +54,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         "connection",
         "url",
         "description",
-        "event_types",
+        "event_types_display",
         "enabled",
         "disabled_reason",
         "disabled_at",
@@ -124,9 +126,11 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         if endpoint is not None:
             extra_context.setdefault("replay_form", ReplaySinceForm())
             extra_context.update(
+                READ_ONLY_PAGE,
                 endpoint=endpoint,
                 endpoint_badge=self.enabled_badge(endpoint),
-                endpoint_success_rate=self.success_rate(endpoint),
+                endpoint_finished=getattr(endpoint, "finished_count", 0),
+                endpoint_delivered=getattr(endpoint, "delivered_count", 0),
                 recent_deliveries=[
                     (delivery, delivery_badge(delivery))
                     for delivery in selectors.deliveries_for_endpoint(endpoint=endpoint)[:RECENT_DELIVERIES]
@@ -170,6 +174,10 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     def enabled_badge(self, obj: WebhookEndpoint) -> str:
         state, label = ("active", "Enabled") if obj.enabled else ("revoked", "Disabled")
         return format_html('<span class="wc-badge wc-badge--{}">{}</span>', state, label)
+
+    @admin.display(description="Event types")
+    def event_types_display(self, obj: WebhookEndpoint) -> str:
+        return ", ".join(obj.event_types) or "all event types"
 
     @admin.display(description="Success rate")
     def success_rate(self, obj: WebhookEndpoint) -> str:
@@ -259,7 +267,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         delivery = self.get_object(request, object_id)
         extra_context = dict(extra_context or {})
         if delivery is not None:
-            extra_context.update(delivery=delivery, delivery_badge=delivery_badge(delivery))
+            extra_context.update(READ_ONLY_PAGE, delivery=delivery, delivery_badge=delivery_badge(delivery))
         return super().change_view(request, object_id, form_url, extra_context)
 
     def replay_view(self, request: HttpRequest, object_id: int) -> HttpResponse:

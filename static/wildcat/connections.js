@@ -118,6 +118,13 @@
     refreshTimes();
   }
 
+  var timer = null;
+
+  function schedule(delay) {
+    window.clearTimeout(timer);
+    timer = window.setTimeout(poll, delay);
+  }
+
   function poll() {
     fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (response) { return response.ok ? response.json() : null; })
@@ -127,13 +134,35 @@
           render(data);
         }
         var busy = data && data.desired_state === "running" && data.status !== "ready";
-        window.setTimeout(poll, busy ? FAST : SLOW);
+        schedule(busy ? FAST : SLOW);
       })
-      .catch(function () { window.setTimeout(poll, SLOW); });
+      .catch(function () { schedule(SLOW); });
   }
 
+  // Action buttons post in the background: the page stays, shows the answer and keeps updating itself.
+  function showMessages(html) {
+    var fresh = new DOMParser().parseFromString(html, "text/html").querySelector(".messagelist");
+    var current = document.querySelector(".messagelist");
+    if (current) { current.remove(); }
+    if (fresh) { byId("content").before(fresh); }
+  }
+
+  function actInPlace(event) {
+    event.preventDefault();
+    var form = event.currentTarget;
+    form.querySelector("button").disabled = true;
+    fetch(form.action, { method: "POST", body: new FormData(form), credentials: "same-origin" })
+      .then(function (response) { return response.text(); })
+      .then(showMessages)
+      .catch(function () { showMessages('<ul class="messagelist"><li class="error">The console could not reach Wildcat; try again.</li></ul>'); })
+      .then(function () { schedule(0); });
+  }
+
+  document.querySelectorAll(".wc-conn__actions form").forEach(function (form) {
+    form.addEventListener("submit", actInPlace);
+  });
   byId("wc-qr-none").textContent = noQrText({ status: root.getAttribute("data-status"), desired_state: byId("wc-desired").textContent });
   refreshTimes();
   window.setInterval(refreshTimes, 1000);
-  window.setTimeout(poll, FAST);
+  schedule(FAST);
 })();

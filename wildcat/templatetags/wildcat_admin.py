@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django import template
+from django.utils import timezone
 
 from wildcat.dashboard import CHART_HOURS, dashboard_figures
 
 register = template.Library()
 
 # The message chart's geometry in SVG user units: one slot per hour, two bars per slot.
-SLOT_WIDTH = 20
-BAR_WIDTH = 7
+SLOT_WIDTH = 40
+BAR_WIDTH = 15
 CHART_TOP = 8
 CHART_HEIGHT = 100
 
@@ -20,7 +23,7 @@ def wildcat_dashboard() -> dict:
     board = dashboard_figures()
     bars = []
     for index, hour in enumerate(board.hours):
-        left = index * SLOT_WIDTH + 2
+        left = index * SLOT_WIDTH + 4
         bars.append(
             {
                 "hour": hour,
@@ -28,7 +31,7 @@ def wildcat_dashboard() -> dict:
                 "out_x": left + BAR_WIDTH + 1,
                 "in_y": CHART_TOP + CHART_HEIGHT - hour.inbound_height,
                 "out_y": CHART_TOP + CHART_HEIGHT - hour.outbound_height,
-                "label": index % 6 == 0 or index == CHART_HOURS - 1,
+                "label": index % 6 == 0,
             }
         )
     return {
@@ -36,7 +39,23 @@ def wildcat_dashboard() -> dict:
         "bars": bars,
         "bar_width": BAR_WIDTH,
         "chart_width": SLOT_WIDTH * CHART_HOURS,
+        "chart_middle": SLOT_WIDTH * CHART_HOURS // 2,
+        "chart_empty_y": CHART_TOP + CHART_HEIGHT // 2,
         "baseline": CHART_TOP + CHART_HEIGHT,
         "label_y": CHART_TOP + CHART_HEIGHT + 14,
         "chart_hours": CHART_HOURS,
     }
+
+
+@register.filter
+def ago(moment: datetime | None) -> str:
+    """A short relative time for lists that refresh often: "just now", "42 s ago", "3 min ago"."""
+    if moment is None:
+        return "never"
+    seconds = max(0, int((timezone.now() - moment).total_seconds()))
+    if seconds < 5:
+        return "just now"
+    for size, unit in ((86_400, "d"), (3600, "h"), (60, "min")):
+        if seconds >= size:
+            return f"{seconds // size} {unit} ago"
+    return f"{seconds} s ago"
