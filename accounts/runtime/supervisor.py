@@ -121,6 +121,7 @@ class Supervisor:
         self.restart_due: dict[int, float] = {}
         self.crashes: dict[int, tuple[int, float]] = {}  # connection id -> (count, last crash time)
         self.cooldown: dict[int, float] = {}
+        self.starting: set[int] = set()
         self._lock = threading.RLock()
         self._stopping = threading.Event()
         self._next_host_id = 1
@@ -169,12 +170,21 @@ class Supervisor:
         with self._lock:
             if self._stopping.is_set():
                 return "stopping"
-            if connection_id in self.placements:
+            if connection_id in self.placements or connection_id in self.starting:
                 return "already_hosted"
             if len(self.placements) >= settings.WILDCAT_MAX_SESSIONS_PER_WORKER:
                 return "full"
             if self.cooldown.get(connection_id, 0) > time.monotonic():
                 return "cooling_down"
+            # Two task threads may start the same connection at once; only one goes on.
+            self.starting.add(connection_id)
+        try:
+            return self._start_leased(connection_id)
+        finally:
+            with self._lock:
+                self.starting.discard(connection_id)
+
+    def _start_leased(self, connection_id: int) -> str:
         kind = WaConnection.objects.filter(pk=connection_id).values_list("driver", flat=True).first()
         if kind is None:
             return "missing"
@@ -182,8 +192,8 @@ class Supervisor:
             return "owned_elsewhere"
         mark_disconnected(connection_id=connection_id, reason="session_moved")
         with self._lock:
-            if connection_id in self.placements:
-                return "already_hosted"
+            if self._stopping.is_set():
+                return "stopping"
             self.kinds[connection_id] = kind
             self._place(connection_id)
         return "started"
