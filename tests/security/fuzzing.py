@@ -68,16 +68,20 @@ def load_schema():
 
 
 def _with_real_ids(case, real_ids: dict[str, int], use_real: bool) -> None:
-    """Half the examples aim at objects that exist, so the checks also see the 2xx paths.
+    """Most examples aim at objects that exist, so the checks also see the 2xx paths.
 
-    Deletes keep their generated ids: deleting the shared objects early would turn the rest of the
-    run into 404s.
+    ``real_ids`` maps a path parameter to an id, or ``"<first path segment>:<parameter>"`` where one
+    name means different objects (``id`` is a webhook under /webhooks and a delivery under
+    /deliveries). Deletes keep their generated ids: deleting the shared objects early would turn the
+    rest of the run into 404s.
     """
     if not use_real or not case.path_parameters or case.method.upper() == "DELETE":
         return
+    segment = case.operation.path.removeprefix("/api/v1/").split("/", 1)[0]
     for name in list(case.path_parameters):
-        if name in real_ids:
-            case.path_parameters[name] = real_ids[name]
+        real = real_ids.get(f"{segment}:{name}", real_ids.get(name))
+        if real is not None:
+            case.path_parameters[name] = real
 
 
 def fuzz(*, secret: str, real_ids: dict[str, int], max_examples: int) -> FuzzReport:

@@ -23,7 +23,8 @@ def test_fuzz_the_api_schema(short_waits, settings, tmp_path):
         "connection_id": world.connection_id,
         "message_id": world.outbound_message_id,
         "media_id": world.media_id,
-        "pk": world.endpoint_id,
+        "webhooks:id": world.endpoint_id,
+        "deliveries:id": world.delivery_id,
     }
     report = fuzz(secret=world.secret, real_ids=real_ids, max_examples=EXAMPLES)
     print(report.summary())
