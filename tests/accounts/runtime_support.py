@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from accounts.models import SessionCommand, WaConnection
+from accounts.services import session_command_create
 from tests.support.processes import ChildProcess, start_worker
 
 # Short timers so failover and restarts happen within seconds; every one of them is a setting.
@@ -45,3 +47,10 @@ def host_pids(worker_pid: int) -> list[int]:
 def node_pid(lease_owner: str) -> int:
     """Lease owners are ``<worker hostname>:<pid>:<suffix>``."""
     return int(lease_owner.rsplit(":", 2)[1])
+
+
+def sandbox_scan(connection: WaConnection) -> SessionCommand:
+    """What the sandbox scan endpoint does: a durable call that the session's owner runs."""
+    return session_command_create(
+        connection=connection, kind=SessionCommand.Kind.CALL, payload={"op": "scan", "args": {}}
+    )

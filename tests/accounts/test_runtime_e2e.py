@@ -6,7 +6,7 @@ import pytest
 
 from accounts.models import ConnectionEvent, SessionCommand, WaConnection, WorkerNode
 from accounts.services import connection_create, connection_start, connection_stop, session_command_create
-from tests.accounts.runtime_support import RUNTIME_ENV, host_pids, node_pid, start_sessions_worker
+from tests.accounts.runtime_support import RUNTIME_ENV, host_pids, node_pid, sandbox_scan, start_sessions_worker
 from tests.support.processes import running, start_beat, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -14,13 +14,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 def _row(connection_id: int) -> WaConnection:
     return WaConnection.objects.get(pk=connection_id)
-
-
-def sandbox_scan(connection: WaConnection) -> SessionCommand:
-    """What the sandbox scan endpoint does: a durable call that the session's owner runs."""
-    return session_command_create(
-        connection=connection, kind=SessionCommand.Kind.CALL, payload={"op": "scan", "args": {}}
-    )
 
 
 @pytest.mark.parametrize("broker", ["redis", "embedded"])

@@ -9,8 +9,7 @@ from django.utils import timezone
 
 from accounts.models import ConnectionEvent, SessionCommand, WaConnection
 from accounts.services import connection_create, connection_start, session_command_create
-from tests.accounts.runtime_support import RUNTIME_ENV, host_pids, node_pid, start_sessions_worker
-from tests.accounts.test_runtime_e2e import sandbox_scan
+from tests.accounts.runtime_support import RUNTIME_ENV, host_pids, node_pid, sandbox_scan, start_sessions_worker
 from tests.support.processes import running, start_beat, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

@@ -11,8 +11,7 @@ from django.utils import timezone
 
 from accounts.models import ConnectionEvent, WaConnection, WorkerNode
 from accounts.services import connection_create, connection_start
-from tests.accounts.runtime_support import RUNTIME_ENV, host_pids, start_sessions_worker
-from tests.accounts.test_runtime_e2e import sandbox_scan
+from tests.accounts.runtime_support import RUNTIME_ENV, host_pids, sandbox_scan, start_sessions_worker
 from tests.support.processes import running, start_beat, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
