@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.api_auth.__main__ import ensure_database, ensure_wrk, free_port, wait_ready
+from bench.api_auth.__main__ import ensure_database, ensure_wrk, free_port, wait_ready, workers_cpu_seconds
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
@@ -114,6 +114,22 @@ def wait_for(condition, *, timeout: float, what: str, interval: float = 0.2):
     raise RuntimeError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
+def forget_earlier_runs() -> None:
+    """The benchmark database is the benchmark's own: earlier runs' sessions must not compete."""
+    from accounts.models import WaConnection
+    from apikeys.models import ApiKey
+
+    WaConnection.objects.all().delete()
+    ApiKey.objects.filter(label__startswith="bench-messaging-").delete()
+
+
+def show_logs(data_dir: Path) -> None:
+    for log in sorted(data_dir.glob("*.log")):
+        lines = log.read_text(errors="replace").splitlines()
+        print(f"--- last lines of {log.name}")
+        print("\n".join(line[:300] for line in lines[-15:]))
+
+
 def link_connections(api_key_id: int, count: int) -> list[int]:
     """Create sandbox connections, start them, scan each QR and wait until all are ready."""
     from accounts.models import SessionCommand, WaConnection
@@ -132,7 +148,7 @@ def link_connections(api_key_id: int, count: int) -> list[int]:
     return ids
 
 
-def accept_throughput(args, wrk: str, base: str, key: str, connection_id: int, data_dir: Path) -> float:
+def accept_throughput(args, wrk: str, base: str, key: str, connection_id: int, data_dir: Path, web_pid: int) -> float:
     script = data_dir / "post.lua"
     script.write_text(
         'wrk.method = "POST"\n'
@@ -140,29 +156,41 @@ def accept_throughput(args, wrk: str, base: str, key: str, connection_id: int, d
         'wrk.headers["Content-Type"] = "application/json"\n'
     )
     auth = ["-H", f"Authorization: Bearer {key}"]
-    send_url = f"{base}/api/v1/connections/{connection_id}/messages"
-    run_wrk(wrk, args, 2, [*auth, "-s", str(script)], send_url)
-    run_wrk(wrk, args, 2, auth, base + "/api/v1/me")
-    sends, mes = [], []
+    send = ([*auth, "-s", str(script)], f"{base}/api/v1/connections/{connection_id}/messages")
+    me = (auth, base + "/api/v1/me")
+    run_wrk(wrk, args, 2, *send)
+    run_wrk(wrk, args, 2, *me)
+    rates: dict[str, list[float]] = {"send": [], "me": [], "send_cpu": [], "me_cpu": []}
     for round_number in range(1, args.rounds + 1):
-        sends.append(run_wrk(wrk, args, args.duration, [*auth, "-s", str(script)], send_url))
-        mes.append(run_wrk(wrk, args, args.duration, auth, base + "/api/v1/me"))
-        print(f"  round {round_number}: POST messages {sends[-1]:8.1f} req/s   GET /api/v1/me {mes[-1]:8.1f} req/s")
-    send_rate, me_rate = statistics.median(sends), statistics.median(mes)
+        for name, (extra, url) in (("send", send), ("me", me)):
+            before = workers_cpu_seconds(web_pid)
+            rate, requests = run_wrk(wrk, args, args.duration, extra, url)
+            rates[name].append(rate)
+            rates[f"{name}_cpu"].append((workers_cpu_seconds(web_pid) - before) * 1000 / max(requests, 1))
+        print(
+            f"  round {round_number}: POST messages {rates['send'][-1]:7.1f} req/s ({rates['send_cpu'][-1]:.2f} ms CPU)"
+            f"   GET /api/v1/me {rates['me'][-1]:7.1f} req/s ({rates['me_cpu'][-1]:.2f} ms CPU)"
+        )
+    send_rate, me_rate = statistics.median(rates["send"]), statistics.median(rates["me"])
+    send_cpu, me_cpu = statistics.median(rates["send_cpu"]), statistics.median(rates["me_cpu"])
     ratio = send_rate / me_rate
-    print(f"accept: POST /connections/{{id}}/messages {send_rate:.1f} req/s, GET /api/v1/me {me_rate:.1f} req/s")
+    print(f"accept: POST /connections/{{id}}/messages {send_rate:.1f} req/s ({send_cpu:.2f} ms web CPU each), "
+          f"GET /api/v1/me {me_rate:.1f} req/s ({me_cpu:.2f} ms) (medians)")  # fmt: skip
+    print(f"web CPU ratio (me/send): {me_cpu / send_cpu:.2f}")
     print(f"accept ratio: {ratio:.2f} (target >= {TARGET_RATIO}) {'MET' if ratio >= TARGET_RATIO else 'MISSED'}")
     return ratio
 
 
-def run_wrk(wrk: str, args, duration: int, extra: list[str], url: str) -> float:
+def run_wrk(wrk: str, args, duration: int, extra: list[str], url: str) -> tuple[float, int]:
+    """Requests/s and the number of requests wrk completed."""
     import re
 
     argv = [wrk, "-t2", f"-c{args.wrk_connections}", f"-d{duration}s", *extra, url]
     output = subprocess.run(argv, check=True, capture_output=True, text=True).stdout
     if "Non-2xx or 3xx responses" in output:
         raise RuntimeError(f"wrk saw error responses from {url}:\n{output}")
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    return rate, int(re.search(r"(\d+) requests in", output).group(1))
 
 
 def end_to_end(args, port: int, key: str, connection_ids: list[int]) -> bool:
@@ -205,6 +233,7 @@ def end_to_end(args, port: int, key: str, connection_ids: list[int]) -> bool:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
+    sys.stdout.reconfigure(line_buffering=True)
     wrk = ensure_wrk()
     ensure_database(args.database_url)
     with tempfile.TemporaryDirectory(prefix="wildcat-bench-msg-") as folder:
@@ -218,6 +247,7 @@ def main(argv: list[str]) -> int:
         from apikeys.services import apikey_create
 
         call_command("migrate", "--noinput", verbosity=0)
+        forget_earlier_runs()
         api_key, key = apikey_create(label=f"bench-messaging-{int(time.time() * 1000)}")
         port = free_port()
         base = f"http://127.0.0.1:{port}"
@@ -235,7 +265,7 @@ def main(argv: list[str]) -> int:
                 f"gunicorn: {args.web_workers} workers x {args.web_threads} threads; "
                 f"wrk: 2 threads, {args.wrk_connections} connections"
             )
-            ratio = accept_throughput(args, wrk, base, key, ids[0], data_dir)
+            ratio = accept_throughput(args, wrk, base, key, ids[0], data_dir, web.pid)
             from messaging.models import Message
 
             Message.objects.filter(api_key_id=api_key.pk).delete()  # the accept run's queue is not part 2
@@ -245,6 +275,9 @@ def main(argv: list[str]) -> int:
             rows = WaConnection.objects.filter(pk__in=ids)
             wait_for(lambda: rows.filter(status="ready").count() == len(ids), timeout=180, what="sessions resumed")
             ok = end_to_end(args, port, key, ids)
+        except Exception:
+            show_logs(data_dir)
+            raise
         finally:
             for process in (worker, beat, web):
                 stop(process)
