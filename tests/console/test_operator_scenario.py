@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from django.db import connection as db_connection
+from django.db import connections
 
 from accounts.models import WaConnection
 from apikeys.models import ApiKey
@@ -97,6 +98,9 @@ def browser_page(monkeypatch):
             yield page
         finally:
             browser.close()
+            # Inside Playwright's sync API the test's ORM calls get their own connection (another
+            # context); close it here, or PostgreSQL refuses to drop the test database.
+            connections.close_all()
 
 
 @pytest.fixture
@@ -106,6 +110,22 @@ def console_workers(redis_url, process_logs, settings):
     hooks = start_worker("console-hooks", "default,webhooks", process_logs, **WORKER_ENV)
     with running(sessions, hooks, start_beat(process_logs, **WORKER_ENV)):
         yield
+    _wait_for_other_sessions_to_end()
+
+
+def _wait_for_other_sessions_to_end() -> None:
+    """PostgreSQL ends a killed worker's backends a moment later; the test database is dropped only then."""
+    if db_connection.vendor != "postgresql":
+        return
+
+    def alone() -> bool:
+        with db_connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            return cursor.fetchone()[0] == 0
+
+    wait_until(alone, timeout=20, interval=0.2, message="the workers' database sessions to end")
 
 
 def step_log_in(page, shot, url: str) -> None:
