@@ -8,6 +8,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from django.apps import apps
+from django.contrib.auth import get_user_model
 from django.http import HttpRequest, HttpResponse
 
 logger = logging.getLogger("wildcat.audit")
@@ -27,8 +29,8 @@ def audit_record(
 ):
     """Insert one audit entry (inside the caller's transaction, so it stands or falls with the change).
 
-    When called during a request, a missing ``ip`` is the peer address and a missing
-    ``actor_user_id`` is the signed-in admin user, if any.
+    When called during a request, a missing ``ip`` is the peer address, a missing ``actor_user_id``
+    the signed-in admin user and a missing ``actor_key_id`` the API key the request authenticated with.
     """
     from wildcat.models import AuditEntry
 
@@ -38,6 +40,7 @@ def audit_record(
     if request is not None:
         ip = ip or client_ip(request)
         actor_user_id = actor_user_id or _signed_in_user_id(request)
+        actor_key_id = actor_key_id or _calling_key_id(request)
     return AuditEntry.objects.create(
         action=action,
         actor_key_id=actor_key_id,
@@ -62,11 +65,17 @@ def _valid_ip(raw: str | None) -> str | None:
 
 
 def _signed_in_user_id(request: HttpRequest) -> int | None:
-    # Only a session user (the admin) counts; API requests carry a key, not a user.
+    # Only a session user (the admin) counts: on API requests DRF puts the ApiKey in request.user.
     user = getattr(request, "user", None)
-    if user is None or not getattr(user, "is_authenticated", False):
+    if not isinstance(user, get_user_model()) or not user.is_authenticated:
         return None
-    return getattr(user, "pk", None)
+    return user.pk
+
+
+def _calling_key_id(request: HttpRequest) -> int | None:
+    # DRF copies the authentication result onto the Django request it wraps.
+    api_key = getattr(request, "auth", None)
+    return api_key.pk if isinstance(api_key, apps.get_model("apikeys", "ApiKey")) else None
 
 
 class AuditContextMiddleware:
