@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from messaging import pacing
@@ -196,21 +197,28 @@ def _emit(event_emit, message: Message, event_type: EventType) -> None:
 
 
 def _record_sent(sent: list[tuple[Message, SendResult]], now: datetime) -> None:
+    """One UPDATE for the whole batch (a per-row CASE bulk update costs milliseconds per message).
+
+    ``sent_at`` is when the batch was recorded, at most one outbox call after the actual send.
+    """
     if not sent:
         return
-    for message, result in sent:
-        message.sent_at = result.timestamp or now
-        message.timestamp = message.sent_at
+    for message, _result in sent:
+        message.sent_at = message.timestamp = message.updated_at = now
         message.attempts += 1
         message.error_code = message.error = ""
         message.next_attempt_at = None
-        message.updated_at = now
         message.status = Message.Status.SENT
-    fields = ["sent_at", "timestamp", "attempts", "error_code", "error", "next_attempt_at", "updated_at"]
-    Message.objects.bulk_update([m for m, _ in sent], fields)
-    # Only rows still ``sending``: a receipt may already have moved one to delivered or read.
-    Message.objects.filter(pk__in=[m.pk for m, _ in sent], status=Message.Status.SENDING).update(
-        status=Message.Status.SENT
+    # Only rows still ``sending`` change status: a receipt may already have moved one on.
+    Message.objects.filter(pk__in=[m.pk for m, _ in sent]).update(
+        sent_at=now,
+        timestamp=now,
+        attempts=F("attempts") + 1,
+        error_code="",
+        error="",
+        next_attempt_at=None,
+        updated_at=now,
+        status=Case(When(status=Message.Status.SENDING, then=Value(Message.Status.SENT)), default=F("status")),
     )
 
 
