@@ -29,6 +29,7 @@ logger = logging.getLogger("accounts.runtime.host")
 TICK_SECONDS = 0.2
 STOP_GRACE_SECONDS = 5.0
 COMMAND_HOLD_SECONDS = 10.0
+OUTBOX_HOT_SECONDS = 30.0
 
 
 @dataclass
@@ -39,17 +40,22 @@ class HostedSession:
     woken: bool = True  # look for work as soon as the session starts
     # After a transient command failure while not ready: hold commands until ready (or this deadline).
     commands_held_until: float = 0.0
+    # A session that just sent is polled often for a while, so paced or batched sends keep flowing
+    # even when the safety poll is slow (the outbox returns early when the next send is not due yet).
+    outbox_hot_until: float = 0.0
+    next_hot_poll: float = 0.0
     info: dict[str, Any] = field(default_factory=dict)
 
 
 class SessionHost:
     """Holds the sessions of this process; all driver calls happen on the command thread."""
 
-    def __init__(self, *, protocol_out: TextIO, poll_seconds: float) -> None:
+    def __init__(self, *, protocol_out: TextIO, poll_seconds: float, hot_poll_seconds: float = 0.5) -> None:
         self.sessions: dict[int, HostedSession] = {}
         self.inbox: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self.events: queue.Queue[tuple[int, Any] | None] = queue.Queue()
         self.poll_seconds = poll_seconds
+        self.hot_poll_seconds = hot_poll_seconds
         self._out = protocol_out
         self._out_lock = threading.Lock()
         self._running = True
@@ -178,6 +184,9 @@ class SessionHost:
 
     def _tick_all(self, now: float) -> None:
         for session in list(self.sessions.values()):
+            if session.outbox_hot_until > now and now >= session.next_hot_poll:
+                session.woken = True
+                session.next_hot_poll = now + self.hot_poll_seconds
             try:
                 session.driver.tick(now)
             except Exception:  # one session's timer bug must not stop the others
@@ -216,7 +225,8 @@ class SessionHost:
             logger.debug("messaging.outbox is not available; no outbound processing")
             return
         try:
-            outbox_process(connection_id=session.connection_id, port=session.driver)
+            if outbox_process(connection_id=session.connection_id, port=session.driver):
+                session.outbox_hot_until = time.monotonic() + OUTBOX_HOT_SECONDS
         except Exception:  # the outbox records its own failures; keep the loop alive
             logger.exception("outbox processing failed for session %s", session.connection_id)
 
@@ -264,7 +274,9 @@ def main() -> None:
     if get_redis() is not None:
         # Wake-ups arrive through the supervisor; polling is only the safety net.
         poll = max(poll, settings.WILDCAT_SESSION_SAFETY_POLL_SECONDS)
-    host = SessionHost(protocol_out=protocol_out, poll_seconds=poll)
+    host = SessionHost(
+        protocol_out=protocol_out, poll_seconds=poll, hot_poll_seconds=settings.WILDCAT_SESSION_POLL_SECONDS
+    )
     sink = threading.Thread(target=host.sink_loop, name="wc-host-sink", daemon=True)
     sink.start()
     worker = threading.Thread(target=host.command_loop, name="wc-host-commands", daemon=True)
