@@ -7,6 +7,7 @@ import os
 import pytest
 
 from tests.security.fuzzing import fuzz
+from tests.security.phone import AnsweringPhone
 from tests.security.world import build_world
 
 # A few examples per operation keeps `make test` within minutes; bench/security runs hundreds.
@@ -18,6 +19,7 @@ EXAMPLES = int(os.environ.get("WILDCAT_TEST_FUZZ_EXAMPLES", "8"))
 def test_fuzz_the_api_schema(short_waits, settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path / "media")
     settings.WILDCAT_API_RATE = "100000/min"
+    settings.WILDCAT_SESSION_CALL_TIMEOUT = 5  # the phone below answers session calls
     world = build_world("fuzz", "4915100000009")
     real_ids = {
         "connection_id": world.connection_id,
@@ -26,7 +28,9 @@ def test_fuzz_the_api_schema(short_waits, settings, tmp_path):
         "webhooks:id": world.endpoint_id,
         "deliveries:id": world.delivery_id,
     }
-    report = fuzz(secret=world.secret, real_ids=real_ids, max_examples=EXAMPLES)
+    with AnsweringPhone(world.connection_id) as phone:
+        report = fuzz(secret=world.secret, real_ids=real_ids, max_examples=EXAMPLES)
+    assert phone.answered > 0  # session calls reached a live session
     print(report.summary())
     assert report.operations >= 30
     assert report.requests >= report.operations * 2
