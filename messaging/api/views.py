@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.http import FileResponse, QueryDict
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
 from rest_framework.request import Request
@@ -142,7 +143,7 @@ class ChatListView(generics.ListAPIView):
 
 
 class ChatReadView(APIView):
-    @extend_schema(request=None, summary="Mark a chat read (sends read receipts)")
+    @extend_schema(request=None, responses=OpenApiTypes.OBJECT, summary="Mark a chat read (sends read receipts)")
     def post(self, request: Request, connection_id: int, jid: str) -> Response:
         connection = services.connection_for_key(api_key_id=request.auth.pk, connection_id=connection_id)
         marked = services.chat_mark_read(connection=connection, chat_jid=_chat_jid(jid))
@@ -150,7 +151,9 @@ class ChatReadView(APIView):
 
 
 class ChatPresenceView(APIView):
-    @extend_schema(request=PresenceSerializer, summary="Show typing / recording / paused in a chat")
+    @extend_schema(
+        request=PresenceSerializer, responses=OpenApiTypes.OBJECT, summary="Show typing / recording / paused in a chat"
+    )
     def post(self, request: Request, connection_id: int, jid: str) -> Response:
         connection = services.connection_for_key(api_key_id=request.auth.pk, connection_id=connection_id)
         serializer = PresenceSerializer(data=request.data)
@@ -164,7 +167,9 @@ class ChatPresenceView(APIView):
 
 
 class ContactsCheckView(APIView):
-    @extend_schema(request=ContactsCheckSerializer, summary="Which numbers are on WhatsApp")
+    @extend_schema(
+        request=ContactsCheckSerializer, responses=OpenApiTypes.OBJECT, summary="Which numbers are on WhatsApp"
+    )
     def post(self, request: Request, connection_id: int) -> Response:
         connection = services.connection_for_key(api_key_id=request.auth.pk, connection_id=connection_id)
         serializer = ContactsCheckSerializer(data=request.data)
@@ -185,7 +190,7 @@ class ContactsCheckView(APIView):
 
 
 class GroupListView(APIView):
-    @extend_schema(summary="The groups this connection belongs to")
+    @extend_schema(responses=OpenApiTypes.OBJECT, summary="The groups this connection belongs to")
     def get(self, request: Request, connection_id: int) -> Response:
         connection = services.connection_for_key(api_key_id=request.auth.pk, connection_id=connection_id)
         answer = session_calls.session_call(connection_id=connection.pk, op="list_groups", args={})
@@ -193,7 +198,7 @@ class GroupListView(APIView):
 
 
 class GroupDetailView(APIView):
-    @extend_schema(summary="One group with its participants")
+    @extend_schema(responses=OpenApiTypes.OBJECT, summary="One group with its participants")
     def get(self, request: Request, connection_id: int, jid: str) -> Response:
         connection = services.connection_for_key(api_key_id=request.auth.pk, connection_id=connection_id)
         group = _chat_jid(jid)
