@@ -101,6 +101,7 @@ DETAIL_FIELDSETS = [
         },
     ),
 ]
+DETAIL_FIELDS = [name for _, box in DETAIL_FIELDSETS for name in box["fields"]]
 # Pages whose fields are all read-only: no Save buttons, only the actions the page offers.
 READ_ONLY_PAGE = {"show_save": False, "show_save_and_continue": False, "show_save_and_add_another": False}
 
@@ -228,6 +229,7 @@ class WaConnectionAdmin(admin.ModelAdmin):
             "actions": console.actions_available(connection),
             "now": now.isoformat(),
             "events": [console.timeline_entry(event, now=now) for event in timeline],
+            "fields": console.detail_values(connection, DETAIL_FIELDS),
         }
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):

@@ -7,7 +7,8 @@ from typing import Any
 import phonenumbers
 from django import forms
 from django.conf import settings
-from django.utils import timezone
+from django.db import models
+from django.utils import formats, timezone
 from django.utils.timesince import timesince
 
 from accounts.models import ConnectionEvent, WaConnection
@@ -109,6 +110,22 @@ def timeline_entry(event: ConnectionEvent, *, now=None) -> dict[str, Any]:
         "created_at": event.created_at.isoformat(),
         "ago": timesince(event.created_at, now or timezone.now()).split(",")[0],
     }
+
+
+def detail_values(connection: WaConnection, names: list[str]) -> dict[str, str]:
+    """The detail fields as the admin shows them, so the page can keep them current without a reload."""
+    values = {}
+    for name in names:
+        field = WaConnection._meta.get_field(name)
+        if isinstance(field, models.ForeignKey):
+            continue  # the owner key never changes
+        value = getattr(connection, name)
+        if isinstance(field, models.DateTimeField):
+            value = formats.date_format(timezone.localtime(value), "DATETIME_FORMAT") if value else ""
+        elif field.choices:
+            value = getattr(connection, f"get_{name}_display")()
+        values[name] = str(value) if value not in (None, "") else "-"
+    return values
 
 
 def e164_or_error(value: str) -> str:

@@ -113,6 +113,10 @@
       if (name in data.actions) { button.disabled = !data.actions[name]; }
     });
     renderLink(data);
+    Object.keys(data.fields).forEach(function (name) {
+      var cell = document.querySelector(".field-" + name + " .readonly");
+      if (cell) { cell.textContent = data.fields[name]; }
+    });
     root.setAttribute("data-status", data.status);
     renderTimeline(data.events);
     refreshTimes();
