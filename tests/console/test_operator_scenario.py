@@ -235,4 +235,8 @@ def test_operator_runs_wildcat_from_the_console(live_server, console_workers, br
     wait_until(lambda: "console-sessions" in browser_page.goto(f"{live_server.url}/admin/").text(), timeout=30)
     browser_page.wait_for_selector("#wc-dash-workers .wc-table")
     shot("dashboard-after")
+    browser_page.evaluate("localStorage.setItem('theme', 'dark')")  # the admin's own theme switch
+    browser_page.goto(f"{live_server.url}/admin/accounts/waconnection/{connection.pk}/change/")
+    browser_page.wait_for_selector("#wc-status .wc-badge[data-status=ready]")
+    shot("connection-dark-theme")
     assert len(list(folder.glob("*.png"))) == shot.count
