@@ -42,6 +42,7 @@ class ConnectionCreateForm(forms.ModelForm):
     class Meta:
         model = WaConnection
         fields = ["api_key", "name", "driver"]
+        labels = {"api_key": "API key"}
 
     def clean(self) -> dict:
         data = super().clean()

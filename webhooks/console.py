@@ -27,6 +27,7 @@ class EndpointCreateForm(forms.ModelForm):
     class Meta:
         model = WebhookEndpoint
         fields = ["api_key", "connection", "url", "description", "event_types"]
+        labels = {"api_key": "API key", "url": "URL"}
         help_texts = {
             "url": "http or https. Private and local addresses are refused unless the operator allows their network.",
             "connection": "Only events of this connection; empty means all of the key's connections.",

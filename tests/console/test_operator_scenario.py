@@ -193,6 +193,10 @@ def step_send(page, shot, connection: WaConnection) -> None:
 def step_webhook(page, shot, url: str, api_key: ApiKey, receiver_url: str, healthy: dict) -> WebhookDelivery:
     page.goto(f"{url}/admin/webhooks/webhookendpoint/add/")
     page.select_option("#id_api_key", str(api_key.pk))
+    page.fill("#id_url", "http://10.20.30.40/hook")
+    click_through(page, "input[name=_save]")
+    assert "not a public address" in page.locator(".field-url .errorlist").inner_text()
+    shot("webhook-private-address-refused")
     page.fill("#id_url", f"{receiver_url}/hook")
     page.check("input[name=event_types][value='message.received']")
     click_through(page, "input[name=_save]")
