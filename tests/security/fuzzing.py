@@ -72,10 +72,11 @@ def _with_real_ids(case, real_ids: dict[str, int], use_real: bool) -> None:
 
     ``real_ids`` maps a path parameter to an id, or ``"<first path segment>:<parameter>"`` where one
     name means different objects (``id`` is a webhook under /webhooks and a delivery under
-    /deliveries). Deletes keep their generated ids: deleting the shared objects early would turn the
-    rest of the run into 404s.
+    /deliveries). Deletes and logouts keep their generated ids: deleting the shared objects or
+    unlinking the shared connection early would turn the rest of the run into 404s and 409s.
     """
-    if not use_real or not case.path_parameters or case.method.upper() == "DELETE":
+    destroys = case.method.upper() == "DELETE" or case.operation.path.endswith("/logout")
+    if not use_real or not case.path_parameters or destroys:
         return
     segment = case.operation.path.removeprefix("/api/v1/").split("/", 1)[0]
     for name in list(case.path_parameters):

@@ -17,6 +17,7 @@ class AnsweringPhone:
     def __init__(self, connection_id: int) -> None:
         self.connection_id = connection_id
         self.answered = 0
+        self.errors: list[str] = []
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"phone-{connection_id}", daemon=True)
@@ -43,8 +44,16 @@ class AnsweringPhone:
             driver.tick(time.monotonic() + 3600)
             self._ready.set()
             while not self._stop.is_set():
-                if not self._answer_one(driver):
+                try:
+                    answered = self._answer_one(driver)
+                except Exception as exc:  # kept for the test to report; the phone goes on answering
+                    self.errors.append(repr(exc))
+                    answered = False
+                if not answered:
                     self._stop.wait(0.02)
+        except Exception as exc:
+            self.errors.append(repr(exc))
+            self._ready.set()
         finally:
             connection.close()
 
