@@ -17,19 +17,12 @@ from messaging.models import STATUS_RANK, Message
 from messaging.payloads import message_payload
 from wildcat.whatsapp import InboundMessage, Receipt, ReceiptType
 
-_owners: dict[int, int] = {}
-
 
 def connection_owner(connection_id: int) -> int | None:
-    """The API key that owns a connection (it never changes, so it is remembered per process)."""
+    """The API key that owns a connection (None when the connection is gone)."""
     from accounts.models import WaConnection
 
-    if connection_id not in _owners:
-        owner = WaConnection.objects.filter(pk=connection_id).values_list("api_key_id", flat=True).first()
-        if owner is None:
-            return None
-        _owners[connection_id] = owner
-    return _owners[connection_id]
+    return WaConnection.objects.filter(pk=connection_id).values_list("api_key_id", flat=True).first()
 
 
 def emit(message: Message, event_type: str, **extra: Any) -> None:

@@ -36,6 +36,16 @@ def _plain_static_storage(settings):
     }
 
 
+@pytest.fixture(autouse=True)
+def _fresh_send_path_cache():
+    """Ids repeat after a rolled-back test: the send path's short connection cache starts empty."""
+    from messaging.services import send_connection_cache_clear
+
+    send_connection_cache_clear()
+    yield
+    send_connection_cache_clear()
+
+
 @pytest.fixture
 def redis_url(settings) -> str:
     """Point the cache, throttles and wake-ups at a real, empty Redis database."""

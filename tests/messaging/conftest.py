@@ -33,16 +33,13 @@ def connection(api_key):
 
 @pytest.fixture(autouse=True)
 def _fresh_pacing(settings, tmp_path):
-    """Pacing and the send path's connection cache are per process: every test starts with neither."""
+    """Pacing state is per process: every test starts with none. Media goes to a temporary folder."""
     from messaging import pacing
-    from messaging.services import send_connection_cache_clear
 
     settings.MEDIA_ROOT = str(tmp_path / "media")
     pacing.pacing_reset()
-    send_connection_cache_clear()
     yield
     pacing.pacing_reset()
-    send_connection_cache_clear()
 
 
 class SandboxPhone:
