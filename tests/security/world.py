@@ -45,14 +45,10 @@ class World:
 def build_world(label: str, phone_digits: str) -> World:
     from accounts import services as accounts
     from apikeys.services import apikey_create
-    from messaging import inbound
     from messaging import services as messaging
     from webhooks import services as webhooks
     from wildcat.whatsapp import AccountInfo, MediaPayload, MessageType
 
-    # Connection ids are reused after a rolled-back test on SQLite; the per-process owner memo must not
-    # carry a previous test's owner over.
-    inbound._owners.clear()
     api_key, secret = apikey_create(label=f"integrator-{label}")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
