@@ -1,7 +1,7 @@
 """DRF authentication by API key: ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``.
 
 Missing, malformed, unknown and revoked keys all end in the same 401. Keys are found through a
-cached record (``apikeys.records``); revoking a key forgets that record, so the key is refused from
+cached record (``apikeys.records``); revoking a key overwrites that record, so the key is refused from
 the next request on. With Redis, finding the record, counting the request against the throttle
 window and counting its usage are one round trip (``apikeys.usage.auth_and_count``).
 """

@@ -2,7 +2,7 @@
 
 With Redis the record is JSON under ``wildcat:apikeys:auth:<digest>`` (the auth script reads it);
 without Redis it lives in Django's cache. It carries the flushed usage count and ``last_used_at``,
-so whoever changes those (the usage flush, the last-use write, revoking) forgets the record and the
+so whoever changes those (the usage flush, the last-use write) forgets the record and the
 next request reads the row again.
 """
 
@@ -59,15 +59,26 @@ def api_key_from(record: dict[str, Any], token_hash: str) -> ApiKey | None:
 
 
 def store_in_redis(client: redis.Redis, token_hash: str, record: dict[str, Any]) -> None:
-    client.set(redis_key(token_hash), json.dumps(record), ex=timeout_for(record))
+    # Only fill an empty slot: a request that read the row just before a revoke committed must not
+    # overwrite the revoked record that the revoke wrote (see refresh()).
+    client.set(redis_key(token_hash), json.dumps(record), ex=timeout_for(record), nx=True)
 
 
 def lookup_in_cache(token_hash: str) -> dict[str, Any]:
     record = cache.get(cache_key(token_hash))
     if record is None:
         record = record_from_db(token_hash)
-        cache.set(cache_key(token_hash), record, timeout_for(record))
+        cache.add(cache_key(token_hash), record, timeout_for(record))
     return record
+
+
+def refresh(token_hash: str) -> None:
+    """Overwrite the cached record with the row as committed now (used after a revoke)."""
+    record = record_from_db(token_hash)
+    cache.set(cache_key(token_hash), record, timeout_for(record))
+    client = get_redis()
+    if client is not None:
+        client.set(redis_key(token_hash), json.dumps(record), ex=timeout_for(record))
 
 
 def forget(*token_hashes: str) -> None:

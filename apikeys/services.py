@@ -42,7 +42,8 @@ def apikey_revoke(*, api_key: ApiKey) -> ApiKey:
         api_key.revoked_at = timezone.now()
         api_key.save(update_fields=["status", "revoked_at", "updated_at"])
         token_hash = api_key.token_hash
-        # Forget now and again after commit, so a request racing the commit cannot re-cache it.
-        transaction.on_commit(lambda: records.forget(token_hash))
-    records.forget(token_hash)
+        # After commit the cache holds the revoked record itself; cache fills only take empty slots,
+        # so a request that read the row just before this commit cannot re-cache the key as active.
+        records.forget(token_hash)
+        transaction.on_commit(lambda: records.refresh(token_hash))
     return api_key

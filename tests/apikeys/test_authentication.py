@@ -126,3 +126,18 @@ def test_redis_down_is_a_503_in_the_error_format_not_a_500(settings):
     response = APIClient(raise_request_exception=False).get(ME, HTTP_AUTHORIZATION=f"Bearer {api_key.secret}")
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "service_unavailable"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_request_racing_the_revoke_cannot_re_cache_the_key_as_active(redis_url):
+    from apikeys import records
+    from wildcat.redis_client import get_redis
+
+    api_key = ApiKeyFactory()
+    stale_record = records.record_from_db(api_key.token_hash)  # read just before the revoke commits
+    assert stale_record["status"] == "active"
+    apikey_revoke(api_key=api_key)
+    records.store_in_redis(get_redis(), api_key.token_hash, stale_record)  # the racing request's cache fill
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key.secret}")
+    _assert_401(client.get(ME))
