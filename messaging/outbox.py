@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
@@ -220,6 +220,33 @@ def _record_sent(sent: list[tuple[Message, SendResult]], now: datetime) -> None:
         updated_at=now,
         status=Case(When(status=Message.Status.SENDING, then=Value(Message.Status.SENT)), default=F("status")),
     )
+    _adopt_network_ids(sent)
+
+
+def _adopt_network_ids(sent: list[tuple[Message, SendResult]]) -> None:
+    """Store the id WhatsApp actually used when the driver could not send with the pre-generated one.
+
+    Receipts, edits and revokes name the network's id, so the row must carry it. If another row of
+    the connection already holds that id (an echo stored first), the message keeps its own id rather
+    than breaking the batch on the unique constraint.
+    """
+    for message, result in sent:
+        network_id = result.wa_message_id
+        if not network_id or network_id == message.wa_message_id:
+            continue
+        try:
+            with transaction.atomic():
+                Message.objects.filter(pk=message.pk).update(wa_message_id=network_id)
+        except IntegrityError:
+            logger.warning(
+                "message %s was sent as %s, which another message of connection %s already has; keeping %s",
+                message.pk,
+                network_id,
+                message.connection_id,
+                message.wa_message_id,
+            )
+            continue
+        message.wa_message_id = network_id
 
 
 def _record_retries(retries: list[tuple[Message, DriverError]], now: datetime) -> list[Message]:

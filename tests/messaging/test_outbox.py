@@ -151,3 +151,58 @@ def test_a_receipt_that_beats_the_sent_record_is_not_downgraded(phone):
     assert outbox_process(connection_id=connection_id, port=FastReceipts()) == 1
     message.refresh_from_db()
     assert message.status == "delivered" and message.sent_at is not None
+
+
+class NetworkChosenIds:
+    """A port like the neonize driver: WhatsApp picks the message id, whatever id was asked for."""
+
+    def __init__(self, driver) -> None:
+        self.driver = driver
+        self.used: dict[str, str] = {}
+
+    def send_message(self, outbound):
+        from dataclasses import replace
+
+        from wildcat.whatsapp import SendResult, generate_message_id
+
+        network_id = self.used.setdefault(outbound.wa_message_id, generate_message_id())
+        result = self.driver.send_message(replace(outbound, wa_message_id=network_id))
+        return SendResult(wa_message_id=network_id, timestamp=result.timestamp)
+
+
+def test_the_id_the_network_used_is_stored_so_receipts_match(phone):
+    first, second = queue(phone.connection, CHAT_A, "one"), queue(phone.connection, CHAT_B, "two")
+    pregenerated = (first.wa_message_id, second.wa_message_id)
+    port = NetworkChosenIds(phone.driver)
+    from messaging.outbox import outbox_process
+
+    assert outbox_process(connection_id=phone.connection.pk, port=port) == 2
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.wa_message_id, second.wa_message_id) == (port.used[pregenerated[0]], port.used[pregenerated[1]])
+    assert first.wa_message_id not in pregenerated and second.status == "sent"
+    assert sorted(phone.deliveries().values_list("wa_message_id", flat=True)) == sorted(
+        [first.wa_message_id, second.wa_message_id]
+    )
+    assert phone.deliver_receipts() > 0
+    assert set(Message.objects.filter(pk__in=[first.pk, second.pk]).values_list("status", flat=True)) == {"read"}
+
+
+def test_a_network_id_already_taken_keeps_the_message_and_the_batch(phone):
+    taken = queue(phone.connection, CHAT_B, "already here")
+    message = queue(phone.connection, CHAT_A, "clash")
+    Message.objects.filter(pk=taken.pk).update(status="sent")
+
+    class Clashing:
+        def send_message(self, outbound):
+            from wildcat.whatsapp import SendResult
+
+            result = phone.driver.send_message(outbound)
+            return SendResult(wa_message_id=taken.wa_message_id, timestamp=result.timestamp)
+
+    from messaging.outbox import outbox_process
+
+    pregenerated = message.wa_message_id
+    assert outbox_process(connection_id=phone.connection.pk, port=Clashing()) == 1
+    message.refresh_from_db()
+    assert message.status == "sent" and message.wa_message_id == pregenerated
