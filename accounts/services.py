@@ -263,6 +263,12 @@ def connection_touch(*, connection_id: int) -> None:
     WaConnection.objects.filter(pk=connection_id).update(last_activity_at=now, last_seen=now)
 
 
+def connections_touch(*, connection_ids: list[int]) -> None:
+    """``connection_touch`` for several connections at once (a burst of traffic on the event sink)."""
+    now = timezone.now()
+    WaConnection.objects.filter(pk__in=connection_ids).update(last_activity_at=now, last_seen=now)
+
+
 def connection_record_event(*, connection_id: int, kind: str, detail: dict[str, Any]) -> ConnectionEvent | None:
     """A timeline row written by the runtime (crash, owner change, restart); None if the connection is gone."""
     if kind not in ConnectionEvent.Kind.values:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+
+from django.db import close_old_connections, transaction
 
 from accounts import services
 from accounts.models import WaConnection
@@ -14,6 +16,63 @@ Status = WaConnection.Status
 # A DISCONNECTED event with one of these reasons (or detail {"auth_failed": true}) ends a login that
 # never completed: the QR codes ran out, or pairing failed. Drivers use them to report auth_failed.
 AUTH_FAILED_REASONS = frozenset({"qr_timeout", "pair_error", "auth_failed"})
+# Events that only move things forward and are idempotent: a burst of them shares one transaction.
+BATCHABLE = frozenset({DriverEventType.RECEIPT, DriverEventType.KEEPALIVE})
+
+
+def handle_driver_events(items: Sequence[tuple[int, DriverEvent]]) -> None:
+    """Apply a burst of ``(connection_id, event)`` in order; never raises (failures are logged).
+
+    Consecutive receipts and keepalives are applied in one transaction (one commit instead of one
+    per event); every other event gets its own, exactly as ``handle_driver_event``.
+    """
+    run: list[tuple[int, DriverEvent]] = []
+    for connection_id, event in items:
+        if event.type in BATCHABLE:
+            run.append((connection_id, event))
+            continue
+        _apply_batch(run)
+        run = []
+        _apply_logged(connection_id, event)
+    _apply_batch(run)
+
+
+def _apply_logged(connection_id: int, event: DriverEvent) -> None:
+    try:
+        handle_driver_event(connection_id=connection_id, event=event)
+    except Exception:  # one bad event must not stop the sink
+        logger.exception("handling %s event failed for session %s", event.type, connection_id)
+        close_old_connections()
+
+
+def _apply_batch(run: list[tuple[int, DriverEvent]]) -> None:
+    if len(run) <= 1:
+        for connection_id, event in run:
+            _apply_logged(connection_id, event)
+        return
+    try:
+        with transaction.atomic():
+            live = set(WaConnection.objects.filter(pk__in={cid for cid, _ in run}).values_list("pk", flat=True))
+            if live:
+                services.connections_touch(connection_ids=sorted(live))
+            apply_receipt = _messaging("message_apply_receipt")
+            for connection_id, event in run:
+                if connection_id in live and event.receipt is not None and apply_receipt is not None:
+                    _apply_receipt_savepoint(apply_receipt, connection_id, event)
+    except Exception:  # the shared transaction failed as a whole: apply them one by one
+        logger.warning("a burst of %s events failed together; applying them one at a time", len(run), exc_info=True)
+        close_old_connections()
+        for connection_id, event in run:
+            _apply_logged(connection_id, event)
+
+
+def _apply_receipt_savepoint(apply_receipt: Callable, connection_id: int, event: DriverEvent) -> None:
+    """A receipt that fails rolls back alone; the rest of the burst still commits."""
+    try:
+        with transaction.atomic():
+            apply_receipt(connection_id=connection_id, receipt=event.receipt)
+    except Exception:
+        logger.exception("applying a receipt failed for session %s", connection_id)
 
 
 def handle_driver_event(*, connection_id: int, event: DriverEvent) -> None:

@@ -29,6 +29,7 @@ logger = logging.getLogger("accounts.runtime.host")
 TICK_SECONDS = 0.2
 STOP_GRACE_SECONDS = 5.0
 COMMAND_HOLD_SECONDS = 10.0
+SINK_BURST = 500  # events the sink takes from its queue at once (receipts in a burst share a commit)
 OUTBOX_HOT_SECONDS = 30.0
 
 
@@ -44,6 +45,8 @@ class HostedSession:
     # even when the safety poll is slow (the outbox returns early when the next send is not due yet).
     outbox_hot_until: float = 0.0
     next_hot_poll: float = 0.0
+    # When pacing lets this session's next message go (0 = not waiting): the tick wakes it then.
+    outbox_due_at: float = 0.0
     info: dict[str, Any] = field(default_factory=dict)
 
 
@@ -187,6 +190,9 @@ class SessionHost:
             if session.outbox_hot_until > now and now >= session.next_hot_poll:
                 session.woken = True
                 session.next_hot_poll = now + self.hot_poll_seconds
+            if session.outbox_due_at and now >= session.outbox_due_at:
+                session.woken = True
+                session.outbox_due_at = 0.0
             try:
                 session.driver.tick(now)
             except Exception:  # one session's timer bug must not stop the others
@@ -220,32 +226,42 @@ class SessionHost:
 
     def _outbox(self, session: HostedSession) -> None:
         try:
-            from messaging.outbox import outbox_process
+            from messaging.outbox import outbox_process, outbox_seconds_until_due
         except ImportError:
             logger.debug("messaging.outbox is not available; no outbound processing")
             return
         try:
             if outbox_process(connection_id=session.connection_id, port=session.driver):
-                session.outbox_hot_until = time.monotonic() + OUTBOX_HOT_SECONDS
+                now = time.monotonic()
+                session.outbox_hot_until = now + OUTBOX_HOT_SECONDS
+                # A paced session is called again when its next slot opens, not at the next poll.
+                due_in = outbox_seconds_until_due(session.connection_id)
+                session.outbox_due_at = now + due_in if due_in > 0 else 0.0
         except Exception:  # the outbox records its own failures; keep the loop alive
             logger.exception("outbox processing failed for session %s", session.connection_id)
 
     # --- sink thread ---------------------------------------------------------------------
     def sink_loop(self) -> None:
-        from django.db import close_old_connections
-
-        from accounts.runtime.events import handle_driver_event
+        from accounts.runtime.events import handle_driver_events
 
         while True:
             item = self.events.get()
             if item is None:
                 return
-            connection_id, event = item
-            try:
-                handle_driver_event(connection_id=connection_id, event=event)
-            except Exception:  # one bad event must not stop the sink
-                logger.exception("handling %s event failed for session %s", event.type, connection_id)
-                close_old_connections()
+            burst = [item]
+            stop = False
+            while len(burst) < SINK_BURST:
+                try:
+                    item = self.events.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stop = True
+                    break
+                burst.append(item)
+            handle_driver_events(burst)
+            if stop:
+                return
 
 
 def _protocol_stream() -> TextIO:

@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
 
 from accounts.models import SandboxCredential, SandboxDelivery
 from accounts.runtime.drivers.base import SessionDriver
@@ -170,19 +169,26 @@ class SandboxDriver(SessionDriver):
         self.emit(DriverEvent(type=DriverEventType.CONNECTED, account=self._account))
 
     def _emit_due_receipts(self, now: float) -> None:
+        """One receipt per chat and type for everything due this tick, like the network's batched receipts."""
         due = [r for r in self._receipts if r[0] <= now]
         if not due:
             return
         self._receipts = [r for r in self._receipts if r[0] > now]
-        stamp = datetime.now(UTC)
+        grouped: dict[tuple[str, str], list[str]] = {}
         for _, receipt_type, wa_message_id, chat_jid in due:
+            ids = grouped.setdefault((chat_jid, receipt_type), [])
+            if wa_message_id not in ids:
+                ids.append(wa_message_id)
+        read = [
+            wa_id for (_, receipt_type), ids in grouped.items() if receipt_type == ReceiptType.READ for wa_id in ids
+        ]
+        if read:
+            SandboxDelivery.objects.filter(connection_id=self.connection_id, wa_message_id__in=read).update(read=True)
+        stamp = datetime.now(UTC)
+        for (chat_jid, receipt_type), ids in grouped.items():
             receipt = Receipt(
-                wa_message_ids=(wa_message_id,), chat_jid=chat_jid, type=ReceiptType(receipt_type), timestamp=stamp
+                wa_message_ids=tuple(ids), chat_jid=chat_jid, type=ReceiptType(receipt_type), timestamp=stamp
             )
-            if receipt_type == ReceiptType.READ:
-                SandboxDelivery.objects.filter(connection_id=self.connection_id, wa_message_id=wa_message_id).update(
-                    read=True
-                )
             self.emit(DriverEvent(type=DriverEventType.RECEIPT, receipt=receipt))
 
     def _require_online(self) -> None:
@@ -215,24 +221,22 @@ class SandboxDriver(SessionDriver):
             raise DriverError("not_on_whatsapp", f"{chat_jid} is not on WhatsApp", permanent=True)
 
     def _record_delivery(self, message: OutboundMessage, content: dict[str, Any]) -> SandboxDelivery:
-        """What the recipient saw, once per WhatsApp id however often the send is retried, on any worker."""
-        existing = SandboxDelivery.objects.filter(connection_id=self.connection_id, wa_message_id=message.wa_message_id)
-        row = existing.first()
-        if row is not None:
-            return row
-        try:
-            with transaction.atomic():
-                return SandboxDelivery.objects.create(
-                    connection_id=self.connection_id,
-                    wa_message_id=message.wa_message_id,
-                    chat_jid=message.chat_jid,
-                    type=str(message.type),
-                    text=message.text,
-                    content=content,
-                    media_size=len(message.media.content) if message.media else 0,
-                )
-        except IntegrityError:  # another owner recorded it in between
-            return existing.get()
+        """What the recipient saw, once per WhatsApp id however often the send is retried, on any worker.
+
+        One ``INSERT … ON CONFLICT DO NOTHING``: the unique (connection, id) constraint keeps the first
+        delivery, so a retry or a second owner after a failover adds nothing the recipient would see.
+        """
+        row = SandboxDelivery(
+            connection_id=self.connection_id,
+            wa_message_id=message.wa_message_id,
+            chat_jid=message.chat_jid,
+            type=str(message.type),
+            text=message.text,
+            content=content,
+            media_size=len(message.media.content) if message.media else 0,
+        )
+        SandboxDelivery.objects.bulk_create([row], ignore_conflicts=True)
+        return row
 
     def edit_message(self, *, chat_jid: str, wa_message_id: str, new_text: str) -> SendResult:
         self._require_online()
