@@ -10,7 +10,10 @@ class WebhooksConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
+        from webhooks.emit_cache import signals_connect
         from wildcat.celery import beat_schedule_add
+
+        signals_connect()
 
         beat_schedule_add(
             "webhooks-deliveries-sweep",

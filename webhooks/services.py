@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from webhooks import signing
+from webhooks import emit_cache, signing
 from webhooks.event_types import ALL_TYPES, EventType
 from webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from wildcat import outbound
@@ -37,17 +37,23 @@ def event_emit(
     """Record an event and one delivery per subscribed endpoint, inside the caller's transaction.
 
     Dispatch happens on commit. Callers must call this inside the same transaction as the change
-    that causes the event. A key without a matching endpoint costs one query and stores nothing.
+    that causes the event. A key without a matching endpoint stores nothing, and after the first
+    such event costs no query for a while (``emit_cache``).
     """
     event_type = str(event_type)
     if event_type not in ALL_TYPES:
         raise ValueError(f"unknown webhook event type {event_type!r}")
+    cached = {"api_key_id": api_key_id, "event_type": event_type, "connection_id": connection_id}
+    known_none, token = emit_cache.no_endpoints_known(**cached)
+    if known_none:
+        return None
     scope = Q(connection__isnull=True) | Q(connection_id=connection_id) if connection_id else Q(connection__isnull=True)
     endpoints = WebhookEndpoint.objects.filter(scope, api_key_id=api_key_id, enabled=True).values_list(
         "id", "event_types"
     )
     endpoint_ids = [pk for pk, types in endpoints if not types or event_type in types]
     if not endpoint_ids:
+        emit_cache.no_endpoints_remember(**cached, token=token)
         return None
     return _event_record(
         api_key_id=api_key_id, event_type=event_type, data=data, connection_id=connection_id, endpoint_ids=endpoint_ids
@@ -215,6 +221,8 @@ def endpoint_disable(*, endpoint_id: int, reason: str) -> None:
         WebhookEndpoint.objects.filter(pk=endpoint_id, enabled=True).update(
             enabled=False, disabled_reason=reason[:300], disabled_at=now, updated_at=now
         )
+        for api_key_id in WebhookEndpoint.objects.filter(pk=endpoint_id).values_list("api_key_id", flat=True):
+            emit_cache.endpoints_changed(api_key_id=api_key_id)
         WebhookDelivery.objects.filter(endpoint_id=endpoint_id, status__in=WebhookDelivery.ACTIVE).exclude(
             status=WebhookDelivery.Status.SENDING
         ).update(

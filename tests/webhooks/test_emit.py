@@ -121,3 +121,96 @@ def test_retention_prunes_old_finished_events_only():
     assert events_prune(older_than_days=30) == 1
     assert set(WebhookEvent.objects.values_list("pk", flat=True)) == {old_retrying.pk, recent.pk}
     assert WebhookDelivery.objects.filter(event_id=old_done.pk).count() == 0
+
+
+def _emit_sent(key, connection_id=None):
+    return event_emit(api_key_id=key.pk, event_type="message.sent", data={"id": 1}, connection_id=connection_id)
+
+
+def test_no_endpoint_is_remembered_so_the_next_emit_costs_no_query(django_assert_num_queries):
+    key = ApiKeyFactory()
+    EndpointFactory(api_key=key, event_types=["message.read"])  # subscribed to another type only
+    with django_assert_num_queries(1):
+        assert _emit_sent(key, connection_id=7) is None
+    with django_assert_num_queries(0):
+        assert _emit_sent(key, connection_id=7) is None
+    assert WebhookEvent.objects.count() == 0
+
+
+def test_the_remembered_answer_is_per_key_type_and_connection(django_assert_num_queries):
+    key, other = ApiKeyFactory(), ApiKeyFactory()
+    assert _emit_sent(key, connection_id=7) is None
+    for kwargs in (
+        {"api_key_id": other.pk, "event_type": "message.sent", "connection_id": 7},
+        {"api_key_id": key.pk, "event_type": "message.read", "connection_id": 7},
+        {"api_key_id": key.pk, "event_type": "message.sent", "connection_id": 8},
+    ):
+        with django_assert_num_queries(1):
+            assert event_emit(data={}, **kwargs) is None
+
+
+def test_an_endpoint_created_after_a_remembered_none_gets_the_next_event():
+    from webhooks.services import endpoint_create
+
+    key = ApiKeyFactory()
+    assert _emit_sent(key) is None
+    endpoint, _secret = endpoint_create(api_key_id=key.pk, url="https://hooks.example.com/in")
+    event = _emit_sent(key)
+    assert event is not None and list(event.deliveries.values_list("endpoint_id", flat=True)) == [endpoint.pk]
+
+
+@pytest.mark.parametrize("change", ["enable", "subscribe", "orm_save"])
+def test_enabling_or_subscribing_an_endpoint_voids_the_remembered_none(change):
+    from webhooks.services import endpoint_enable, endpoint_update
+
+    key = ApiKeyFactory()
+    endpoint = EndpointFactory(api_key=key, enabled=change != "subscribe", event_types=["message.read"])
+    if change == "enable":
+        endpoint.event_types = []
+        endpoint.enabled = False
+        endpoint.save()
+    assert _emit_sent(key) is None
+    if change == "enable":
+        endpoint_enable(endpoint=endpoint)
+    elif change == "subscribe":
+        endpoint_update(endpoint=endpoint, event_types=["message.sent"], enabled=True)
+    else:  # the admin and any other writer go through the model's save
+        endpoint.event_types = ["message.sent"]
+        endpoint.save()
+    event = _emit_sent(key)
+    assert event is not None and list(event.deliveries.values_list("endpoint_id", flat=True)) == [endpoint.pk]
+
+
+def test_a_none_stored_by_an_emitter_that_looked_before_the_commit_is_voided_by_the_commit(
+    django_capture_on_commit_callbacks,
+):
+    from webhooks import emit_cache
+
+    key = ApiKeyFactory()
+    where = {"api_key_id": key.pk, "event_type": "message.sent", "connection_id": None}
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        endpoint = EndpointFactory(api_key=key)
+        # Another process that cannot see this uncommitted endpoint yet finds none and says so.
+        _known, token = emit_cache.no_endpoints_known(**where)
+        emit_cache.no_endpoints_remember(**where, token=token)
+        assert emit_cache.no_endpoints_known(**where)[0]
+    assert not emit_cache.no_endpoints_known(**where)[0]
+    event = _emit_sent(key)
+    assert event is not None and list(event.deliveries.values_list("endpoint_id", flat=True)) == [endpoint.pk]
+
+
+def test_deleting_or_disabling_an_endpoint_voids_the_remembered_answers():
+    from webhooks import emit_cache
+    from webhooks.services import endpoint_delete, endpoint_disable
+
+    key = ApiKeyFactory()
+    where = {"api_key_id": key.pk, "event_type": "message.read", "connection_id": None}
+    first, second = EndpointFactory(api_key=key), EndpointFactory(api_key=key)
+    disable_first = lambda: endpoint_disable(endpoint_id=first.pk, reason="test")  # noqa: E731
+    delete_second = lambda: endpoint_delete(endpoint=second)  # noqa: E731
+    for step in (disable_first, delete_second):
+        _known, token = emit_cache.no_endpoints_known(**where)
+        emit_cache.no_endpoints_remember(**where, token=token)
+        assert emit_cache.no_endpoints_known(**where)[0]
+        step()
+        assert not emit_cache.no_endpoints_known(**where)[0]
