@@ -244,7 +244,7 @@ def _finish(
 
 
 def deliveries_sweep() -> int:
-    """Queue every delivery that is due and not queued since it became due, or queued long ago."""
+    """Wake a drainer for deliveries due and not dispatched since they became due, or dispatched long ago."""
     now = timezone.now()
     stale = now - timedelta(seconds=settings.WILDCAT_WEBHOOK_REDISPATCH_SECONDS)
     due = (
@@ -258,5 +258,6 @@ def deliveries_sweep() -> int:
         return 0
     with transaction.atomic():
         WebhookDelivery.objects.filter(pk__in=ids).update(dispatched_at=now)
-    dispatch(ids)
+    # Forced: a wake-up marker left by a lost task must not hold these back.
+    dispatch(ids, force=True)
     return len(ids)

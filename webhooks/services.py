@@ -24,6 +24,8 @@ from wildcat.audit import audit_record
 logger = logging.getLogger(__name__)
 
 DELIVER_TASK = "webhooks.tasks.delivery_attempt_task"
+DRAIN_TASK = "webhooks.tasks.deliveries_drain_task"
+DRAIN_QUEUED_KEY = "wildcat:webhooks:drain-queued"
 QUEUE = "webhooks"
 BATCH = 500
 
@@ -107,23 +109,51 @@ def dispatch_on_commit(delivery_ids: list[int]) -> None:
         transaction.on_commit(lambda: dispatch(delivery_ids), robust=True)
 
 
-def dispatch(delivery_ids: Iterable[int]) -> None:
-    """Queue one task per delivery. A lost message only delays it: the sweeper re-queues."""
+def dispatch(delivery_ids: Iterable[int], *, force: bool = False) -> None:
+    """Get these deliveries attempted. A lost wake-up only delays them: the sweeper re-dispatches."""
+    if not settings.CELERY_TASK_ALWAYS_EAGER:
+        drain_wake(force=force)
+        return
     from wildcat.celery import app
 
+    # send_task ignores eager mode; run the registered task (autodiscovered by name) right here,
+    # for just these deliveries, since the caller may be a web request.
+    app.loader.import_default_modules()
     for delivery_id in delivery_ids:
-        try:
-            if settings.CELERY_TASK_ALWAYS_EAGER:
-                # send_task ignores eager mode; run the registered task (autodiscovered by name).
-                app.loader.import_default_modules()
-                app.tasks[DELIVER_TASK].apply(args=[delivery_id])
-            else:
-                app.send_task(DELIVER_TASK, args=[delivery_id], queue=QUEUE, retry=False)
-        except Exception:  # the broker being down must not fail the caller
-            logger.warning(
-                "webhook dispatch failed; the sweeper will retry", extra={"delivery_id": delivery_id}, exc_info=True
-            )
-            return
+        app.tasks[DELIVER_TASK].apply(args=[delivery_id])
+
+
+def drain_wake(*, force: bool = False) -> None:
+    """Queue one drain task, unless one is already queued and not yet started (``force`` skips that check).
+
+    The marker keeps a burst of commits from queueing a task each: the queued drainer clears it
+    when it starts, before it looks for due work, so nothing committed after that is missed.
+    """
+    from wildcat.celery import app
+    from wildcat.redis_client import get_redis
+
+    try:
+        client = get_redis()
+        if not force and client is not None:
+            ttl = max(1, int(settings.WILDCAT_WEBHOOK_REDISPATCH_SECONDS))
+            if not client.set(DRAIN_QUEUED_KEY, "1", nx=True, ex=ttl):
+                return
+        app.send_task(DRAIN_TASK, queue=QUEUE, retry=False)
+    except Exception:  # the broker being down must not fail the caller
+        logger.warning("webhook wake-up failed; the sweeper will retry", exc_info=True)
+        drain_woken()  # a marker without its task would hold back the next wake-ups
+
+
+def drain_woken() -> None:
+    """Called by a drain task as it starts: later commits must queue a new one."""
+    from wildcat.redis_client import get_redis
+
+    try:
+        client = get_redis()
+        if client is not None:
+            client.delete(DRAIN_QUEUED_KEY)
+    except Exception:  # the marker expires by itself
+        logger.warning("could not clear the webhook drain marker", exc_info=True)
 
 
 # --- Endpoints ----------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Celery tasks for webhooks: thin wrappers that take ids and call the delivery engine.
 
-Callers queue them on the ``webhooks`` queue explicitly (``services.dispatch`` and the beat entry).
+Callers queue them on the ``webhooks`` queue explicitly (``services.drain_wake`` and the beat entry).
 """
 
 from __future__ import annotations
@@ -12,8 +12,24 @@ from webhooks import delivery
 
 @shared_task(name="webhooks.tasks.delivery_attempt_task", ignore_result=True)
 def delivery_attempt_task(delivery_id: int) -> str | None:
-    """One attempt for a delivery; a no-op unless the delivery is due and this worker claims it."""
+    """One attempt for a delivery; a no-op unless the delivery is due and this worker claims it.
+
+    Eager dispatch (tests, a single-process setup) runs this in the caller; workers drain instead.
+    """
     return delivery.delivery_attempt(delivery_id)
+
+
+@shared_task(name="webhooks.tasks.deliveries_drain_task", ignore_result=True)
+def deliveries_drain_task() -> int:
+    """Wake-up: deliver whatever is due, in batches, until nothing is or the time budget is spent."""
+    from webhooks.drain import deliveries_drain
+    from webhooks.services import drain_wake, drain_woken
+
+    drain_woken()
+    attempted, more = deliveries_drain()
+    if more:
+        drain_wake(force=True)
+    return attempted
 
 
 @shared_task(name="webhooks.tasks.deliveries_sweep_task", ignore_result=True)

@@ -156,6 +156,11 @@ WILDCAT_WEBHOOK_NO_ENDPOINT_CACHE_SECONDS = env_float("WILDCAT_WEBHOOK_NO_ENDPOI
 WILDCAT_WEBHOOK_REDISPATCH_SECONDS = env_float("WILDCAT_WEBHOOK_REDISPATCH_SECONDS", 60.0)
 WILDCAT_WEBHOOK_CLAIM_SECONDS = env_float("WILDCAT_WEBHOOK_CLAIM_SECONDS", WILDCAT_WEBHOOK_TIMEOUT + 60.0)
 WILDCAT_WEBHOOK_SWEEP_BATCH = env_int("WILDCAT_WEBHOOK_SWEEP_BATCH", 500, minimum=1)
+# A woken webhooks worker drains due deliveries: claimed this many at a time, posted by this many
+# threads, for up to this many seconds before it hands over to a fresh wake-up.
+WILDCAT_WEBHOOK_DRAIN_BATCH = env_int("WILDCAT_WEBHOOK_DRAIN_BATCH", 64, minimum=1)
+WILDCAT_WEBHOOK_DRAIN_THREADS = env_int("WILDCAT_WEBHOOK_DRAIN_THREADS", 8, minimum=1)
+WILDCAT_WEBHOOK_DRAIN_SECONDS = env_float("WILDCAT_WEBHOOK_DRAIN_SECONDS", 30.0)
 # Fernet keys for secrets stored in the database, newest first; separate from SECRET_KEY so
 # rotating SECRET_KEY never breaks them. Outside production an empty value means a key file
 # generated in WILDCAT_DATA_DIR.

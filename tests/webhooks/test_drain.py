@@ -1,0 +1,160 @@
+"""The batch path: claims that never overlap, bulk results, expired claims, one wake-up per burst."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+import redis
+from django.db import transaction
+from django.utils import timezone
+
+from tests.support.http_receiver import Reply, always, receiving
+from tests.support.processes import running, start_worker, wait_until
+from tests.webhooks.factories import EndpointFactory
+from webhooks import drain
+from webhooks.models import DeliveryAttempt, WebhookDelivery
+from webhooks.services import QUEUE, drain_wake, drain_woken, event_emit
+
+Status = WebhookDelivery.Status
+
+
+@pytest.fixture(autouse=True)
+def _fast(settings):
+    settings.WILDCAT_WEBHOOK_RETRY_SCALE = 0.001
+    settings.WILDCAT_WEBHOOK_TIMEOUT = 2.0
+    settings.WILDCAT_WEBHOOK_DRAIN_BATCH = 8
+    settings.WILDCAT_WEBHOOK_DRAIN_THREADS = 4
+
+
+def _emit(endpoint, count: int) -> list[int]:
+    ids = []
+    for index in range(count):
+        event = event_emit(api_key_id=endpoint.api_key_id, event_type="message.sent", data={"n": index})
+        ids.append(event.deliveries.get().pk)
+    return ids
+
+
+def _statuses(ids: list[int]) -> Counter:
+    return Counter(WebhookDelivery.objects.filter(pk__in=ids).values_list("status", flat=True))
+
+
+@pytest.mark.django_db
+def test_a_drain_delivers_everything_due_and_records_every_attempt(settings):
+    settings.WILDCAT_WEBHOOK_RETRY_SCALE = 1.0  # the failed one is not due again within this drain
+    replies = lambda request, index: Reply(status=500) if request.body.endswith(b'"n":3}}') else Reply()  # noqa: E731
+    with receiving(replies) as receiver:
+        endpoint = EndpointFactory(url=f"{receiver.url}/hook")
+        ids = _emit(endpoint, 20)
+        later = _emit(endpoint, 1)
+        WebhookDelivery.objects.filter(pk__in=later).update(next_attempt_at=timezone.now() + timedelta(hours=1))
+        attempted, more = drain.deliveries_drain(budget=60)
+    assert (attempted, more) == (20, False)
+    assert _statuses(ids) == Counter({Status.DELIVERED: 19, Status.FAILED: 1})
+    assert _statuses(later) == Counter({Status.PENDING: 1})  # not due: untouched
+    assert receiver.count() == 20
+    assert Counter(request.headers["webhook-id"] for request in receiver.requests).most_common(1)[0][1] == 1
+    attempts = DeliveryAttempt.objects.filter(delivery_id__in=ids)
+    assert attempts.count() == 20 and attempts.filter(success=True, status_code=200, number=1).count() == 19
+    failed = WebhookDelivery.objects.get(pk__in=ids, status=Status.FAILED)
+    assert failed.retry_step == 1 and failed.next_attempt_at is not None
+    assert failed.last_status_code == 500 and failed.claim_token == ""
+    delivered = WebhookDelivery.objects.filter(pk__in=ids, status=Status.DELIVERED)
+    assert not delivered.filter(delivered_at__isnull=True).exists()
+    assert not delivered.exclude(next_attempt_at__isnull=True).exists()
+    endpoint.refresh_from_db()
+    assert endpoint.last_success_at is not None
+
+
+@pytest.mark.django_db
+def test_claims_never_overlap_and_an_unfinished_claim_is_due_again_after_it_expires(settings):
+    settings.WILDCAT_WEBHOOK_CLAIM_SECONDS = 30
+    ids = _emit(EndpointFactory(), 5)
+    first_token, first = drain.deliveries_claim(limit=3)
+    second_token, second = drain.deliveries_claim(limit=10)
+    _third_token, third = drain.deliveries_claim(limit=10)
+    assert len(first) == 3 and len(second) == 2 and third == []
+    assert {d.pk for d in first} | {d.pk for d in second} == set(ids)
+    assert first_token != second_token
+    # The first drainer dies here (kill -9): its rows stay claimed until the claim runs out.
+    WebhookDelivery.objects.filter(pk__in=[d.pk for d in first]).update(next_attempt_at=timezone.now())
+    _token, again = drain.deliveries_claim(limit=10)
+    assert {d.pk for d in again} == {d.pk for d in first}
+    assert all(d.attempt_count == 2 for d in again)
+
+
+@pytest.mark.django_db
+def test_a_delivery_claimed_only_among_given_ids(settings):
+    endpoint = EndpointFactory()
+    mine, other = _emit(endpoint, 2)
+    _token, claimed = drain.deliveries_claim(limit=10, ids=[mine])
+    assert [d.pk for d in claimed] == [mine]
+    assert WebhookDelivery.objects.get(pk=other).status == Status.PENDING
+
+
+@pytest.mark.django_db
+def test_a_disabled_endpoint_ends_its_claimed_deliveries_exhausted_unsent():
+    with receiving() as receiver:
+        endpoint = EndpointFactory(url=receiver.url)
+        ids = _emit(endpoint, 2)
+        endpoint.enabled = False
+        endpoint.save()
+        drain.deliveries_drain(budget=30)
+    assert receiver.count() == 0
+    assert _statuses(ids) == Counter({Status.EXHAUSTED: 2})
+
+
+@pytest.mark.django_db
+def test_a_claim_that_waited_too_long_for_a_thread_is_left_to_expire(settings):
+    settings.WILDCAT_WEBHOOK_CLAIM_SECONDS = 10
+    with receiving() as receiver:
+        (delivery_id,) = _emit(EndpointFactory(url=receiver.url), 1)
+        token, (delivery,) = drain.deliveries_claim(limit=1)
+        sent = drain._attempt(delivery, token, claimed_at=time.monotonic() - 6)
+        drain.deliveries_record([sent], {})
+    assert sent.outcome is None and receiver.count() == 0
+    assert WebhookDelivery.objects.get(pk=delivery_id).status == Status.SENDING
+    assert not DeliveryAttempt.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_burst_of_commits_queues_one_wake_up(redis_url):
+    client = redis.Redis.from_url(redis_url)
+    endpoint = EndpointFactory()
+    for index in range(5):
+        with transaction.atomic():
+            event_emit(api_key_id=endpoint.api_key_id, event_type="message.sent", data={"n": index})
+    assert client.llen(QUEUE) == 1
+    drain_woken()  # a drainer started: the next commit must wake another
+    with transaction.atomic():
+        event_emit(api_key_id=endpoint.api_key_id, event_type="message.sent", data={"n": 5})
+    assert client.llen(QUEUE) == 2
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_draining_at_once_send_each_delivery_exactly_once(redis_url, process_logs):
+    fast = {
+        "WILDCAT_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
+        "WILDCAT_WEBHOOK_DRAIN_BATCH": "8",
+        "WILDCAT_WEBHOOK_DRAIN_THREADS": "4",
+    }
+    with receiving(always(Reply(hang=0.02))) as receiver:
+        endpoint = EndpointFactory(url=f"{receiver.url}/hook")
+        with transaction.atomic():
+            ids = _emit(endpoint, 120)
+        # Both workers start with work waiting, and every drain task wakes them both.
+        client = redis.Redis.from_url(redis_url)
+        for _ in range(3):
+            drain_wake(force=True)
+        assert client.llen(QUEUE) >= 3
+        workers = [start_worker(name, "webhooks", process_logs, concurrency=2, **fast) for name in ("one", "two")]
+        with running(*workers):
+            wait_until(lambda: _statuses(ids)[Status.DELIVERED] == 120, timeout=120, message="all delivered")
+        hits = Counter(request.headers["webhook-id"] for request in receiver.requests)
+    expected = set(WebhookDelivery.objects.filter(pk__in=ids).values_list("message_id", flat=True))
+    assert set(hits) == expected
+    assert max(hits.values()) == 1, [mid for mid, n in hits.items() if n > 1]
+    assert DeliveryAttempt.objects.filter(delivery_id__in=ids).count() == 120

@@ -1,0 +1,218 @@
+"""The batch delivery loop: claim due deliveries in batches, post them in parallel, record in bulk.
+
+A wake-up task runs ``deliveries_drain`` until nothing is due or its time budget is spent. Each
+claim is one conditional UPDATE, so two drainers never hold the same delivery; a drainer killed
+mid-batch leaves claimed rows whose ``next_attempt_at`` (pushed past the claim timeout) makes them
+due again for whoever drains next.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from collections import defaultdict
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import F
+from django.utils import timezone
+
+from webhooks.delivery import (
+    SUCCESS_STAMP_SECONDS,
+    Outcome,
+    _bookkeeping,
+    _finish,
+    _record_failure,
+    _send,
+    _stamp_success,
+)
+from webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
+
+logger = logging.getLogger(__name__)
+
+# Results are written once this many have completed, or when the in-flight set runs low.
+RECORD_EVERY = 32
+_executor_lock = threading.Lock()
+_executor: ThreadPoolExecutor | None = None
+
+
+@dataclass
+class _Sent:
+    delivery: WebhookDelivery
+    token: str
+    started_at: datetime
+    outcome: Outcome | None  # None: not sent, the claim had grown too old while it waited for a thread
+
+
+def _pool() -> ThreadPoolExecutor:
+    """One sender pool per process; its threads keep their kept-alive connections between batches."""
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(
+                max_workers=settings.WILDCAT_WEBHOOK_DRAIN_THREADS, thread_name_prefix="webhook-send"
+            )
+        return _executor
+
+
+def deliveries_claim(*, limit: int, ids: list[int] | None = None) -> tuple[str, list[WebhookDelivery]]:
+    """Claim up to ``limit`` due deliveries (or due ones among ``ids``) for this drainer.
+
+    The UPDATE repeats the "due" condition, so of two drainers that picked the same candidates only
+    one wins each row; the loser's rows are simply not in its batch.
+    """
+    now = timezone.now()
+    token = secrets.token_hex(8)
+    due = WebhookDelivery.objects.filter(status__in=WebhookDelivery.ACTIVE, next_attempt_at__lte=now)
+    with _bookkeeping():
+        candidates = due if ids is None else due.filter(pk__in=ids)
+        if connection.features.has_select_for_update_skip_locked:
+            # Concurrent drainers take disjoint candidates instead of queueing on each other's rows.
+            candidates = candidates.select_for_update(skip_locked=True)
+        picked = list(candidates.order_by("next_attempt_at").values_list("id", flat=True)[:limit])
+        if not picked:
+            return token, []
+        due.filter(pk__in=picked).update(
+            status=WebhookDelivery.Status.SENDING,
+            claim_token=token,
+            next_attempt_at=now + timedelta(seconds=settings.WILDCAT_WEBHOOK_CLAIM_SECONDS),
+            attempt_count=F("attempt_count") + 1,
+            updated_at=now,
+        )
+    won = list(WebhookDelivery.objects.select_related("event").filter(pk__in=picked, claim_token=token))
+    # One endpoint object (and one secret decryption) per endpoint, not per delivery.
+    endpoints = WebhookEndpoint.objects.in_bulk({delivery.endpoint_id for delivery in won})
+    won = [delivery for delivery in won if delivery.endpoint_id in endpoints]  # deleted meanwhile
+    for delivery in won:
+        delivery.endpoint = endpoints[delivery.endpoint_id]
+    return token, won
+
+
+def _attempt(delivery: WebhookDelivery, token: str, claimed_at: float) -> _Sent:
+    started_at = timezone.now()
+    if time.monotonic() - claimed_at > settings.WILDCAT_WEBHOOK_CLAIM_SECONDS / 2:
+        # It waited long for a thread (slow receivers ahead of it): sending now could outlive the
+        # claim and race a drainer that re-claimed it, so let the claim expire instead.
+        return _Sent(delivery, token, started_at, None)
+    try:
+        outcome = _send(delivery, delivery.endpoint)
+    except Exception as exc:  # a bug in one send must not lose the batch's results
+        logger.exception("webhook send failed unexpectedly", extra={"delivery_id": delivery.pk})
+        outcome = Outcome(None, f"internal_error: {exc}", "", 0)
+    return _Sent(delivery, token, started_at, outcome)
+
+
+def deliveries_record(sent: list[_Sent], stamped: dict[int, datetime | None]) -> None:
+    """Write a group of results: one INSERT for the attempts, one UPDATE per status code of successes."""
+    sent = [item for item in sent if item.outcome is not None]
+    if not sent:
+        return
+    now = timezone.now()
+    with _bookkeeping():
+        DeliveryAttempt.objects.bulk_create([_attempt_row(item) for item in sent])
+        successes: dict[tuple[str, int | None], list[int]] = defaultdict(list)
+        for item in sent:
+            assert item.outcome is not None
+            if item.outcome.success:
+                successes[(item.token, item.outcome.status_code)].append(item.delivery.pk)
+                _stamp_once(item, now, stamped)
+            else:
+                # Failures are rare and each decides its own retry, disabling and exhaustion.
+                stamped[item.delivery.endpoint_id] = None  # the next success must clear failing_since
+                _record_failure(item.delivery, item.delivery.endpoint, item.token, item.outcome, now)
+        for (token, status_code), ids in successes.items():
+            WebhookDelivery.objects.filter(pk__in=ids, claim_token=token).update(
+                status=WebhookDelivery.Status.DELIVERED,
+                next_attempt_at=None,
+                claim_token="",
+                last_error="",
+                last_status_code=status_code,
+                delivered_at=now,
+                updated_at=now,
+            )
+
+
+def _attempt_row(item: _Sent) -> DeliveryAttempt:
+    outcome = item.outcome
+    return DeliveryAttempt(
+        delivery=item.delivery,
+        number=item.delivery.attempt_count,
+        started_at=item.started_at,
+        duration_ms=outcome.duration_ms,
+        status_code=outcome.status_code,
+        success=outcome.success,
+        error=outcome.error[:500],
+        response_excerpt=outcome.excerpt,
+    )
+
+
+def _stamp_once(item: _Sent, now: datetime, stamped: dict[int, datetime | None]) -> None:
+    """The endpoint's last-success stamp, written at most every few seconds per endpoint."""
+    endpoint = item.delivery.endpoint
+    recent = now - timedelta(seconds=SUCCESS_STAMP_SECONDS)
+    last = stamped.get(endpoint.pk, endpoint.last_success_at if endpoint.failing_since is None else None)
+    if last is None or last < recent:
+        _stamp_success(endpoint, now, recent)
+        stamped[endpoint.pk] = now
+
+
+def _close_disabled(batch: list[WebhookDelivery], token: str) -> list[WebhookDelivery]:
+    """Deliveries of an endpoint disabled since they were queued end exhausted, unsent."""
+    live = []
+    for delivery in batch:
+        if delivery.endpoint.enabled:
+            live.append(delivery)
+        else:
+            with _bookkeeping():
+                _finish(delivery, token, status=WebhookDelivery.Status.EXHAUSTED, error="endpoint disabled")
+    return live
+
+
+def deliveries_drain(*, ids: list[int] | None = None, budget: float | None = None) -> tuple[int, bool]:
+    """Deliver due deliveries (only due ones among ``ids`` if given) until none is due or time is up.
+
+    Returns how many were attempted and whether work may remain (the budget ran out first).
+    """
+    batch_size = settings.WILDCAT_WEBHOOK_DRAIN_BATCH
+    deadline = time.monotonic() + (settings.WILDCAT_WEBHOOK_DRAIN_SECONDS if budget is None else budget)
+    in_flight: set[Future[_Sent]] = set()
+    done: list[_Sent] = []
+    stamped: dict[int, datetime | None] = {}
+    attempted, exhausted_source, out_of_time = 0, False, False
+    while True:
+        out_of_time = time.monotonic() >= deadline
+        if not exhausted_source and not out_of_time and len(in_flight) <= batch_size // 2:
+            claimed = _claim_and_submit(batch_size - len(in_flight), ids, in_flight)
+            attempted += claimed
+            exhausted_source = claimed == 0 or ids is not None
+        if not in_flight:
+            deliveries_record(done, stamped)
+            return attempted, out_of_time and not exhausted_source
+        finished, _ = wait(in_flight, timeout=0.05, return_when=FIRST_COMPLETED)
+        in_flight -= finished
+        done.extend(future.result() for future in finished)
+        if len(done) >= RECORD_EVERY or len(in_flight) <= batch_size // 2:
+            deliveries_record(done, stamped)
+            done = []
+
+
+def _claim_and_submit(limit: int, ids: list[int] | None, in_flight: set[Future[_Sent]]) -> int:
+    """Claim a batch and hand it to the sender pool; returns how many rows were claimed."""
+    for _round in range(3):
+        token, batch = deliveries_claim(limit=limit, ids=ids)
+        if batch or ids is not None:
+            break
+        # Empty: either nothing is due, or another drainer won every candidate; look once more.
+        if not WebhookDelivery.objects.filter(
+            status__in=WebhookDelivery.ACTIVE, next_attempt_at__lte=timezone.now()
+        ).exists():
+            return 0
+    pool, claimed_at = _pool(), time.monotonic()
+    for delivery in _close_disabled(batch, token):
+        in_flight.add(pool.submit(_attempt, delivery, token, claimed_at))
+    return len(batch)
