@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from apikeys import keys, records
 from apikeys.models import ApiKey
+from wildcat.audit import audit_record
 
 MAX_LABEL_LENGTH = ApiKey._meta.get_field("label").max_length
 
@@ -29,6 +30,13 @@ def apikey_create(*, label: str, created_by: AbstractBaseUser | None = None) -> 
                 token_prefix=keys.display_prefix(secret),
                 created_by=created_by,
             )
+            audit_record(
+                action="apikey.created",
+                actor_user_id=created_by.pk if created_by is not None else None,
+                target_type="apikey",
+                target_id=api_key.pk,
+                detail={"label": label, "prefix": api_key.token_prefix},
+            )
     except IntegrityError as exc:
         raise ValidationError({"label": "An API key with this label already exists."}) from exc
     return api_key, secret
@@ -41,6 +49,9 @@ def apikey_revoke(*, api_key: ApiKey) -> ApiKey:
         api_key.status = ApiKey.Status.REVOKED
         api_key.revoked_at = timezone.now()
         api_key.save(update_fields=["status", "revoked_at", "updated_at"])
+        audit_record(
+            action="apikey.revoked", target_type="apikey", target_id=api_key.pk, detail={"label": api_key.label}
+        )
         token_hash = api_key.token_hash
         # After commit the cache holds the revoked record itself; cache fills only take empty slots,
         # so a request that read the row just before this commit cannot re-cache the key as active.

@@ -16,12 +16,14 @@ from typing import NamedTuple
 import redis
 from django.conf import settings
 from django.core.cache import cache
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from redis.commands.core import Script
 
 from apikeys import records
 from apikeys.models import ApiKey
+from wildcat.audit import audit_record
 from wildcat.redis_client import get_redis
 
 _THROTTLE = "wildcat:apikeys:throttle:{key_id}:{window}"
@@ -108,7 +110,18 @@ def pending_usage(key_id: int) -> int:
 def record_last_use(api_key: ApiKey, ip: str | None) -> None:
     """Write last_used_at (the caller does so at most once per interval) and show it at once."""
     now = timezone.now()
-    ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now, last_used_ip=ip)
+    previous_ip = ApiKey.objects.filter(pk=api_key.pk).values_list("last_used_ip", flat=True).first()
+    with transaction.atomic():
+        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now, last_used_ip=ip)
+        if ip and ip != previous_ip:  # the audit log keeps every new address a key is used from
+            audit_record(
+                action="apikey.new_ip",
+                actor_key_id=api_key.pk,
+                target_type="apikey",
+                target_id=api_key.pk,
+                ip=ip,
+                detail={"previous_ip": previous_ip},
+            )
     api_key.last_used_at = now
     records.forget(api_key.token_hash)
 
