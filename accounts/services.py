@@ -25,6 +25,7 @@ from accounts.session_commands import (
 )
 from accounts.states import LINKED_STATUSES, LIVE_STATUSES, STAMP_FIELDS, WEBHOOK_EVENTS, transition_allowed
 from wildcat.api.errors import Conflict, LimitExceeded
+from wildcat.audit import audit_record
 from wildcat.wakeup import wake_connection
 from wildcat.whatsapp import AccountInfo
 
@@ -98,6 +99,12 @@ def _timeline(connection: WaConnection, kind: str, *, from_status: str = "", to_
     )
 
 
+def _audit(connection: WaConnection, action: str, detail: dict[str, Any] | None = None) -> None:
+    """An audit entry about the connection (the actor comes from the request, when there is one)."""
+    detail = {"name": connection.name, "owner_key_id": connection.api_key_id, **(detail or {})}
+    audit_record(action=action, target_type="connection", target_id=connection.pk, detail=detail)
+
+
 def _locked(connection_id: int) -> WaConnection:
     return WaConnection.objects.select_for_update().get(pk=connection_id)
 
@@ -133,6 +140,7 @@ def connection_create(*, api_key_id: int, name: str, driver: str = WaConnection.
                 )
             connection = WaConnection.objects.create(api_key_id=api_key_id, name=name, driver=driver)
             _timeline(connection, ConnectionEvent.Kind.STATE, to_status=connection.status, detail={"created": True})
+            _audit(connection, "connection.created", {"driver": driver})
     except IntegrityError as exc:
         raise ConnectionNameTaken() from exc
     return connection
@@ -171,6 +179,8 @@ def connection_transition(
         _timeline(
             connection, ConnectionEvent.Kind.STATE, from_status=from_status, to_status=to_status, detail=row_detail
         )
+        if to_status == Status.LOGGED_OUT:
+            _audit(connection, "connection.logged_out", {"reason": reason})
         event_type = WEBHOOK_EVENTS.get(to_status)
         if event_type and to_status != Status.PENDING:
             _emit(connection, event_type, {"previous_status": from_status, **row_detail})
@@ -338,6 +348,7 @@ def connection_logout(*, connection: WaConnection) -> SessionCommand | None:
         connection = _locked(connection.pk)
         if connection.status not in LINKED_STATUSES:
             raise ConnectionStateConflict(f"Nothing to log out: the connection is {connection.status}.")
+        _audit(connection, "connection.logout")
         owned = has_live_owner(connection)
         if not owned and connection.driver == WaConnection.Driver.SANDBOX:
             SandboxCredential.objects.filter(connection=connection).delete()
@@ -363,6 +374,8 @@ def connection_delete(*, connection: WaConnection) -> SessionCommand | None:
     fresh = WaConnection.objects.filter(pk=connection.pk).first()
     if fresh is None:
         return None
+    # Recorded when asked for, with who asked: a linked session may finish the deletion later.
+    _audit(fresh, "connection.deleted", {"driver": fresh.driver, "status": fresh.status})
     needs_session = fresh.status in LINKED_STATUSES and (
         has_live_owner(fresh) or fresh.driver == WaConnection.Driver.NEONIZE
     )
