@@ -6,6 +6,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
@@ -191,6 +192,11 @@ class WaConnectionAdmin(admin.ModelAdmin):
 
     def delete_model(self, request: HttpRequest, obj: WaConnection) -> None:
         services.connection_delete(connection=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[WaConnection]) -> None:
+        # "Delete selected" goes through the service too: logout first, and an audit entry each.
+        for connection in queryset:
+            services.connection_delete(connection=connection)
 
     def get_urls(self):
         wrap = self.admin_site.admin_view

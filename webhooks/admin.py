@@ -106,6 +106,14 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         self.message_user(request, f"Webhook endpoint {obj.url} was created.", messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:webhooks_webhookendpoint_change", args=[obj.pk]))
 
+    def delete_model(self, request: HttpRequest, obj: WebhookEndpoint) -> None:
+        services.endpoint_delete(endpoint=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
+        # "Delete selected" goes through the service too, so every deletion is audited.
+        for endpoint in queryset:
+            services.endpoint_delete(endpoint=endpoint)
+
     def get_urls(self):
         wrap = self.admin_site.admin_view
         return [
