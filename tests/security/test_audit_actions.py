@@ -120,3 +120,32 @@ def test_webhook_created_rotated_and_deleted(api_key, client_from, settings):
     assert entries[0].detail["url"] == "http://127.0.0.1:9/hook"
     # The secret itself never reaches the audit log.
     assert "whsec_" not in str([e.detail for e in entries])
+
+
+def test_admin_deletions_are_recorded_with_the_admin(admin_client, admin_user, api_key, settings):
+    """The admin's delete page and its bulk "delete selected" go through the services too."""
+    from accounts.services import connection_create
+    from webhooks.services import endpoint_create
+
+    settings.WILDCAT_WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    connections = [connection_create(api_key_id=api_key.pk, name=f"admin-{n}") for n in range(2)]
+    endpoints = [endpoint_create(api_key_id=api_key.pk, url=f"http://127.0.0.1:9/{n}")[0] for n in range(2)]
+    AuditEntry.objects.all().delete()
+    for model, first, second in (
+        ("accounts/waconnection", *connections),
+        ("webhooks/webhookendpoint", *endpoints),
+    ):
+        single = admin_client.post(f"/admin/{model}/{first.pk}/delete/", {"post": "yes"})
+        assert single.status_code == 302, model
+        bulk = admin_client.post(
+            f"/admin/{model}/", {"action": "delete_selected", "_selected_action": [second.pk], "post": "yes"}
+        )
+        assert bulk.status_code == 302, model
+    entries = AuditEntry.objects.order_by("id")
+    assert [(e.action, e.target_id) for e in entries] == [
+        ("connection.deleted", str(connections[0].pk)),
+        ("connection.deleted", str(connections[1].pk)),
+        ("webhook.deleted", str(endpoints[0].pk)),
+        ("webhook.deleted", str(endpoints[1].pk)),
+    ]
+    assert {e.actor_user_id for e in entries} == {admin_user.pk}
