@@ -247,8 +247,60 @@ class HistoryFilterSerializer(serializers.Serializer):
             raise serializers.ValidationError(str(exc))
 
 
+class MediaInfoSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    mimetype = serializers.CharField()
+    size = serializers.IntegerField()
+    sha256 = serializers.CharField()
+    filename = serializers.CharField(allow_blank=True)
+    url = serializers.CharField(help_text="Download it with the same API key.")
+
+
+class MessageErrorSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
 class MessageSerializer(serializers.Serializer):
-    """Read-only: the one message shape (also used in webhook events)."""
+    """Read-only: the one message shape (also used in webhook events).
+
+    The fields document it in the schema; the output itself is ``message_payload``, shared with webhooks.
+    """
+
+    id = serializers.IntegerField()
+    connection_id = serializers.IntegerField()
+    wa_message_id = serializers.CharField()
+    direction = serializers.ChoiceField(choices=["inbound", "outbound"])
+    from_me = serializers.BooleanField()
+    chat_jid = serializers.CharField()
+    sender_jid = serializers.CharField(allow_blank=True)
+    push_name = serializers.CharField(allow_blank=True)
+    type = serializers.ChoiceField(choices=[(t.value, t.name) for t in MessageType])  # MessageTypeEnum
+    text = serializers.CharField(allow_blank=True)
+    content = serializers.JSONField()
+    media = MediaInfoSerializer(allow_null=True)
+    reply_to = serializers.IntegerField(allow_null=True, help_text="Wildcat id of the quoted message.")
+    quoted_wa_message_id = serializers.CharField(allow_blank=True)
+    reactions = serializers.JSONField()
+    status = serializers.ChoiceField(choices=["queued", "sending", "sent", "delivered", "read", "failed"])
+    error = MessageErrorSerializer(allow_null=True)
+    attempts = serializers.IntegerField()
+    timestamp = serializers.DateTimeField(allow_null=True)
+    sent_at = serializers.DateTimeField(allow_null=True)
+    delivered_at = serializers.DateTimeField(allow_null=True)
+    read_at = serializers.DateTimeField(allow_null=True)
+    failed_at = serializers.DateTimeField(allow_null=True)
+    edited_at = serializers.DateTimeField(allow_null=True)
+    revoked_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
 
     def to_representation(self, instance) -> dict[str, Any]:
         return message_payload(instance)
+
+
+class ChatSerializer(serializers.Serializer):
+    """A chat in the chat list: its JID and its newest message (schema only)."""
+
+    chat_jid = serializers.CharField()
+    last_message = MessageSerializer()

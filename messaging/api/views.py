@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.http import FileResponse, QueryDict
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from messaging import selectors, services, session_calls
 from messaging.api.serializers import (
+    ChatSerializer,
     ContactsCheckSerializer,
     EditSerializer,
     HistoryFilterSerializer,
@@ -52,6 +53,7 @@ def _chat_jid(value: str) -> str:
         raise serializers.ValidationError({"jid": [str(exc)]})
 
 
+@extend_schema_view(get=extend_schema(parameters=[HistoryFilterSerializer], summary="Message history, newest first"))
 class ConnectionMessagesView(generics.ListAPIView):
     """GET: history with filters (cursor-paginated). POST: queue a message (202)."""
 
@@ -109,7 +111,7 @@ class MessageDetailView(APIView):
         edited = services.message_edit(message=message, text=serializer.validated_data["text"])
         return Response(message_payload(edited))
 
-    @extend_schema(responses=MessageSerializer, summary="Revoke a message for everyone (or cancel a queued one)")
+    @extend_schema(responses={200: MessageSerializer}, summary="Revoke a message for everyone (or cancel a queued one)")
     def delete(self, request: Request, message_id: int) -> Response:
         message = selectors.message_get(api_key_id=request.auth.pk, message_id=message_id)
         return Response(message_payload(services.message_revoke(message=message)))
@@ -125,6 +127,7 @@ class MediaDownloadView(APIView):
         return response
 
 
+@extend_schema_view(get=extend_schema(responses=ChatSerializer(many=True), summary="Chats, newest first"))
 class ChatListView(generics.ListAPIView):
     """The newest message of every chat, newest chats first."""
 
@@ -198,7 +201,11 @@ class GroupListView(APIView):
 
 
 class GroupDetailView(APIView):
-    @extend_schema(responses=OpenApiTypes.OBJECT, summary="One group with its participants")
+    @extend_schema(
+        responses=OpenApiTypes.OBJECT,
+        operation_id="v1_connections_group_retrieve",
+        summary="One group with its members",
+    )
     def get(self, request: Request, connection_id: int, jid: str) -> Response:
         connection = services.connection_for_key(api_key_id=request.auth.pk, connection_id=connection_id)
         group = _chat_jid(jid)
