@@ -214,3 +214,25 @@ def test_group_jid_is_a_recipient(api_client, phone):
     phone.process()
     assert Message.objects.get().status == "sent"
     assert phone.deliveries().get().chat_jid == group
+
+
+def test_a_plain_text_send_stores_the_row_the_model_would(api_client, connection):
+    response = send(api_client, connection, {"to": PEER, "text": "plain"})
+    assert response.status_code == 202
+    stored = Message.objects.get(pk=response.json()["id"])
+    assert response.json()["wa_message_id"] == stored.wa_message_id
+    assert (stored.status, stored.type, stored.text, stored.chat_jid) == ("queued", "text", "plain", PEER_JID)
+    assert (stored.content, stored.raw, stored.reactions, stored.first_response) == ({}, {}, {}, None)
+    assert stored.idempotency_key is None and stored.attempts == 0 and stored.from_me
+    assert stored.created_at is not None and 0 <= (stored.updated_at - stored.created_at).total_seconds() < 1
+    # The same fields written through the model for comparison: nothing differs but the generated ones.
+    twin = Message.objects.get(pk=stored.pk)
+    twin.pk = None
+    twin.wa_message_id = "TWIN"
+    twin.save()
+    ignored = {"id", "wa_message_id", "created_at", "updated_at"}
+    fields = [f.attname for f in Message._meta.concrete_fields if f.attname not in ignored]
+    assert (
+        Message.objects.filter(pk=stored.pk).values(*fields).get()
+        == Message.objects.filter(pk=twin.pk).values(*fields).get()
+    )
