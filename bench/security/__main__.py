@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -19,7 +20,15 @@ import urllib.request
 from pathlib import Path
 
 from bench.security.load import Target, last_503_after_back, recovery_seconds, run_load, run_with_fault
-from bench.security.stack import ROOT, App, PrivatePostgres, PrivateRedis, Receiver, wait_for
+from bench.security.stack import (
+    ROOT,
+    App,
+    PrivatePostgres,
+    PrivateRedis,
+    Receiver,
+    SharedPostgresSimulation,
+    wait_for,
+)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -29,6 +38,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=6, help="concurrent clients, one key each (default 6)")
     parser.add_argument("--fuzz", type=int, default=0, help="also run the fuzzer with this many examples per operation")
     parser.add_argument("--log-dir", default="", help="keep logs here (default: a temporary folder)")
+    parser.add_argument(
+        "--simulate-postgres-restart",
+        action="store_true",
+        help="kill the connections of a database on the shared server instead of restarting a private cluster",
+    )
     return parser.parse_args(argv)
 
 
@@ -73,14 +87,20 @@ def burst(app: App, receiver: Receiver) -> tuple[dict, object]:
     return figures, tally
 
 
-def faults(app: App, receiver: Receiver, redis: PrivateRedis, postgres: PrivatePostgres, args) -> tuple[list, list]:
+def faults(app: App, receiver: Receiver, redis: PrivateRedis, postgres, args) -> tuple[list, list]:
     base_url = app.start_web(rate="1000000/min", workers=3)
     targets = _targets(app, base_url, receiver, args.clients, "faults")
     common = {"seconds": args.seconds, "break_at": args.seconds / 4, "outage": args.outage}
     results, tallies = [], []
     for name, break_it, restore in (
         ("Redis killed and restarted empty", redis.kill, redis.start),
-        ("PostgreSQL stopped and started", postgres.stop, postgres.start),
+        (
+            "PostgreSQL connections killed for the outage (simulated restart)"
+            if postgres.simulated
+            else "PostgreSQL stopped and started",
+            postgres.stop,
+            postgres.start,
+        ),
     ):
         tally, back_at, broke_at = run_with_fault(base_url, targets, break_it=break_it, restore=restore, **common)
         tallies.append(tally)
@@ -116,11 +136,14 @@ def main(argv: list[str]) -> int:
     args = parse_args(argv)
     log_dir = Path(args.log_dir or tempfile.mkdtemp(prefix="wildcat-faults-"))
     log_dir.mkdir(parents=True, exist_ok=True)
-    redis, postgres, receiver = PrivateRedis(log_dir), PrivatePostgres(), Receiver()
+    # A private cluster needs pg_createcluster and root; otherwise the restart is simulated (and says so).
+    private = shutil.which("pg_createcluster") is not None and os.geteuid() == 0 and not args.simulate_postgres_restart
+    postgres = PrivatePostgres() if private else SharedPostgresSimulation()
+    redis, receiver = PrivateRedis(log_dir), Receiver()
     redis.start()
     postgres.ensure()
     app = App(postgres.url, redis.url, log_dir)
-    results: dict = {"log_dir": str(log_dir)}
+    results: dict = {"log_dir": str(log_dir), "postgres_restart_simulated": postgres.simulated}
     try:
         app.manage("migrate", "--noinput", "-v0")
         app.start_workers()

@@ -111,6 +111,8 @@ def _redis_ping(port: int) -> bool:
 class PrivatePostgres:
     """A PostgreSQL cluster of its own (pg_createcluster), so restarting it disturbs nobody else."""
 
+    simulated = False
+
     def __init__(self, port: int = 5442) -> None:
         self.port = port
         self.url = f"postgres://postgres@127.0.0.1:{port}/wildcat_faults"
@@ -139,6 +141,44 @@ class PrivatePostgres:
 
         with psycopg.connect(self.url.rsplit("/", 1)[0] + "/postgres", connect_timeout=2):
             return True
+
+
+class SharedPostgresSimulation:
+    """Where no private cluster can be made (no pg_createcluster, not root): a database of its own on the
+    shared server, and an "outage" that only terminates that database's connections, again and again,
+    until it is over. This simulates a restart (every connection dies); it does not stop the server."""
+
+    simulated = True
+
+    def __init__(self, admin_url: str = "postgres://postgres@127.0.0.1:5432/postgres") -> None:
+        self.admin_url = admin_url
+        self.url = admin_url.rsplit("/", 1)[0] + "/wildcat_faults"
+        self._outage = threading.Event()
+
+    def ensure(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.admin_url, autocommit=True) as connection:
+            connection.execute("DROP DATABASE IF EXISTS wildcat_faults WITH (FORCE)")
+            connection.execute("CREATE DATABASE wildcat_faults")
+
+    def stop(self) -> None:
+        self._outage.set()
+        threading.Thread(target=self._terminate_while_down, daemon=True).start()
+
+    def start(self) -> None:
+        self._outage.clear()
+
+    def _terminate_while_down(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.admin_url, autocommit=True) as connection:
+            while self._outage.is_set():
+                connection.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = 'wildcat_faults' AND pid <> pg_backend_pid()"
+                )
+                time.sleep(0.05)
 
 
 class Receiver:
