@@ -135,6 +135,15 @@ def test_webhooks_per_key(world, settings, other_api_client):
     assert other_api_client.post("/api/v1/webhooks", {"url": "http://127.0.0.1:9/b"}, format="json").status_code == 201
 
 
+def test_too_many_form_fields_is_a_400(world, settings):
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 50
+    fields = {f"field{n}": "x" for n in range(60)}
+    for path in ("/api/v1/webhooks", f"/api/v1/connections/{world.connection_id}/messages"):
+        error = _error(world.client.post(path, fields, format="multipart"), 400)
+        assert error["code"] == "malformed_body"
+        assert "too many fields" in error["message"]
+
+
 def test_string_lengths_of_names_urls_and_headers(world):
     response = world.client.post("/api/v1/connections", {"name": "n" * 101, "driver": "sandbox"}, format="json")
     assert "name" in _error(response, 400)["details"]
