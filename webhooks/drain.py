@@ -8,16 +8,19 @@ due again for whoever drains next.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import queue
 import secrets
 import threading
 import time
 from collections import defaultdict
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.db.models import F
 from django.utils import timezone
@@ -85,12 +88,33 @@ def deliveries_claim(*, limit: int, ids: list[int] | None = None) -> tuple[str, 
             updated_at=now,
         )
     won = list(WebhookDelivery.objects.select_related("event").filter(pk__in=picked, claim_token=token))
-    # One endpoint object (and one secret decryption) per endpoint, not per delivery.
-    endpoints = WebhookEndpoint.objects.in_bulk({delivery.endpoint_id for delivery in won})
+    endpoints = _endpoints_load({delivery.endpoint_id for delivery in won})
     won = [delivery for delivery in won if delivery.endpoint_id in endpoints]  # deleted meanwhile
     for delivery in won:
         delivery.endpoint = endpoints[delivery.endpoint_id]
     return token, won
+
+
+def _endpoints_load(ids: set[int]) -> dict[int, WebhookEndpoint]:
+    """One endpoint object (and one secret decryption) per endpoint, not per delivery.
+
+    An endpoint whose secret cannot be read comes back without it, so only its own deliveries
+    fail (visibly, on the retry schedule) instead of the whole batch.
+    """
+    try:
+        return WebhookEndpoint.objects.in_bulk(ids)
+    except ImproperlyConfigured:  # one unreadable secret must not stall everyone else's deliveries
+        logger.exception("webhook endpoints could not be loaded together; loading them one by one")
+    endpoints = {}
+    for endpoint_id in ids:
+        try:
+            endpoints[endpoint_id] = WebhookEndpoint.objects.get(pk=endpoint_id)
+        except WebhookEndpoint.DoesNotExist:
+            continue
+        except ImproperlyConfigured:
+            endpoints[endpoint_id] = WebhookEndpoint.objects.defer("secret", "previous_secret").get(pk=endpoint_id)
+            endpoints[endpoint_id].unreadable = True
+    return endpoints
 
 
 def _attempt(delivery: WebhookDelivery, token: str, claimed_at: float) -> _Sent:
@@ -100,6 +124,8 @@ def _attempt(delivery: WebhookDelivery, token: str, claimed_at: float) -> _Sent:
         # claim and race a drainer that re-claimed it, so let the claim expire instead.
         return _Sent(delivery, token, started_at, None)
     try:
+        if getattr(delivery.endpoint, "unreadable", False):
+            raise RuntimeError("the endpoint's secret cannot be decrypted with WILDCAT_ENCRYPTION_KEY")
         outcome = _send(delivery, delivery.endpoint)
     except Exception as exc:  # a bug in one send must not lose the batch's results
         logger.exception("webhook send failed unexpectedly", extra={"delivery_id": delivery.pk})
@@ -180,29 +206,39 @@ def deliveries_drain(*, ids: list[int] | None = None, budget: float | None = Non
     """
     batch_size = settings.WILDCAT_WEBHOOK_DRAIN_BATCH
     deadline = time.monotonic() + (settings.WILDCAT_WEBHOOK_DRAIN_SECONDS if budget is None else budget)
-    in_flight: set[Future[_Sent]] = set()
+    # Senders hand results back through a queue: cheaper than waiting on every pending future.
+    results: queue.SimpleQueue[_Sent] = queue.SimpleQueue()
     done: list[_Sent] = []
     stamped: dict[int, datetime | None] = {}
-    attempted, exhausted_source, out_of_time = 0, False, False
+    attempted, in_flight, source_empty, out_of_time = 0, 0, False, False
     while True:
         out_of_time = time.monotonic() >= deadline
-        if not exhausted_source and not out_of_time and len(in_flight) <= batch_size // 2:
-            claimed = _claim_and_submit(batch_size - len(in_flight), ids, in_flight)
-            attempted += claimed
-            exhausted_source = claimed == 0 or ids is not None
+        if not source_empty and not out_of_time and in_flight <= batch_size // 2:
+            claimed, submitted = _claim_and_submit(batch_size - in_flight, ids, results)
+            attempted, in_flight = attempted + claimed, in_flight + submitted
+            source_empty = claimed == 0 or ids is not None
         if not in_flight:
             deliveries_record(done, stamped)
-            return attempted, out_of_time and not exhausted_source
-        finished, _ = wait(in_flight, timeout=0.05, return_when=FIRST_COMPLETED)
-        in_flight -= finished
-        done.extend(future.result() for future in finished)
-        if len(done) >= RECORD_EVERY or len(in_flight) <= batch_size // 2:
+            return attempted, out_of_time and not source_empty
+        arrived = _collect(results)
+        done += arrived
+        in_flight -= len(arrived)
+        if len(done) >= RECORD_EVERY or in_flight <= batch_size // 2:
             deliveries_record(done, stamped)
             done = []
 
 
-def _claim_and_submit(limit: int, ids: list[int] | None, in_flight: set[Future[_Sent]]) -> int:
-    """Claim a batch and hand it to the sender pool; returns how many rows were claimed."""
+def _collect(results: queue.SimpleQueue[_Sent]) -> list[_Sent]:
+    """Wait for one result (every send ends within its timeout), then take whatever else is ready."""
+    arrived = [results.get()]
+    with contextlib.suppress(queue.Empty):
+        while True:
+            arrived.append(results.get_nowait())
+    return arrived
+
+
+def _claim_and_submit(limit: int, ids: list[int] | None, results: queue.SimpleQueue[_Sent]) -> tuple[int, int]:
+    """Claim a batch and hand it to the sender pool; returns how many rows were claimed and sent off."""
     for _round in range(3):
         token, batch = deliveries_claim(limit=limit, ids=ids)
         if batch or ids is not None:
@@ -211,8 +247,17 @@ def _claim_and_submit(limit: int, ids: list[int] | None, in_flight: set[Future[_
         if not WebhookDelivery.objects.filter(
             status__in=WebhookDelivery.ACTIVE, next_attempt_at__lte=timezone.now()
         ).exists():
-            return 0
+            return 0, 0
     pool, claimed_at = _pool(), time.monotonic()
-    for delivery in _close_disabled(batch, token):
-        in_flight.add(pool.submit(_attempt, delivery, token, claimed_at))
-    return len(batch)
+    live = _close_disabled(batch, token)
+    for delivery in live:
+        pool.submit(_attempt_into, results, delivery, token, claimed_at)
+    return len(batch), len(live)
+
+
+def _attempt_into(results: queue.SimpleQueue[_Sent], delivery: WebhookDelivery, token: str, claimed_at: float) -> None:
+    sent = _Sent(delivery, token, timezone.now(), None)  # unsent: the claim expires and it is retried
+    try:
+        sent = _attempt(delivery, token, claimed_at)
+    finally:
+        results.put(sent)  # always: the drainer waits for one result per delivery sent off

@@ -8,14 +8,15 @@ from datetime import timedelta
 
 import pytest
 import redis
-from django.db import transaction
+from cryptography.fernet import Fernet
+from django.db import connection, transaction
 from django.utils import timezone
 
 from tests.support.http_receiver import Reply, always, receiving
 from tests.support.processes import running, start_worker, wait_until
 from tests.webhooks.factories import EndpointFactory
 from webhooks import drain
-from webhooks.models import DeliveryAttempt, WebhookDelivery
+from webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
 from webhooks.services import QUEUE, drain_wake, drain_woken, event_emit
 
 Status = WebhookDelivery.Status
@@ -158,3 +159,20 @@ def test_two_workers_draining_at_once_send_each_delivery_exactly_once(redis_url,
     assert set(hits) == expected
     assert max(hits.values()) == 1, [mid for mid, n in hits.items() if n > 1]
     assert DeliveryAttempt.objects.filter(delivery_id__in=ids).count() == 120
+
+
+@pytest.mark.django_db
+def test_an_unreadable_secret_fails_only_its_own_deliveries():
+    with receiving() as receiver:
+        good = EndpointFactory(url=receiver.url)
+        bad = EndpointFactory(url=receiver.url)
+        good_ids, bad_ids = _emit(good, 3), _emit(bad, 2)
+        foreign = Fernet(Fernet.generate_key()).encrypt(b"whsec_AAAA").decode()  # another deployment's key
+        with connection.cursor() as cursor:
+            table = WebhookEndpoint._meta.db_table
+            cursor.execute(f"UPDATE {table} SET secret = %s WHERE id = %s", [foreign, bad.pk])  # noqa: S608
+        drain.deliveries_drain(budget=30)
+    assert _statuses(good_ids) == Counter({Status.DELIVERED: 3})
+    assert _statuses(bad_ids) == Counter({Status.FAILED: 2})
+    assert receiver.count() == 3
+    assert "cannot be decrypted" in WebhookDelivery.objects.filter(pk__in=bad_ids).first().last_error
