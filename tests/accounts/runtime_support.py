@@ -10,7 +10,7 @@ from tests.support.processes import ChildProcess, start_worker
 
 # Short timers so failover and restarts happen within seconds; every one of them is a setting.
 RUNTIME_ENV = {
-    "WILDCAT_LEASE_TTL_SECONDS": "3",
+    "WILDCAT_LEASE_TTL_SECONDS": "5",
     "WILDCAT_LEASE_RENEW_SECONDS": "0.5",
     "WILDCAT_RECONCILE_SECONDS": "0.5",
     "WILDCAT_SESSION_POLL_SECONDS": "0.3",

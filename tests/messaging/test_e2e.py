@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 PEER = "+4915123456789"
 # Short runtime timers so takeover happens within seconds (each is a setting).
 ENV = {
-    "WILDCAT_LEASE_TTL_SECONDS": "3",
+    "WILDCAT_LEASE_TTL_SECONDS": "5",
     "WILDCAT_LEASE_RENEW_SECONDS": "0.5",
     "WILDCAT_RECONCILE_SECONDS": "0.5",
     "WILDCAT_SESSION_POLL_SECONDS": "0.3",
