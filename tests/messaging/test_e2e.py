@@ -40,8 +40,9 @@ def sessions_worker(name: str, logs):
     return start_worker(name, "sessions", logs, pool="threads", concurrency=4, **ENV, **media)
 
 
-def ready_connection(api_key, name: str) -> WaConnection:
+def ready_connection(api_key, name: str, *, send_rate_per_minute: int | None = None) -> WaConnection:
     connection = connection_create(api_key_id=api_key.pk, name=name)
+    WaConnection.objects.filter(pk=connection.pk).update(send_rate_per_minute=send_rate_per_minute)
     connection_start(connection=connection)
     wait_until(lambda: WaConnection.objects.get(pk=connection.pk).status == "pending", timeout=90, message="QR")
     session_command_create(connection=connection, kind=SessionCommand.Kind.CALL, payload={"op": "scan", "args": {}})
@@ -97,7 +98,9 @@ def test_kill_9_mid_send_ends_sent_exactly_once_with_the_same_ids(api_client, ap
     beat = start_beat(process_logs, **ENV)
     first = sessions_worker("msg-first", process_logs)
     with running(beat, first):
-        connection = ready_connection(api_key, "e2e-kill")
+        # Paced at 30 messages/s, the 300 sends take about 10 s, so the kill always lands mid-stream
+        # however fast an unpaced owner would drain them.
+        connection = ready_connection(api_key, "e2e-kill", send_rate_per_minute=1800)
         url = f"/api/v1/connections/{connection.pk}/messages"
         for i in range(300):
             response = api_client.post(url, {"to": PEER, "text": f"m{i}"}, format="json")
