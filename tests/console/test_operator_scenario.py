@@ -20,7 +20,7 @@ from accounts.models import WaConnection
 from apikeys.models import ApiKey
 from tests.accounts.runtime_support import RUNTIME_ENV
 from tests.support.http_receiver import Reply, receiving
-from tests.support.processes import PROJECT_ROOT, running, start_beat, start_worker, wait_until
+from tests.support.processes import CHILD_APPLICATION_NAME, PROJECT_ROOT, running, start_beat, start_worker, wait_until
 from tests.support.services import missing_service
 from webhooks.models import WebhookDelivery
 
@@ -121,7 +121,8 @@ def _wait_for_other_sessions_to_end() -> None:
     def alone() -> bool:
         with db_connection.cursor() as cursor:
             cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = %s",
+                [CHILD_APPLICATION_NAME],
             )
             return cursor.fetchone()[0] == 0
 

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import connection
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+CHILD_APPLICATION_NAME = "wildcat-test-child"
 
 
 def test_database_url() -> str:
@@ -39,6 +40,8 @@ def child_env(**overrides: str) -> dict[str, str]:
         WILDCAT_DATA_DIR=str(settings.DATA_DIR),
         WILDCAT_SECRET_KEY=settings.SECRET_KEY or "x" * 50,
         PYTHONUNBUFFERED="1",
+        # Tags the children's PostgreSQL sessions, so a test can wait for exactly those to end.
+        PGAPPNAME=CHILD_APPLICATION_NAME,
     )
     env.update(overrides)
     return {key: value for key, value in env.items() if value is not None}
