@@ -78,7 +78,7 @@ def test_kill_9_owner_moves_the_session_and_its_commands_to_the_other_worker(api
         assert took < 15, f"failover took {took:.1f}s"
         assert node_pid(moved.lease_owner) == survivor.pid
         assert set(survivor_hosts) <= set(host_pids(survivor.pid)), "the spare took the session, a new spare waits"
-        assert len(host_pids(survivor.pid)) == 2
+        wait_until(lambda: len(host_pids(survivor.pid)) == 2, timeout=20, message="a new spare host beside the session")
         assert connection.events.filter(kind=ConnectionEvent.Kind.QR).count() == qr_count, "no new QR, no rescan"
 
         handover = connection.events.filter(kind=ConnectionEvent.Kind.OWNER, detail__to=moved.lease_owner).get()
