@@ -44,6 +44,19 @@ class Outcome:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
+@dataclass
+class ClaimedDelivery:
+    """A delivery as a drainer holds it: what sending and recording need, without a model instance."""
+
+    pk: int
+    endpoint_id: int
+    message_id: str
+    attempt_count: int
+    retry_step: int
+    body: bytes
+    endpoint: WebhookEndpoint | None = None
+
+
 def delivery_claim(delivery_id: int) -> str | None:
     """Take a due delivery with one conditional UPDATE; only one worker can win it.
 
@@ -91,7 +104,7 @@ def delivery_attempt(delivery_id: int) -> str | None:
     if not endpoint.enabled:
         return _finish(delivery, token, status=WebhookDelivery.Status.EXHAUSTED, error="endpoint disabled")
     started_at = timezone.now()
-    outcome = _send(delivery, endpoint)
+    outcome = _send(delivery.event.body.encode(), delivery.message_id, endpoint)
     with _bookkeeping():
         DeliveryAttempt.objects.create(
             delivery=delivery,
@@ -114,9 +127,8 @@ def _signing_secrets(endpoint: WebhookEndpoint) -> list[str]:
     return in_use
 
 
-def _send(delivery: WebhookDelivery, endpoint: WebhookEndpoint) -> Outcome:
-    body = delivery.event.body.encode()
-    headers = signing.signed_headers(_signing_secrets(endpoint), delivery.message_id, int(time.time()), body)
+def _send(body: bytes, message_id: str, endpoint: WebhookEndpoint) -> Outcome:
+    headers = signing.signed_headers(_signing_secrets(endpoint), message_id, int(time.time()), body)
     headers["User-Agent"] = USER_AGENT
     started = time.monotonic()
     try:
@@ -178,7 +190,7 @@ def _stamp_success(endpoint: WebhookEndpoint, now: datetime, recent: datetime) -
 
 
 def _record_failure(
-    delivery: WebhookDelivery, endpoint: WebhookEndpoint, token: str, outcome: Outcome, now: datetime
+    delivery: WebhookDelivery | ClaimedDelivery, endpoint: WebhookEndpoint, token: str, outcome: Outcome, now: datetime
 ) -> str | None:
     disabled = _endpoint_failed(endpoint, outcome, now)
     if outcome.status_code == 410:
@@ -215,7 +227,7 @@ def _endpoint_failed(endpoint: WebhookEndpoint, outcome: Outcome, now: datetime)
 
 
 def _finish(
-    delivery: WebhookDelivery,
+    delivery: WebhookDelivery | ClaimedDelivery,
     token: str,
     *,
     status: str,

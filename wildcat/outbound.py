@@ -8,10 +8,13 @@ using the original name.
 
 from __future__ import annotations
 
+import http.client
 import http.cookiejar
 import ipaddress
 import re
+import select
 import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -19,7 +22,6 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
-import urllib3
 from django.conf import settings
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
@@ -329,72 +331,145 @@ def _fetched_body(response: requests.Response, url: str, *, max_bytes: int, dead
 def post(url: str, *, body: bytes, headers: dict[str, str], timeout: float) -> PostResult:
     """POST once (webhook attempts). Redirects are returned as they are, never followed.
 
-    Straight through urllib3 rather than requests: a webhook worker makes many small posts, and
-    requests' per-call preparation cost more CPU than the HTTP exchange itself. The same guarded
-    connection classes do the connect-time check.
+    Straight through ``http.client`` on a kept-alive connection per destination and thread: a
+    webhook worker makes many small posts, and a client library's per-call machinery costs more CPU
+    than the exchange itself. Every socket such a connection opens passes the connect-time check.
     """
-    _split(url)
+    parts = _split(url)
     started = time.monotonic()
+    connection = _kept_alive(parts.scheme, parts.hostname or "", parts.port, timeout)
+    target = parts.path or "/"
+    if parts.query:
+        target += "?" + parts.query
     try:
-        response = _poster().urlopen(
-            "POST",
-            url,
-            body=body,
-            headers={"User-Agent": USER_AGENT, **headers},
-            redirect=False,
-            retries=False,
-            timeout=urllib3.Timeout(connect=timeout, read=timeout),
-            preload_content=False,
-        )
-    except urllib3.exceptions.HTTPError as exc:
-        raise _translate_urllib3(exc, url) from exc
-    excerpt = _post_excerpt(response, deadline=started + timeout)
+        connection.request("POST", target, body=body, headers={"User-Agent": USER_AGENT, **headers})
+        response = connection.getresponse()
+        excerpt = _post_excerpt(connection, response, deadline=started + timeout)
+    except OutboundError:
+        connection.close()
+        raise
+    except (OSError, http.client.HTTPException) as exc:
+        connection.close()  # a half-done exchange leaves the connection unusable
+        raise _translate_post_error(exc, url) from exc
     return PostResult(
         status=response.status,
-        headers=dict(response.headers),
+        headers=dict(response.getheaders()),
         elapsed=time.monotonic() - started,
         body_excerpt=excerpt[:EXCERPT_BYTES],
     )
 
 
-def _poster() -> urllib3.PoolManager:
-    """One pool manager per thread (like the session), keeping connections to receivers alive."""
-    manager = getattr(_local, "poster", None)
-    if manager is None:
-        ca_certs = requests.certs.where()  # the same trust store as every other outbound call
-        manager = urllib3.PoolManager(num_pools=50, maxsize=1, cert_reqs="CERT_REQUIRED", ca_certs=ca_certs)
-        manager.pool_classes_by_scheme = {"http": _GuardedHTTPPool, "https": _GuardedHTTPSPool}
-        _local.poster = manager
-    return manager
+class _GuardedPostHTTP(http.client.HTTPConnection):
+    """Every (re)connect resolves and checks the name, then connects to exactly that address."""
+
+    def connect(self) -> None:
+        self.sock = _open_checked_socket(self.host, self.port, self.timeout)
 
 
-def _post_excerpt(response: urllib3.BaseHTTPResponse, *, deadline: float) -> bytes:
-    """The start of the body; a body read to its end frees the connection for the next post."""
-    chunks: list[bytes] = []
-    size, complete = 0, False
+class _GuardedPostHTTPS(http.client.HTTPSConnection):
+    def connect(self) -> None:
+        sock = _open_checked_socket(self.host, self.port, self.timeout)
+        # SNI and the certificate check use the name, not the address connected to.
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+
+
+def _open_checked_socket(host: str, port: int, timeout: float) -> socket.socket:
+    last_error: OSError | None = None
+    for family, sockaddr in resolve_checked(host, port):
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(timeout)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.connect(sockaddr)
+        except OSError as exc:
+            sock.close()
+            last_error = exc
+            continue
+        return sock
+    assert last_error is not None
+    raise last_error
+
+
+_MAX_KEPT_ALIVE = 50
+
+
+def _kept_alive(scheme: str, host: str, port: int | None, timeout: float) -> http.client.HTTPConnection:
+    """This thread's connection to a destination, reused while the receiver keeps it open."""
+    connections: dict[tuple[str, str, int | None], http.client.HTTPConnection] | None = getattr(
+        _local, "post_connections", None
+    )
+    if connections is None:
+        connections = _local.post_connections = {}
+    port = port or (443 if scheme == "https" else 80)
+    key = (scheme, host, port)
+    connection = connections.pop(key, None)
+    if connection is not None and _dropped(connection):
+        connection.close()  # closed by the receiver while idle: reconnect (and re-check) below
+    if connection is None:
+        # The port is always explicit: given none, http.client would read an IPv6 colon as one.
+        if scheme == "https":
+            connection = _GuardedPostHTTPS(host, port, timeout=timeout, context=_tls_context())
+        else:
+            connection = _GuardedPostHTTP(host, port, timeout=timeout)
+    connection.timeout = timeout
+    if connection.sock is not None:
+        connection.sock.settimeout(timeout)
+    connections[key] = connection  # most recently used last
+    while len(connections) > _MAX_KEPT_ALIVE:
+        connections.pop(next(iter(connections))).close()
+    return connection
+
+
+def _dropped(connection: http.client.HTTPConnection) -> bool:
+    """An idle kept-alive socket that is readable has been closed (or spoken on) by the other side."""
+    if connection.sock is None:
+        return False
     try:
-        for chunk in response.stream(_CHUNK):
+        readable, _writable, _failed = select.select([connection.sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
+
+
+_tls_context_lock = threading.Lock()
+_tls_context_cached: ssl.SSLContext | None = None
+
+
+def _tls_context() -> ssl.SSLContext:
+    """Certificate verification against the same trust store as every other outbound call."""
+    global _tls_context_cached
+    with _tls_context_lock:
+        if _tls_context_cached is None:
+            _tls_context_cached = ssl.create_default_context(cafile=requests.certs.where())
+        return _tls_context_cached
+
+
+def _post_excerpt(
+    connection: http.client.HTTPConnection, response: http.client.HTTPResponse, *, deadline: float
+) -> bytes:
+    """The start of the body; a body read to its end leaves the connection ready for the next post."""
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while size <= EXCERPT_BYTES and time.monotonic() <= deadline:
+            chunk = response.read1(_CHUNK)
+            if not chunk:
+                break
             chunks.append(chunk)
             size += len(chunk)
-            if size > EXCERPT_BYTES or time.monotonic() > deadline:
-                break
-        else:
-            complete = True
-    except (urllib3.exceptions.HTTPError, OSError):
+    except (OSError, http.client.HTTPException):
         # The status line already arrived; a broken body does not change the outcome.
         chunks = []
-    finally:
-        if not complete:
-            response.close()  # unread bytes would corrupt the next exchange on this connection
-        response.release_conn()
+    if response.length == 0:
+        response.close()  # read to its end (``read1`` leaves an empty body's response open)
+    if not response.isclosed():
+        connection.close()  # unread bytes would corrupt the next exchange on this connection
     return b"".join(chunks)
 
 
-def _translate_urllib3(exc: urllib3.exceptions.HTTPError, url: str) -> OutboundError:
-    if isinstance(exc, urllib3.exceptions.NewConnectionError):
-        return OutboundError("connection_error", f"{url}: connection failed: {exc}")
-    if isinstance(exc, urllib3.exceptions.TimeoutError):
+def _translate_post_error(exc: BaseException, url: str) -> OutboundError:
+    if isinstance(exc, TimeoutError):
         return OutboundError("timeout", f"{url}: timed out")
-    if isinstance(exc, urllib3.exceptions.SSLError):
+    if isinstance(exc, ssl.SSLError | ssl.CertificateError):
         return OutboundError("tls_error", f"{url}: TLS failed: {exc}")
     return OutboundError("connection_error", f"{url}: connection failed: {exc}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import time
 
 import pytest
 
@@ -295,3 +296,36 @@ def test_connections_are_kept_alive_between_posts(loopback_allowed):
             outbound.post(receiver.url, body=b"{}", headers={}, timeout=5)
     assert receiver.count() == 3
     assert len({request.client_port for request in receiver.requests}) == 1
+
+
+def test_a_kept_alive_connection_closed_by_the_receiver_while_idle_is_replaced(loopback_allowed):
+    """A receiver's idle timeout closes the socket between posts: the next post reconnects, not fails."""
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[int] = []
+
+    def serve() -> None:
+        for _ in range(2):
+            conn, address = listener.accept()
+            accepted.append(address[1])
+            with conn:
+                request = b""
+                while b"\r\n\r\n" not in request:
+                    request += conn.recv(4096)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            # Closed right after answering, the way an idle timeout closes a kept-alive connection.
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/hook"
+    try:
+        first = outbound.post(url, body=b"", headers={}, timeout=5)
+        time.sleep(0.2)  # the receiver's FIN arrives while the connection sits idle
+        second = outbound.post(url, body=b"", headers={}, timeout=5)
+        server.join(timeout=5)
+    finally:
+        listener.close()
+    assert (first.status, second.status) == (200, 200)
+    assert (first.body_excerpt, second.body_excerpt) == (b"ok", b"ok")
+    assert len(set(accepted)) == 2  # a second connection, opened (and checked) for the second post
