@@ -137,8 +137,9 @@ def _send(body: bytes, message_id: str, endpoint: WebhookEndpoint) -> Outcome:
         return Outcome(None, str(exc), "", int((time.monotonic() - started) * 1000))
     error = "" if 200 <= result.status < 300 else _status_error(result.status, result.headers)
     retry_after = _retry_after(result.headers) if result.status in (429, 503) else None
-    excerpt = result.body_excerpt.decode("utf-8", errors="replace")
-    return Outcome(result.status, error, excerpt, int(result.elapsed * 1000), retry_after)
+    # PostgreSQL text cannot hold NUL: a receiver answering with one must not make the result unrecordable.
+    excerpt = result.body_excerpt.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+    return Outcome(result.status, error.replace("\x00", "\ufffd"), excerpt, int(result.elapsed * 1000), retry_after)
 
 
 def _status_error(status: int, headers: dict[str, str]) -> str:

@@ -9,6 +9,7 @@ due again for whoever drains next.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import queue
 import secrets
@@ -54,9 +55,21 @@ _CLAIM_SQL = (
     " RETURNING id, endpoint_id, message_id, attempt_count, retry_step,"
     " (SELECT body FROM {events} WHERE {events}.id = {deliveries}.event_id)"
 )
+_ATTEMPT_FIELDS = (
+    "delivery_id", "number", "started_at", "duration_ms", "status_code", "success", "error", "response_excerpt"
+)  # fmt: skip
 _ATTEMPTS_INSERT_SQL = (
     "INSERT INTO {table} (delivery_id, number, started_at, duration_ms, status_code, success, error,"
     " response_excerpt, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+)
+# PostgreSQL: the whole group as one JSON parameter, so the statement text stays the same (and its
+# parsing cached) whatever the group's size.
+_ATTEMPTS_INSERT_JSON_SQL = (
+    "INSERT INTO {table} (delivery_id, number, started_at, duration_ms, status_code, success, error,"
+    " response_excerpt, created_at)"
+    " SELECT delivery_id, number, started_at, duration_ms, status_code, success, error, response_excerpt, %s"
+    " FROM json_to_recordset(%s::json) AS row(delivery_id bigint, number integer, started_at timestamptz,"
+    " duration_ms integer, status_code integer, success boolean, error text, response_excerpt text)"
 )
 _DELIVERED_SQL = (
     "UPDATE {table} SET status = %s, next_attempt_at = NULL, claim_token = '', last_error = '',"
@@ -185,20 +198,29 @@ def deliveries_record(sent: list[_Sent], stamped: dict[int, datetime | None]) ->
 
 
 def _attempts_insert(sent: list[_Sent], now: datetime) -> None:
-    adapt = connection.ops.adapt_datetimefield_value
     table = connection.ops.quote_name(DeliveryAttempt._meta.db_table)
-    sql = _ATTEMPTS_INSERT_SQL.format(table=table)
-    created_at = adapt(now)
     rows = []
     for item in sent:
         outcome = item.outcome
         assert outcome is not None
         rows.append((
-            item.delivery.pk, item.delivery.attempt_count, adapt(item.started_at), outcome.duration_ms,
-            outcome.status_code, outcome.success, outcome.error[:500], outcome.excerpt, created_at,
+            item.delivery.pk, item.delivery.attempt_count, item.started_at, outcome.duration_ms,
+            outcome.status_code, outcome.success, outcome.error[:500], outcome.excerpt,
         ))  # fmt: skip
     with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
+        if connection.vendor == "postgresql":
+            payload = json.dumps(
+                [dict(zip(_ATTEMPT_FIELDS, (*row[:2], row[2].isoformat(), *row[3:]), strict=True)) for row in rows],
+                ensure_ascii=False,
+            )
+            cursor.execute(_ATTEMPTS_INSERT_JSON_SQL.format(table=table), [now, payload])
+        else:
+            adapt = connection.ops.adapt_datetimefield_value
+            created_at = adapt(now)
+            cursor.executemany(
+                _ATTEMPTS_INSERT_SQL.format(table=table),
+                [(*row[:2], adapt(row[2]), *row[3:], created_at) for row in rows],
+            )
 
 
 def _delivered_mark(ids: list[int], token: str, status_code: int | None, now: datetime) -> None:

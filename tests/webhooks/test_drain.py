@@ -176,3 +176,32 @@ def test_an_unreadable_secret_fails_only_its_own_deliveries():
     assert _statuses(bad_ids) == Counter({Status.FAILED: 2})
     assert receiver.count() == 3
     assert "cannot be decrypted" in WebhookDelivery.objects.filter(pk__in=bad_ids).first().last_error
+
+
+@pytest.mark.django_db
+def test_attempts_keep_what_the_receiver_answered_even_a_nul_byte():
+    """The batch INSERT stores each attempt's own fields; a NUL (which PostgreSQL text refuses) is replaced."""
+    replies = lambda request, index: (  # noqa: E731
+        Reply(status=500, body=b"boom\x00tail")
+        if request.body.endswith(b'"n":1}}')
+        else Reply(status=201, body=b"fine")
+    )
+    with receiving(replies) as receiver:
+        ids = _emit(EndpointFactory(url=f"{receiver.url}/hook"), 3)
+        before = timezone.now()
+        drain.deliveries_drain(budget=30)
+    attempts = {attempt.delivery_id: attempt for attempt in DeliveryAttempt.objects.filter(delivery_id__in=ids)}
+    assert len(attempts) == 3
+    failed = attempts[ids[1]]
+    assert (failed.status_code, failed.success, failed.response_excerpt) == (500, False, "boom\ufffdtail")
+    assert failed.error == "HTTP 500"
+    for delivery_id in (ids[0], ids[2]):
+        attempt = attempts[delivery_id]
+        assert (attempt.status_code, attempt.success, attempt.response_excerpt, attempt.number) == (
+            201,
+            True,
+            "fine",
+            1,
+        )
+        assert before <= attempt.started_at <= attempt.created_at <= timezone.now()
+    assert _statuses(ids) == Counter({Status.DELIVERED: 2, Status.FAILED: 1})
