@@ -71,6 +71,9 @@ _ATTEMPTS_INSERT_JSON_SQL = (
     " FROM json_to_recordset(%s::json) AS row(delivery_id bigint, number integer, started_at timestamptz,"
     " duration_ms integer, status_code integer, success boolean, error text, response_excerpt text)"
 )
+_ENDPOINT_FINGERPRINT_SQL = (
+    "SELECT id, enabled, url, secret, previous_secret, previous_secret_expires_at FROM {table} WHERE id IN ({ids})"
+)
 _DELIVERED_SQL = (
     "UPDATE {table} SET status = %s, next_attempt_at = NULL, claim_token = '', last_error = '',"
     " last_status_code = %s, delivered_at = %s, updated_at = %s WHERE claim_token = %s AND id IN ({ids})"
@@ -98,7 +101,9 @@ def _pool() -> ThreadPoolExecutor:
         return _executor
 
 
-def deliveries_claim(*, limit: int, ids: list[int] | None = None) -> tuple[str, list[ClaimedDelivery]]:
+def deliveries_claim(
+    *, limit: int, ids: list[int] | None = None, endpoints: EndpointCache | None = None
+) -> tuple[str, list[ClaimedDelivery]]:
     """Claim up to ``limit`` due deliveries (or due ones among ``ids``) for this drainer.
 
     One statement picks, claims and returns the rows with their bodies. The UPDATE repeats the "due"
@@ -130,11 +135,38 @@ def deliveries_claim(*, limit: int, ids: list[int] | None = None) -> tuple[str, 
         ClaimedDelivery(pk, endpoint_id, message_id, attempts, step, body.encode())
         for pk, endpoint_id, message_id, attempts, step, body in sorted(rows)
     ]
-    endpoints = _endpoints_load({delivery.endpoint_id for delivery in won})
-    won = [delivery for delivery in won if delivery.endpoint_id in endpoints]  # deleted meanwhile
+    loaded = (endpoints or EndpointCache()).load({delivery.endpoint_id for delivery in won})
+    won = [delivery for delivery in won if delivery.endpoint_id in loaded]  # deleted meanwhile
     for delivery in won:
-        delivery.endpoint = endpoints[delivery.endpoint_id]
+        delivery.endpoint = loaded[delivery.endpoint_id]
     return token, won
+
+
+class EndpointCache:
+    """Endpoints a drainer loaded, reused for later batches while what a send depends on is unchanged.
+
+    Each batch still reads the sending columns (one short query); only a changed or new endpoint
+    is loaded again (and its secret decrypted), so a disable, URL change or rotation takes effect
+    from the next batch on.
+    """
+
+    def __init__(self) -> None:
+        self._loaded: dict[int, tuple[tuple[object, ...], WebhookEndpoint]] = {}
+
+    def load(self, ids: set[int]) -> dict[int, WebhookEndpoint]:
+        if not ids:
+            return {}
+        table = connection.ops.quote_name(WebhookEndpoint._meta.db_table)
+        sql = _ENDPOINT_FINGERPRINT_SQL.format(table=table, ids=", ".join(["%s"] * len(ids)))
+        with connection.cursor() as cursor:
+            cursor.execute(sql, list(ids))
+            fingerprints = {row[0]: tuple(row[1:]) for row in cursor.fetchall()}
+        changed = {pk for pk, fingerprint in fingerprints.items() if self._loaded.get(pk, ((),))[0] != fingerprint}
+        if changed:
+            for pk, endpoint in _endpoints_load(changed).items():
+                if pk in fingerprints:
+                    self._loaded[pk] = (fingerprints[pk], endpoint)
+        return {pk: self._loaded[pk][1] for pk in fingerprints if pk in self._loaded}
 
 
 def _endpoints_load(ids: set[int]) -> dict[int, WebhookEndpoint]:
@@ -265,11 +297,12 @@ def deliveries_drain(*, ids: list[int] | None = None, budget: float | None = Non
     results: queue.SimpleQueue[_Sent] = queue.SimpleQueue()
     done: list[_Sent] = []
     stamped: dict[int, datetime | None] = {}
+    endpoints = EndpointCache()
     attempted, in_flight, source_empty, out_of_time = 0, 0, False, False
     while True:
         out_of_time = time.monotonic() >= deadline
         if not source_empty and not out_of_time and in_flight <= batch_size // 2:
-            claimed, submitted = _claim_and_submit(batch_size - in_flight, ids, results)
+            claimed, submitted = _claim_and_submit(batch_size - in_flight, ids, results, endpoints)
             attempted, in_flight = attempted + claimed, in_flight + submitted
             source_empty = claimed == 0 or ids is not None
         if not in_flight:
@@ -292,10 +325,12 @@ def _collect(results: queue.SimpleQueue[_Sent]) -> list[_Sent]:
     return arrived
 
 
-def _claim_and_submit(limit: int, ids: list[int] | None, results: queue.SimpleQueue[_Sent]) -> tuple[int, int]:
+def _claim_and_submit(
+    limit: int, ids: list[int] | None, results: queue.SimpleQueue[_Sent], endpoints: EndpointCache
+) -> tuple[int, int]:
     """Claim a batch and hand it to the sender pool; returns how many rows were claimed and sent off."""
     for _round in range(3):
-        token, batch = deliveries_claim(limit=limit, ids=ids)
+        token, batch = deliveries_claim(limit=limit, ids=ids, endpoints=endpoints)
         if batch or ids is not None:
             break
         # Empty: either nothing is due, or another drainer won every candidate; look once more.

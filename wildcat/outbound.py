@@ -8,6 +8,7 @@ using the original name.
 
 from __future__ import annotations
 
+import functools
 import http.client
 import http.cookiejar
 import ipaddress
@@ -176,6 +177,12 @@ def _split(url: str):
     return parts
 
 
+@functools.lru_cache(maxsize=1024)
+def _split_cached(url: str):
+    """``_split`` for URLs posted to again and again (a refused URL raises every time: never cached)."""
+    return _split(url)
+
+
 # --- Pinned connections --------------------------------------------------------------------
 
 
@@ -335,7 +342,7 @@ def post(url: str, *, body: bytes, headers: dict[str, str], timeout: float) -> P
     webhook worker makes many small posts, and a client library's per-call machinery costs more CPU
     than the exchange itself. Every socket such a connection opens passes the connect-time check.
     """
-    parts = _split(url)
+    parts = _split_cached(url)
     started = time.monotonic()
     connection = _kept_alive(parts.scheme, parts.hostname or "", parts.port, timeout)
     target = parts.path or "/"

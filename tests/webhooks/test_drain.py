@@ -205,3 +205,27 @@ def test_attempts_keep_what_the_receiver_answered_even_a_nul_byte():
         )
         assert before <= attempt.started_at <= attempt.created_at <= timezone.now()
     assert _statuses(ids) == Counter({Status.DELIVERED: 2, Status.FAILED: 1})
+
+
+@pytest.mark.django_db
+def test_a_drainer_reuses_an_unchanged_endpoint_and_sees_every_change_from_the_next_batch():
+    from webhooks.services import endpoint_rotate_secret, endpoint_update
+
+    endpoint = EndpointFactory(url="http://127.0.0.1:9/first")
+    _emit(endpoint, 5)
+    cache = drain.EndpointCache()
+
+    def claimed_endpoint() -> WebhookEndpoint:
+        _token, (delivery,) = drain.deliveries_claim(limit=1, endpoints=cache)
+        return delivery.endpoint
+
+    first = claimed_endpoint()
+    assert claimed_endpoint() is first  # unchanged: not loaded (nor its secret decrypted) again
+    endpoint_update(endpoint=WebhookEndpoint.objects.get(pk=endpoint.pk), url="http://127.0.0.1:9/second")
+    assert claimed_endpoint().url == "http://127.0.0.1:9/second"
+    new_secret = endpoint_rotate_secret(endpoint=WebhookEndpoint.objects.get(pk=endpoint.pk))
+    rotated = claimed_endpoint()
+    assert (rotated.secret, rotated.previous_secret) == (new_secret, first.secret)
+    # Disabled by a bare UPDATE (the service also ends the queued deliveries, leaving none to claim).
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(enabled=False)
+    assert claimed_endpoint().enabled is False
