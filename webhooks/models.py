@@ -78,8 +78,10 @@ class WebhookDelivery(models.Model):
 
     ACTIVE = (Status.PENDING, Status.SENDING, Status.FAILED)
 
-    event = models.ForeignKey(WebhookEvent, on_delete=models.CASCADE, related_name="deliveries")
-    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    # No single-column indexes: the (event, endpoint) constraint and the (endpoint, -created_at)
+    # index lead with these columns. Every claim and result rewrites each index of this hot table.
+    event = models.ForeignKey(WebhookEvent, on_delete=models.CASCADE, related_name="deliveries", db_index=False)
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries", db_index=False)
     # The Standard Webhooks ``webhook-id``: the same for every attempt and replay of this delivery.
     message_id = models.CharField(max_length=40, unique=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)

@@ -28,7 +28,7 @@ TARGET_P99_MS = 500.0
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.webhooks", description=__doc__)
-    parser.add_argument("-n", "--events", type=int, default=1000, help="events for the throughput run (default 1000)")
+    parser.add_argument("-n", "--events", type=int, default=5000, help="events for the throughput run (default 5000)")
     parser.add_argument("--latency-events", type=int, default=200, help="events for the latency run (default 200)")
     parser.add_argument("--rate", type=float, default=20.0, help="events/s in the latency run (default 20)")
     parser.add_argument("--concurrency", type=int, default=8, help="pool size of the webhooks worker (default 8)")
