@@ -50,6 +50,27 @@ def check_limits(app_configs, **kwargs) -> list:
     return problems
 
 
+# The webhook drainer claims with a materialized CTE and UPDATE ... RETURNING.
+MIN_SQLITE_VERSION = (3, 35, 0)
+
+
+@register()
+def check_sqlite_version(app_configs, **kwargs) -> list:
+    import sqlite3
+
+    engine = settings.DATABASES["default"]["ENGINE"]
+    if engine.endswith("sqlite3") and sqlite3.sqlite_version_info < MIN_SQLITE_VERSION:
+        wanted = ".".join(map(str, MIN_SQLITE_VERSION))
+        return [
+            Error(
+                f"SQLite {sqlite3.sqlite_version} is too old; Wildcat needs {wanted} or newer.",
+                hint="Use a Python built against a newer SQLite, or PostgreSQL (DATABASE_URL).",
+                id="wildcat.E006",
+            )
+        ]
+    return []
+
+
 @register()
 def check_broker(app_configs, **kwargs) -> list:
     engine = settings.DATABASES["default"]["ENGINE"]

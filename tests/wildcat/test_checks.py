@@ -65,3 +65,19 @@ def test_an_unparseable_number_stops_settings_with_the_variable_name(tmp_path):
     )
     assert result.returncode != 0
     assert "WILDCAT_MAX_BODY_BYTES must be an integer" in result.stderr
+
+
+def test_an_sqlite_without_returning_and_materialized_ctes_is_an_error(monkeypatch):
+    import sqlite3
+
+    from django.conf import settings
+
+    default = settings.DATABASES["default"]
+    monkeypatch.setitem(default, "ENGINE", "django.db.backends.sqlite3")
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 34, 1))
+    assert _ids(checks.check_sqlite_version(None)) == {"wildcat.E006"}
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 35, 0))
+    assert checks.check_sqlite_version(None) == []
+    monkeypatch.setitem(default, "ENGINE", "django.db.backends.postgresql")
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 34, 1))
+    assert checks.check_sqlite_version(None) == []  # only SQLite itself is checked
