@@ -1,4 +1,6 @@
-"""Remembers briefly, in the shared cache, that a key has no endpoint for an event type (so emitting costs no query).
+"""Remembers briefly, in the shared cache, which endpoints of a key want an event type (so emitting costs no query).
+
+The answer is a list of endpoint ids, often empty: most keys have no endpoint for most events.
 
 Every entry carries the key's generation token; any change to one of the key's endpoints (create,
 update, delete, enable, disable) replaces the token, which voids all of the key's entries at once.
@@ -24,31 +26,36 @@ def _generation_key(api_key_id: int) -> str:
     return f"webhooks:emit:gen:{api_key_id}"
 
 
-def _none_key(api_key_id: int, event_type: str, connection_id: int | None) -> str:
-    return f"webhooks:emit:none:{api_key_id}:{event_type}:{connection_id or 0}"
+def _answer_key(api_key_id: int, event_type: str, connection_id: int | None) -> str:
+    return f"webhooks:emit:endpoints:{api_key_id}:{event_type}:{connection_id or 0}"
 
 
-def no_endpoints_known(*, api_key_id: int, event_type: str, connection_id: int | None) -> tuple[bool, str]:
-    """Whether "no endpoint" is cached and still valid; also returns the token to store a new answer under."""
+def endpoints_known(*, api_key_id: int, event_type: str, connection_id: int | None) -> tuple[list[int] | None, str]:
+    """The remembered endpoint ids if still valid (else None); also the token to store a new answer under."""
     if settings.WILDCAT_WEBHOOK_NO_ENDPOINT_CACHE_SECONDS <= 0:
-        return False, ""
-    generation, none = _generation_key(api_key_id), _none_key(api_key_id, event_type, connection_id)
+        return None, ""
+    generation, answer = _generation_key(api_key_id), _answer_key(api_key_id, event_type, connection_id)
     try:
-        found = cache.get_many([generation, none])
+        found = cache.get_many([generation, answer])
     except Exception:  # the cache being down only costs the query
         logger.warning("webhook endpoint cache unavailable", exc_info=True)
-        return False, ""
+        return None, ""
     token = found.get(generation) or _NO_GENERATION
-    return found.get(none) == token, token
+    remembered = found.get(answer)
+    if isinstance(remembered, tuple) and len(remembered) == 2 and remembered[0] == token:
+        return list(remembered[1]), token
+    return None, token
 
 
-def no_endpoints_remember(*, api_key_id: int, event_type: str, connection_id: int | None, token: str) -> None:
-    """Store "no endpoint" under the token read before the query (see the module docstring)."""
+def endpoints_remember(
+    *, api_key_id: int, event_type: str, connection_id: int | None, endpoint_ids: list[int], token: str
+) -> None:
+    """Store the answer under the token read before the query (see the module docstring)."""
     seconds = settings.WILDCAT_WEBHOOK_NO_ENDPOINT_CACHE_SECONDS
     if seconds <= 0 or not token:
         return
     try:
-        cache.set(_none_key(api_key_id, event_type, connection_id), token, timeout=seconds)
+        cache.set(_answer_key(api_key_id, event_type, connection_id), (token, tuple(endpoint_ids)), timeout=seconds)
     except Exception:
         logger.warning("webhook endpoint cache unavailable", exc_info=True)
 

@@ -46,16 +46,17 @@ def event_emit(
     if event_type not in ALL_TYPES:
         raise ValueError(f"unknown webhook event type {event_type!r}")
     cached = {"api_key_id": api_key_id, "event_type": event_type, "connection_id": connection_id}
-    known_none, token = emit_cache.no_endpoints_known(**cached)
-    if known_none:
-        return None
-    scope = Q(connection__isnull=True) | Q(connection_id=connection_id) if connection_id else Q(connection__isnull=True)
-    endpoints = WebhookEndpoint.objects.filter(scope, api_key_id=api_key_id, enabled=True).values_list(
-        "id", "event_types"
-    )
-    endpoint_ids = [pk for pk, types in endpoints if not types or event_type in types]
+    endpoint_ids, token = emit_cache.endpoints_known(**cached)
+    if endpoint_ids is None:
+        scope = Q(connection__isnull=True)
+        if connection_id:
+            scope |= Q(connection_id=connection_id)
+        endpoints = WebhookEndpoint.objects.filter(scope, api_key_id=api_key_id, enabled=True).values_list(
+            "id", "event_types"
+        )
+        endpoint_ids = [pk for pk, types in endpoints if not types or event_type in types]
+        emit_cache.endpoints_remember(**cached, endpoint_ids=endpoint_ids, token=token)
     if not endpoint_ids:
-        emit_cache.no_endpoints_remember(**cached, token=token)
         return None
     return _event_record(
         api_key_id=api_key_id, event_type=event_type, data=data, connection_id=connection_id, endpoint_ids=endpoint_ids
@@ -67,7 +68,8 @@ def _event_record(
 ) -> WebhookEvent:
     now = timezone.now()
     body = envelope_encode(event_type=event_type, data=data, connection_id=connection_id, at=now)
-    with transaction.atomic():
+    # No savepoint: inside the caller's transaction a failure here fails it anyway.
+    with transaction.atomic(savepoint=False):
         event = WebhookEvent.objects.create(
             api_key_id=api_key_id, connection_id=connection_id, type=event_type, body=body, created_at=now
         )

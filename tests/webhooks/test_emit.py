@@ -137,6 +137,17 @@ def test_no_endpoint_is_remembered_so_the_next_emit_costs_no_query(django_assert
     assert WebhookEvent.objects.count() == 0
 
 
+def test_subscribed_endpoints_are_remembered_so_the_next_emit_only_writes(django_assert_num_queries):
+    key = ApiKeyFactory()
+    endpoint = EndpointFactory(api_key=key)
+    with django_assert_num_queries(3):  # which endpoints, the event, its delivery
+        first = _emit_sent(key, connection_id=7)
+    with django_assert_num_queries(2):  # the event and its delivery: no endpoint query
+        second = _emit_sent(key, connection_id=7)
+    for event in (first, second):
+        assert list(event.deliveries.values_list("endpoint_id", flat=True)) == [endpoint.pk]
+
+
 def test_the_remembered_answer_is_per_key_type_and_connection(django_assert_num_queries):
     key, other = ApiKeyFactory(), ApiKeyFactory()
     assert _emit_sent(key, connection_id=7) is None
@@ -191,10 +202,10 @@ def test_a_none_stored_by_an_emitter_that_looked_before_the_commit_is_voided_by_
     with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
         endpoint = EndpointFactory(api_key=key)
         # Another process that cannot see this uncommitted endpoint yet finds none and says so.
-        _known, token = emit_cache.no_endpoints_known(**where)
-        emit_cache.no_endpoints_remember(**where, token=token)
-        assert emit_cache.no_endpoints_known(**where)[0]
-    assert not emit_cache.no_endpoints_known(**where)[0]
+        _known, token = emit_cache.endpoints_known(**where)
+        emit_cache.endpoints_remember(**where, endpoint_ids=[], token=token)
+        assert emit_cache.endpoints_known(**where)[0] == []
+    assert emit_cache.endpoints_known(**where)[0] is None
     event = _emit_sent(key)
     assert event is not None and list(event.deliveries.values_list("endpoint_id", flat=True)) == [endpoint.pk]
 
@@ -209,8 +220,8 @@ def test_deleting_or_disabling_an_endpoint_voids_the_remembered_answers():
     disable_first = lambda: endpoint_disable(endpoint_id=first.pk, reason="test")  # noqa: E731
     delete_second = lambda: endpoint_delete(endpoint=second)  # noqa: E731
     for step in (disable_first, delete_second):
-        _known, token = emit_cache.no_endpoints_known(**where)
-        emit_cache.no_endpoints_remember(**where, token=token)
-        assert emit_cache.no_endpoints_known(**where)[0]
+        _known, token = emit_cache.endpoints_known(**where)
+        emit_cache.endpoints_remember(**where, endpoint_ids=[first.pk, second.pk], token=token)
+        assert emit_cache.endpoints_known(**where)[0] == [first.pk, second.pk]
         step()
-        assert not emit_cache.no_endpoints_known(**where)[0]
+        assert emit_cache.endpoints_known(**where)[0] is None
