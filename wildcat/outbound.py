@@ -27,7 +27,6 @@ from django.conf import settings
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.util import connection as urllib3_connection
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -188,19 +187,8 @@ def _split_cached(url: str):
 
 def _connect_checked(conn: HTTPConnection) -> socket.socket:
     """Open the socket to an address that passed the guard; the name is never resolved again."""
-    last_error: OSError | None = None
-    for _family, sockaddr in resolve_checked(conn._dns_host, conn.port):
-        try:
-            return urllib3_connection.create_connection(
-                (sockaddr[0], sockaddr[1]),
-                conn.timeout,
-                source_address=conn.source_address,
-                socket_options=conn.socket_options,
-            )
-        except OSError as exc:
-            last_error = exc
-    assert last_error is not None
-    raise last_error
+    timeout = conn.timeout if isinstance(conn.timeout, int | float) else None  # urllib3's "default" sentinel
+    return _open_checked_socket(conn._dns_host, conn.port, timeout)
 
 
 class _GuardedHTTPConnection(HTTPConnection):
@@ -380,7 +368,8 @@ class _GuardedPostHTTPS(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
 
 
-def _open_checked_socket(host: str, port: int, timeout: float) -> socket.socket:
+def _open_checked_socket(host: str, port: int, timeout: float | None) -> socket.socket:
+    """Resolve and check ``host`` once, then connect to the first checked address that answers."""
     last_error: OSError | None = None
     for family, sockaddr in resolve_checked(host, port):
         sock = socket.socket(family, socket.SOCK_STREAM)
