@@ -49,8 +49,12 @@ class Message(models.Model):
 
     Type = models.TextChoices("Type", [(t.name, t.value) for t in MessageType])
 
-    api_key = models.ForeignKey("apikeys.ApiKey", on_delete=models.CASCADE, related_name="messages")
-    connection = models.ForeignKey("accounts.WaConnection", on_delete=models.CASCADE, related_name="messages")
+    # Every index is paid on every send's INSERT: the key and connection columns lead the composite
+    # indexes below, which serve their lookups and cascades, so they get no index of their own.
+    api_key = models.ForeignKey("apikeys.ApiKey", on_delete=models.CASCADE, related_name="messages", db_index=False)
+    connection = models.ForeignKey(
+        "accounts.WaConnection", on_delete=models.CASCADE, related_name="messages", db_index=False
+    )
     direction = models.CharField(max_length=8, choices=Direction.choices)
     from_me = models.BooleanField(default=False)
     wa_message_id = models.CharField(max_length=128)
@@ -62,8 +66,12 @@ class Message(models.Model):
     text = models.TextField(blank=True, default="")
     # Type-specific fields (location, contact, poll, reaction target, audio voice_note flag).
     content = models.JSONField(default=dict, blank=True)
-    media = models.ForeignKey(Media, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages")
-    quoted = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replies")
+    media = models.ForeignKey(
+        Media, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages", db_index=False
+    )
+    quoted = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replies", db_index=False
+    )
     quoted_wa_message_id = models.CharField(max_length=128, blank=True, default="")
     # Reactions others put on this message: {sender_jid: emoji}.
     reactions = models.JSONField(default=dict, blank=True)
@@ -109,6 +117,9 @@ class Message(models.Model):
             models.Index(fields=["api_key", "-created_at", "-id"], name="message_key_created"),
             models.Index(fields=["connection", "-created_at", "-id"], name="message_conn_created"),
             models.Index(fields=["connection", "chat_jid", "-id"], name="message_conn_chat"),
+            # Most messages have no media and quote nothing: only the rows that do are indexed.
+            models.Index(fields=["media"], condition=Q(media__isnull=False), name="message_media"),
+            models.Index(fields=["quoted"], condition=Q(quoted__isnull=False), name="message_quoted"),
         ]
 
     def __str__(self) -> str:
