@@ -398,7 +398,7 @@ class Supervisor:
         """Forward Redis wake-ups for hosted sessions; without Redis the hosts poll instead."""
         import redis
 
-        from wildcat.wakeup import CONNECTION_CHANNEL
+        from wildcat.wakeup import CONNECTION_CHANNEL, wakeup_connection_ids
 
         if not settings.REDIS_URL:
             return
@@ -410,8 +410,8 @@ class Supervisor:
                 while not self._stopping.is_set():
                     message = pubsub.get_message(timeout=1.0)
                     if message and message.get("type") == "message":
-                        with contextlib.suppress(ValueError):
-                            self.wake(int(message["data"]))
+                        for connection_id in wakeup_connection_ids(message["data"]):
+                            self.wake(connection_id)
             except redis.RedisError:
                 logger.warning("wake-up subscription lost; hosts poll until it is back", exc_info=True)
                 self._stopping.wait(2.0)
