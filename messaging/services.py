@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connections, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework.exceptions import NotFound, ValidationError
 
@@ -17,6 +17,7 @@ from messaging import session_calls
 from messaging.codes import ErrorCode, EventType, api_error
 from messaging.inbound import emit, message_apply_receipt, message_receive
 from messaging.media import MEDIA_TYPES, media_check, media_fetch_url, media_store
+from messaging.message_insert import message_insert
 from messaging.models import Media, Message
 from messaging.payloads import message_payload
 from wildcat import wakeup
@@ -147,14 +148,27 @@ def _media(request: SendRequest) -> tuple[bytes, str] | None:
     return data or b"", mimetype
 
 
-def _build(connection, request: SendRequest, api_key_id: int) -> Message:
+def _build(connection, request: SendRequest, api_key_id: int) -> dict[str, Any]:
+    """The new message's field values; only what differs from the model's defaults."""
+    values: dict[str, Any] = {
+        "api_key_id": api_key_id,
+        "connection_id": connection.pk,
+        "direction": Message.Direction.OUTBOUND,
+        "from_me": True,
+        "wa_message_id": generate_message_id(),
+        "chat_jid": request.chat_jid,
+        "sender_jid": connection.whatsapp_id,
+        "type": request.type,
+        "text": request.text,
+        "status": Message.Status.QUEUED,
+    }
     content = dict(request.content)
-    raw: dict[str, Any] = {}
-    quoted = None
     if request.reply_to:
         quoted = _resolve_reference(connection.pk, request.reply_to, "reply_to")
+        values["quoted_id"] = quoted.pk
+        values["quoted_wa_message_id"] = quoted.wa_message_id
         sender = quoted.sender_jid or connection.whatsapp_id
-        raw["quote"] = {"sender_jid": sender, "text": quoted.text[:1000]}
+        values["raw"] = {"quote": {"sender_jid": sender, "text": quoted.text[:1000]}}
     if request.reaction_target:
         target = _resolve_reference(connection.pk, request.reaction_target, "reaction")
         content.update(
@@ -162,22 +176,9 @@ def _build(connection, request: SendRequest, api_key_id: int) -> Message:
             target_sender_jid=target.sender_jid or connection.whatsapp_id,
             target_from_me=target.from_me,
         )
-    return Message(
-        api_key_id=api_key_id,
-        connection_id=connection.pk,
-        direction=Message.Direction.OUTBOUND,
-        from_me=True,
-        wa_message_id=generate_message_id(),
-        chat_jid=request.chat_jid,
-        sender_jid=connection.whatsapp_id,
-        type=request.type,
-        text=request.text,
-        content=content,
-        quoted=quoted,
-        quoted_wa_message_id=quoted.wa_message_id if quoted else "",
-        status=Message.Status.QUEUED,
-        raw=raw,
-    )
+    if content:
+        values["content"] = content
+    return values
 
 
 def message_send(
@@ -191,9 +192,9 @@ def message_send(
             return replayed, True
     connection_check_sendable(connection)
     media = _media(request)  # fetched outside the transaction: a slow URL must not hold locks
-    message = _build(connection, request, api_key_id)
+    values = _build(connection, request, api_key_id)
     try:
-        body = _store(message, media=media, request=request, idempotency_key=idempotency_key, body_hash=body_hash)
+        body = _store(values, media=media, request=request, idempotency_key=idempotency_key, body_hash=body_hash)
     except IntegrityError:
         if idempotency_key:  # a concurrent request with the same key won the race
             replayed = _replay(connection.pk, idempotency_key, body_hash)
@@ -206,64 +207,35 @@ def message_send(
 
 
 def _store(
-    message: Message, *, media: tuple[bytes, str] | None, request: SendRequest, idempotency_key: str, body_hash: str
+    values: dict[str, Any],
+    *,
+    media: tuple[bytes, str] | None,
+    request: SendRequest,
+    idempotency_key: str,
+    body_hash: str,
 ) -> dict[str, Any]:
-    connection_id = message.connection_id
+    connection_id = values["connection_id"]
     if media is None and not idempotency_key:
         # A plain send is one INSERT, its own transaction: one database round trip on the hot path.
-        _insert(message)
-        transaction.on_commit(lambda: wakeup.wake_connection(connection_id))
+        message = message_insert(values)
+        transaction.on_commit(lambda: wakeup.wake_connection_soon(connection_id))
         return message_payload(message)
     with transaction.atomic():
+        stored_media = None
         if media is not None:
-            message.media = media_store(
-                api_key_id=message.api_key_id, data=media[0], mimetype=media[1], filename=request.media_filename
+            stored_media = media_store(
+                api_key_id=values["api_key_id"], data=media[0], mimetype=media[1], filename=request.media_filename
             )
-        message.idempotency_key = idempotency_key or None
-        message.request_hash = body_hash if idempotency_key else ""
-        message.save()
+            values["media_id"] = stored_media.pk
+        if idempotency_key:
+            values.update(idempotency_key=idempotency_key, request_hash=body_hash)
+        message = message_insert(values)
+        message.media = stored_media
         body = message_payload(message)
         if idempotency_key:
             Message.objects.filter(pk=message.pk).update(first_response=body)
-        transaction.on_commit(lambda: wakeup.wake_connection(connection_id))
+        transaction.on_commit(lambda: wakeup.wake_connection_soon(connection_id))
     return body
-
-
-# The INSERT of a new message, built once per database alias: Model.save() rebuilds its SQL (and runs
-# the save machinery) on every call, which was the largest part of a plain send's CPU.
-_insert_statements: dict[str, tuple[str, list]] = {}
-
-
-def _insert_statement(connection) -> tuple[str, list]:
-    statement = _insert_statements.get(connection.alias)
-    if statement is None:
-        meta = Message._meta
-        fields = [f for f in meta.local_concrete_fields if f is not meta.auto_field]
-        quote = connection.ops.quote_name
-        # Only the model's own table and column names, quoted, go into the text; values are parameters.
-        sql = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608
-            quote(meta.db_table), ", ".join(quote(f.column) for f in fields), ", ".join(["%s"] * len(fields))
-        )
-        if connection.features.can_return_columns_from_insert:
-            sql += f" RETURNING {quote(meta.pk.column)}"
-        statement = _insert_statements[connection.alias] = (sql, fields)
-    return statement
-
-
-def _insert(message: Message) -> None:
-    """What ``message.save()`` does for a new row (same values, auto_now fields set), minus the ORM's per-call work."""
-    connection = connections[Message.objects.db]
-    sql, fields = _insert_statement(connection)
-    params = [field.get_db_prep_save(field.pre_save(message, True), connection) for field in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        if connection.features.can_return_columns_from_insert:
-            pk = cursor.fetchone()[0]
-        else:
-            pk = connection.ops.last_insert_id(cursor, Message._meta.db_table, Message._meta.pk.column)
-    message.pk = pk
-    message._state.adding = False
-    message._state.db = connection.alias
 
 
 def _editable(message: Message, code: str, verb: str) -> None:

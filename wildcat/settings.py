@@ -92,6 +92,10 @@ else:
     # that meets a connection PostgreSQL dropped answers 503 once and Django reconnects after it.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = env_bool("WILDCAT_DB_HEALTH_CHECKS", False)
     DATABASES["default"]["TEST"] = {"NAME": env_str("WILDCAT_TEST_DB", "test_wildcat")}
+    if env_bool("WILDCAT_DB_PREPARED_STATEMENTS", True):
+        # Allowed on the connection, but never automatic: only statements executed with prepare=True
+        # (the send path's INSERT) are prepared; Django's client-side binding cursors never are.
+        DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 2**31 - 1
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis, cache and Celery broker ---------------------------------------
