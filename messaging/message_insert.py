@@ -18,16 +18,20 @@ from messaging.models import Message
 
 
 @dataclass(frozen=True)
+class _Parameter:
+    attname: str | None  # the caller's value for this field, or None for the field's fixed default
+    field: Any
+    plain_type: type | None  # the one value type that needs no preparation (a str for a text column...)
+    default: Any  # the field's default, prepared for this database
+
+
+@dataclass(frozen=True)
 class _Statement:
     sql: str
-    fields: list  # the columns written, in statement order (every concrete field but the id)
-    position: dict[str, int]  # attname -> index in ``fields``
-    prepared_defaults: list  # each column's default, already prepared for this database
-    # Per column, the one value type that needs no preparation (a str for a text column...), or None.
-    plain_types: list
+    parameters: list[_Parameter]
 
 
-_statements: dict[str, _Statement] = {}
+_statements: dict[tuple[str, frozenset[str]], _Statement] = {}
 _AUTO_NOW = ("created_at", "updated_at")
 # Column kinds whose prepared value is the value itself, when it is exactly of this type.
 _PLAIN_TYPES = (
@@ -43,25 +47,40 @@ def _plain_type(field) -> type | None:
     return next((kind for field_class, kind in _PLAIN_TYPES if isinstance(field, field_class)), None)
 
 
-def _statement(connection) -> _Statement:
-    statement = _statements.get(connection.alias)
+def _statement(connection, attnames: frozenset[str]) -> _Statement:
+    """The INSERT for rows that set these fields, built once per database alias and set of fields.
+
+    On PostgreSQL the other columns' defaults are written into the statement as literals (quoted by
+    psycopg), so only the given values travel as parameters; elsewhere every column is a parameter.
+    """
+    key = (connection.alias, attnames)
+    statement = _statements.get(key)
     if statement is None:
         meta = Message._meta
+        inline_defaults = connection.vendor == "postgresql"
+        placeholders, parameters = [], []
         fields = [f for f in meta.local_concrete_fields if f is not meta.auto_field]
+        unknown = attnames - {f.attname for f in fields}
+        if unknown:
+            raise TypeError(f"Message has no fields {sorted(unknown)}")
+        for field in fields:
+            default = field.get_db_prep_save(field.get_default(), connection)
+            if field.attname in attnames or not inline_defaults:
+                placeholders.append("%s")
+                attname = field.attname if field.attname in attnames else None
+                parameters.append(_Parameter(attname, field, _plain_type(field), default))
+            else:
+                from psycopg.sql import Literal
+
+                placeholders.append(Literal(default).as_string(connection.connection))
         quote = connection.ops.quote_name
-        # Only the model's own table and column names, quoted, go into the text; values are parameters.
+        # Only the model's own names, quoted, and literals psycopg quoted go into the text.
         sql = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608
-            quote(meta.db_table), ", ".join(quote(f.column) for f in fields), ", ".join(["%s"] * len(fields))
+            quote(meta.db_table), ", ".join(quote(f.column) for f in fields), ", ".join(placeholders)
         )
         if connection.features.can_return_columns_from_insert:
             sql += f" RETURNING {quote(meta.pk.column)}"
-        statement = _statements[connection.alias] = _Statement(
-            sql=sql,
-            fields=fields,
-            position={f.attname: index for index, f in enumerate(fields)},
-            prepared_defaults=[f.get_db_prep_save(f.get_default(), connection) for f in fields],
-            plain_types=[_plain_type(f) for f in fields],
-        )
+        statement = _statements[key] = _Statement(sql=sql, parameters=parameters)
     return statement
 
 
@@ -72,15 +91,18 @@ def message_insert(values: dict[str, Any]) -> Message:
     the caller's transaction, or as its own when there is none.
     """
     connection = connections[Message.objects.db]
-    statement = _statement(connection)
     now = timezone.now()
     values = {**values, _AUTO_NOW[0]: now, _AUTO_NOW[1]: now}
-    params = list(statement.prepared_defaults)
-    position, fields, plain_types = statement.position, statement.fields, statement.plain_types
-    for attname, value in values.items():
-        index = position[attname]
-        plain = type(value) is plain_types[index]
-        params[index] = value if plain else fields[index].get_db_prep_save(value, connection)
+    connection.ensure_connection()  # the statement's literals are quoted for the live connection
+    statement = _statement(connection, frozenset(values))
+    params = []
+    for parameter in statement.parameters:
+        if parameter.attname is None:
+            params.append(parameter.default)
+            continue
+        value = values[parameter.attname]
+        plain = type(value) is parameter.plain_type
+        params.append(value if plain else parameter.field.get_db_prep_save(value, connection))
     if connection.vendor == "postgresql":
         pk = _execute_server_bound(connection, statement.sql, params)
     else:

@@ -100,3 +100,10 @@ def test_postgresql_prepares_the_insert_once_per_connection(connection):
         statements = [row[0] for row in cursor.fetchall()]
     assert [s for s in statements if s.startswith('INSERT INTO "messaging_message"')] != []
     assert len(statements) == len(set(statements))
+
+
+def test_an_unknown_field_is_refused_before_anything_is_written(connection):
+    before = Message.objects.count()
+    with pytest.raises(TypeError, match="no_such_field"):
+        message_insert(_values(connection, no_such_field=1))
+    assert Message.objects.count() == before
