@@ -51,7 +51,13 @@ class Message(models.Model):
 
     # Every index is paid on every send's INSERT: the key and connection columns lead the composite
     # indexes below, which serve their lookups and cascades, so they get no index of their own.
-    api_key = models.ForeignKey("apikeys.ApiKey", on_delete=models.CASCADE, related_name="messages", db_index=False)
+    # The key is always the connection's key (a connection never changes hands), so the database
+    # checks only the connection reference: a message can outlive neither its connection nor, through
+    # it, its key. A constraint on the key column too would lock the key's row on every send, and one
+    # key sending through many connections at once would queue on that single row.
+    api_key = models.ForeignKey(
+        "apikeys.ApiKey", on_delete=models.CASCADE, related_name="messages", db_index=False, db_constraint=False
+    )
     connection = models.ForeignKey(
         "accounts.WaConnection", on_delete=models.CASCADE, related_name="messages", db_index=False
     )

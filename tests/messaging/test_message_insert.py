@@ -107,3 +107,29 @@ def test_an_unknown_field_is_refused_before_anything_is_written(connection):
     with pytest.raises(TypeError, match="no_such_field"):
         message_insert(_values(connection, no_such_field=1))
     assert Message.objects.count() == before
+
+
+def test_the_database_refuses_a_message_whose_connection_is_gone(connection):
+    from django.db import connection as database
+
+    orphan = message_insert(_values(connection, connection_id=connection.pk + 10_000))
+    with pytest.raises(IntegrityError, match="connection_id"), transaction.atomic():
+        database.check_constraints(table_names=[Message._meta.db_table])
+    Message.objects.filter(pk=orphan.pk).delete()  # the test database is checked again at teardown
+
+
+def test_messages_carry_their_connections_key_and_go_with_it(api_client, connection):
+    from django.db.models import F
+
+    from messaging.services import message_receive
+    from tests.messaging.test_inbound import inbound
+    from tests.messaging.test_send_api import send
+
+    assert send(api_client, connection, {"to": "+49 151 23456789", "text": "out"}).status_code == 202
+    message_receive(connection_id=connection.pk, message=inbound("IN1"))
+    message_insert(_values(connection))
+    assert Message.objects.filter(connection=connection).count() == 3
+    assert not Message.objects.exclude(api_key_id=F("connection__api_key_id")).exists()
+
+    connection.api_key.delete()
+    assert not Message.objects.filter(connection_id=connection.pk).exists()
