@@ -62,14 +62,19 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: ApiKey, form: forms.ModelForm, change: bool) -> None:
         if change:
             return
-        try:
-            created, secret = apikey_create(label=form.cleaned_data["label"], created_by=request.user)
-        except ValidationError as exc:  # raced with another admin creating the same label
-            form.add_error("label", exc.messages[0])
-            raise
+        created, secret = apikey_create(label=form.cleaned_data["label"], created_by=request.user)
         obj.pk = created.pk
         obj.__dict__.update(created.__dict__)
         request.session[_REVEAL_SESSION_KEY] = {"id": created.pk, "secret": secret}
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict | None = None) -> HttpResponse:
+        try:
+            return super().add_view(request, form_url, extra_context)
+        except ValidationError as exc:
+            # The form found the label free, then another admin created it first: nothing was
+            # saved (the add view's transaction rolled back); say so on a fresh add page.
+            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
     def response_add(self, request: HttpRequest, obj: ApiKey, post_url_continue: str | None = None) -> HttpResponse:
         """Always land on the new key's page: that is where its secret is shown, once."""

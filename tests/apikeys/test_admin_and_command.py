@@ -80,3 +80,19 @@ def test_createapikey_refuses_a_duplicate_label():
     call_command("createapikey", "--label", "dup", stdout=io.StringIO())
     with pytest.raises(CommandError, match="already exists"):
         call_command("createapikey", "--label", "dup", stdout=io.StringIO())
+
+
+def test_admin_answers_a_label_taken_meanwhile_with_a_message_not_a_500(admin_client, monkeypatch):
+    from apikeys import admin as apikeys_admin
+    from apikeys.services import apikey_create
+
+    def another_admin_was_faster(*, label, created_by=None):
+        apikey_create(label=label)  # the same label, created after the form was validated
+        return apikey_create(label=label, created_by=created_by)
+
+    monkeypatch.setattr(apikeys_admin, "apikey_create", another_admin_was_faster)
+    response = admin_client.post("/admin/apikeys/apikey/add/", {"label": "crm"}, follow=True)
+    assert response.status_code == 200
+    assert "An API key with this label already exists." in response.content.decode()
+    assert response.redirect_chain[-1][0].endswith("/admin/apikeys/apikey/add/")
+    assert not KEY_RE.search(response.content.decode())  # no secret of a key that was not created
