@@ -133,3 +133,32 @@ def test_messages_carry_their_connections_key_and_go_with_it(api_client, connect
 
     connection.api_key.delete()
     assert not Message.objects.filter(connection_id=connection.pk).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_send_on_a_dropped_database_connection_is_a_503_and_the_next_one_reconnects(api_client, connection):
+    import psycopg
+    from django.db import close_old_connections
+    from django.db import connection as database
+
+    from tests.messaging.test_send_api import send
+
+    if database.vendor != "postgresql":
+        pytest.skip("the prepared INSERT is PostgreSQL's")
+    assert send(api_client, connection, {"to": "+49 151 23456789", "text": "before"}).status_code == 202
+    backend_pid = database.connection.info.backend_pid
+    settings_dict = database.settings_dict
+    with psycopg.connect(
+        dbname=settings_dict["NAME"], user=settings_dict["USER"], host=settings_dict["HOST"], port=settings_dict["PORT"]
+    ) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [backend_pid])
+
+    dropped = send(api_client, connection, {"to": "+49 151 23456789", "text": "during"})
+    assert dropped.status_code == 503 and dropped.json()["error"]["code"] == "service_unavailable"
+    # What Django runs when a request finishes (its test client leaves it out): the broken
+    # connection is noticed and closed, so the next request opens a new one.
+    close_old_connections()
+    assert database.connection is None
+    after = send(api_client, connection, {"to": "+49 151 23456789", "text": "after"})
+    assert after.status_code == 202
+    assert list(Message.objects.order_by("id").values_list("text", flat=True)) == ["before", "after"]
