@@ -109,3 +109,16 @@ def test_webhook_secrets_survive_a_secret_key_rotation(api_client, settings):
     env["WILDCAT_ENCRYPTION_KEY"] = Fernet.generate_key().decode()
     failed = _manage(["shell", "--no-imports", "-c", code], env)
     assert failed.returncode != 0 and "WILDCAT_ENCRYPTION_KEY" in failed.stderr
+
+
+@pytest.mark.parametrize(("value", "threshold"), [("true", str(2**31 - 1)), ("false", "None"), (None, str(2**31 - 1))])
+def test_prepared_statements_can_be_turned_off_for_a_pooler(tmp_path, value, threshold):
+    """PostgreSQL connections allow explicit prepares (never automatic ones) unless the operator says no."""
+    env = _clean_env(tmp_path, WILDCAT_SECRET_KEY=PRODUCTION_ENV["WILDCAT_SECRET_KEY"])
+    env["DATABASE_URL"] = "postgres://wildcat@db.example.com:5432/wildcat"  # settings only: never connected
+    if value is not None:
+        env["WILDCAT_DB_PREPARED_STATEMENTS"] = value
+    code = "from django.conf import settings; print(settings.DATABASES['default']['OPTIONS'].get('prepare_threshold'))"
+    result = _manage(["shell", "-c", code], env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == threshold
