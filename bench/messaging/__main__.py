@@ -1,7 +1,8 @@
 """``python -m bench.messaging``: gunicorn, a real sessions worker, Redis, PostgreSQL and the sandbox.
 
 1. Accept throughput: wrk alternates ``POST /connections/{id}/messages`` (text) and ``GET /api/v1/me``
-   in one run and prints both rates and their ratio (target >= 0.5). The sessions worker is stopped
+   in one run and prints both rates and their ratio (target >= 0.5), and per round what a request
+   cost in CPU: gunicorn's workers, PostgreSQL, Redis, the machine busy and idle. The sessions worker is stopped
    during this part, so the numbers are the web tier's alone (the connections are linked, so sends
    are accepted and queued).
 2. End to end: 100 sandbox connections, 10,000 text messages posted by a loopback load generator,
@@ -148,6 +149,26 @@ def link_connections(api_key_id: int, count: int) -> list[int]:
     return ids
 
 
+def machine_cpu_seconds() -> dict[str, float]:
+    """CPU seconds so far of PostgreSQL's and Redis's processes, and of the whole machine busy and idle."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    totals = {"postgres": 0, "redis": 0}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            name = (entry / "comm").read_text().strip()
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        group = "postgres" if name.startswith("postgres") else "redis" if name.startswith("redis-server") else None
+        if group:
+            totals[group] += int(fields[11]) + int(fields[12])
+    cpu = [int(value) for value in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = cpu[3] + cpu[4]  # idle + iowait
+    return {**{k: v / ticks for k, v in totals.items()}, "busy": (sum(cpu) - idle) / ticks, "idle": idle / ticks}
+
+
 def accept_throughput(args, wrk: str, base: str, key: str, connection_id: int, data_dir: Path, web_pid: int) -> float:
     script = data_dir / "post.lua"
     script.write_text(
@@ -162,15 +183,20 @@ def accept_throughput(args, wrk: str, base: str, key: str, connection_id: int, d
     run_wrk(wrk, args, 2, *me)
     rates: dict[str, list[float]] = {"send": [], "me": [], "send_cpu": [], "me_cpu": []}
     for round_number in range(1, args.rounds + 1):
+        splits = {}
         for name, (extra, url) in (("send", send), ("me", me)):
-            before = workers_cpu_seconds(web_pid)
+            before, machine_before = workers_cpu_seconds(web_pid), machine_cpu_seconds()
             rate, requests = run_wrk(wrk, args, args.duration, extra, url)
+            machine = machine_cpu_seconds()
             rates[name].append(rate)
             rates[f"{name}_cpu"].append((workers_cpu_seconds(web_pid) - before) * 1000 / max(requests, 1))
+            splits[name] = {k: (machine[k] - machine_before[k]) * 1000 / max(requests, 1) for k in machine}
         print(
             f"  round {round_number}: POST messages {rates['send'][-1]:7.1f} req/s ({rates['send_cpu'][-1]:.2f} ms CPU)"
             f"   GET /api/v1/me {rates['me'][-1]:7.1f} req/s ({rates['me_cpu'][-1]:.2f} ms CPU)"
         )
+        for name, split in splits.items():
+            print(f"    {name:4} per request: " + ", ".join(f"{k} {v:.2f} ms" for k, v in split.items()))
     send_rate, me_rate = statistics.median(rates["send"]), statistics.median(rates["me"])
     send_cpu, me_cpu = statistics.median(rates["send_cpu"]), statistics.median(rates["me_cpu"])
     ratio = send_rate / me_rate
