@@ -49,8 +49,9 @@ class Message(models.Model):
 
     Type = models.TextChoices("Type", [(t.name, t.value) for t in MessageType])
 
-    # Every index is paid on every send's INSERT: the key and connection columns lead the composite
-    # indexes below, which serve their lookups and cascades, so they get no index of their own.
+    # Every index is paid on every send's INSERT. The connection column leads the composite indexes
+    # below, which serve its lookups and cascades. The key column has no index: every query of
+    # messages by key also names the connection, and keys are revoked, not deleted.
     # The key is always the connection's key (a connection never changes hands), so the database
     # checks only the connection reference: a message can outlive neither its connection nor, through
     # it, its key. A constraint on the key column too would lock the key's row on every send, and one
@@ -120,7 +121,8 @@ class Message(models.Model):
                 condition=Q(status__in=["queued", "sending"]),
                 name="message_outbox",
             ),
-            models.Index(fields=["api_key", "-created_at", "-id"], name="message_key_created"),
+            # Time ranges over all messages: retention, the dashboard, the admin's default order.
+            models.Index(fields=["-created_at", "-id"], name="message_created"),
             models.Index(fields=["connection", "-created_at", "-id"], name="message_conn_created"),
             models.Index(fields=["connection", "chat_jid", "-id"], name="message_conn_chat"),
             # Most messages have no media and quote nothing: only the rows that do are indexed.

@@ -119,3 +119,24 @@ def test_retention_prunes_old_messages_and_their_media_only_when_set(history, se
     remaining = set(Message.objects.values_list("wa_message_id", flat=True))
     assert len(remaining) == 2 and "B1" in remaining and not remaining & {"A1", "A2"}
     assert not Media.objects.exists() and not media.file.storage.exists(stored)
+
+
+def test_time_range_queries_over_all_messages_can_use_an_index(history):
+    """Retention and the dashboard select by creation time across connections: an index serves them."""
+    from django.db import connection as database
+
+    if database.vendor != "postgresql":
+        pytest.skip("reads PostgreSQL's plans")
+    cutoff = timezone.now() - timedelta(days=30)
+    queries = {
+        "retention": Message.objects.filter(created_at__lt=cutoff).values_list("pk", flat=True)[:1000],
+        "dashboard": Message.objects.filter(created_at__gte=cutoff).values("status"),
+        "admin list": Message.objects.order_by("-created_at", "-id")[:100],
+    }
+    with database.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # a tiny test table would otherwise be scanned
+        for name, queryset in queries.items():
+            sql, params = queryset.query.sql_with_params()
+            cursor.execute(f"EXPLAIN {sql}", params)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+            assert "message_created" in plan, f"{name}:\n{plan}"
