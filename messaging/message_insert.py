@@ -70,9 +70,7 @@ def _statement(connection, attnames: frozenset[str]) -> _Statement:
                 attname = field.attname if field.attname in attnames else None
                 parameters.append(_Parameter(attname, field, _plain_type(field), default))
             else:
-                from psycopg.sql import Literal
-
-                placeholders.append(Literal(default).as_string(connection.connection))
+                placeholders.append(_literal(default))
         quote = connection.ops.quote_name
         # Only the model's own names, quoted, and literals psycopg quoted go into the text.
         sql = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608
@@ -84,6 +82,13 @@ def _statement(connection, attnames: frozenset[str]) -> _Statement:
     return statement
 
 
+def _literal(value: Any) -> str:
+    """A prepared default as PostgreSQL SQL text, quoted by psycopg (the defaults are plain ASCII)."""
+    from psycopg.sql import Literal
+
+    return Literal(value).as_string(None)
+
+
 def message_insert(values: dict[str, Any]) -> Message:
     """Insert one new message with these field values (by attname; the rest take their defaults).
 
@@ -93,7 +98,6 @@ def message_insert(values: dict[str, Any]) -> Message:
     connection = connections[Message.objects.db]
     now = timezone.now()
     values = {**values, _AUTO_NOW[0]: now, _AUTO_NOW[1]: now}
-    connection.ensure_connection()  # the statement's literals are quoted for the live connection
     statement = _statement(connection, frozenset(values))
     params = []
     for parameter in statement.parameters:

@@ -124,15 +124,16 @@ def wait_ready(url: str, key: str, timeout: float = 60) -> None:
     raise RuntimeError(f"gunicorn did not answer on {url} within {timeout}s")
 
 
+def process_cpu_seconds(pid: int | str) -> float:
+    """CPU time (user + system) a process has used so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
 def workers_cpu_seconds(master_pid: int) -> float:
     """CPU time (user + system) used so far by gunicorn's worker processes."""
-    ticks = os.sysconf("SC_CLK_TCK")
     children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
-    total = 0
-    for pid in children:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / ticks
+    return sum(process_cpu_seconds(pid) for pid in children)
 
 
 def run_wrk(wrk: str, url: str, duration: int, args: argparse.Namespace, headers: list[str]) -> tuple[float, int]:

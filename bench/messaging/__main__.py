@@ -23,7 +23,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.api_auth.__main__ import ensure_database, ensure_wrk, free_port, wait_ready, workers_cpu_seconds
+from bench.api_auth.__main__ import (
+    ensure_database,
+    ensure_wrk,
+    free_port,
+    process_cpu_seconds,
+    wait_ready,
+    workers_cpu_seconds,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
@@ -151,22 +158,21 @@ def link_connections(api_key_id: int, count: int) -> list[int]:
 
 def machine_cpu_seconds() -> dict[str, float]:
     """CPU seconds so far of PostgreSQL's and Redis's processes, and of the whole machine busy and idle."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    totals = {"postgres": 0, "redis": 0}
+    totals = {"postgres": 0.0, "redis": 0.0}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             name = (entry / "comm").read_text().strip()
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            group = "postgres" if name.startswith("postgres") else "redis" if name.startswith("redis-server") else None
+            if group:
+                totals[group] += process_cpu_seconds(entry.name)
         except OSError:  # the process ended meanwhile
             continue
-        group = "postgres" if name.startswith("postgres") else "redis" if name.startswith("redis-server") else None
-        if group:
-            totals[group] += int(fields[11]) + int(fields[12])
+    ticks = os.sysconf("SC_CLK_TCK")
     cpu = [int(value) for value in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     idle = cpu[3] + cpu[4]  # idle + iowait
-    return {**{k: v / ticks for k, v in totals.items()}, "busy": (sum(cpu) - idle) / ticks, "idle": idle / ticks}
+    return {**totals, "busy": (sum(cpu) - idle) / ticks, "idle": idle / ticks}
 
 
 def accept_throughput(args, wrk: str, base: str, key: str, connection_id: int, data_dir: Path, web_pid: int) -> float:
