@@ -10,7 +10,7 @@ lint:
 	.venv/bin/ruff check .
 
 bench:  ## Run every benchmark in bench/ and print the ratios.
-	scripts/bootstrap.sh && scripts/services.sh && .venv/bin/python -m bench
+	scripts/bootstrap.sh dev && scripts/services.sh && .venv/bin/python -m bench
 
 fuzz-long:  ## Long schemathesis run over /api/schema/ (EXAMPLES per operation, default 300) on SQLite and PostgreSQL.
 	WILDCAT_TEST_FUZZ_EXAMPLES=$${EXAMPLES:-300} scripts/test.sh tests/security/test_fuzz.py -s

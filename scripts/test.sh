@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 started=$SECONDS
-scripts/bootstrap.sh
+scripts/bootstrap.sh dev
 scripts/services.sh
 
 export REDIS_URL=${WILDCAT_TEST_REDIS_URL:-redis://127.0.0.1:6379/15}
