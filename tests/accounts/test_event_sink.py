@@ -8,7 +8,7 @@ import pytest
 
 from accounts.models import ConnectionEvent, WaConnection
 from accounts.runtime.events import handle_driver_event
-from tests.accounts.factories import RunningConnectionFactory
+from tests.accounts.factories import ConnectionFactory
 from webhooks.models import WebhookEndpoint, WebhookEvent
 from wildcat.whatsapp import (
     AccountInfo,
@@ -26,7 +26,7 @@ ACCOUNT = AccountInfo(whatsapp_id="4915112345678:3@s.whatsapp.net", phone_number
 
 @pytest.fixture
 def connection():
-    connection = RunningConnectionFactory()
+    connection = ConnectionFactory(running=True)
     WebhookEndpoint.objects.create(api_key=connection.api_key, url="https://hooks.example.com/in", secret="whsec_x")
     return connection
 

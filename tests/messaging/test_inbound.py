@@ -8,6 +8,7 @@ import pytest
 
 from messaging.models import Message
 from messaging.services import message_apply_receipt, message_receive
+from tests.messaging.factories import MessageFactory
 from wildcat.whatsapp import InboundMessage, MediaPayload, MessageType, Receipt, ReceiptType
 
 pytestmark = pytest.mark.django_db
@@ -77,17 +78,7 @@ def test_edit_revoke_and_reaction_update_the_original(connection):
 
 
 def _outbound(connection, wa_id: str, status: str) -> Message:
-    return Message.objects.create(
-        api_key_id=connection.api_key_id,
-        connection=connection,
-        direction="outbound",
-        from_me=True,
-        wa_message_id=wa_id,
-        chat_jid=PEER,
-        type="text",
-        text="x",
-        status=status,
-    )
+    return MessageFactory(connection=connection, wa_message_id=wa_id, chat_jid=PEER, text="x", status=status)
 
 
 def test_receipts_move_forward_only(connection):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from messaging.models import Media, Message
-from tests.messaging.conftest import make_connection
+from tests.accounts.factories import ConnectionFactory
 from tests.messaging.samples import JPEG, MP4, OGG, PDF, PNG, WEBP, b64
 
 pytestmark = pytest.mark.django_db
@@ -193,16 +193,16 @@ def test_multipart_upload_is_stored_with_digest_and_served_back(api_client, conn
 
 @pytest.mark.parametrize("status", ["logged_out", "auth_failed"])
 def test_send_to_a_connection_that_cannot_become_ready_is_409(api_client, api_key, status):
-    connection = make_connection(api_key, status=status)
+    connection = ConnectionFactory(api_key=api_key, ready=True, status=status)
     response = send(api_client, connection, {"to": PEER, "text": "x"})
     assert response.status_code == 409 and response.json()["error"]["code"] == "connection_not_ready"
-    never_linked = make_connection(api_key, status="pending", authenticated_at=None)
+    never_linked = ConnectionFactory(api_key=api_key, ready=True, status="pending", authenticated_at=None)
     assert send(api_client, never_linked, {"to": PEER, "text": "x"}).status_code == 409
     assert not Message.objects.exists()
 
 
 def test_send_to_a_disconnected_connection_is_queued(api_client, api_key):
-    connection = make_connection(api_key, status="disconnected")
+    connection = ConnectionFactory(api_key=api_key, ready=True, status="disconnected")
     response = send(api_client, connection, {"to": PEER, "text": "later"})
     assert response.status_code == 202 and response.json()["status"] == "queued"
 

@@ -11,7 +11,8 @@ import pytest
 
 from messaging.models import Message
 from messaging.services import message_receive
-from tests.messaging.conftest import SandboxPhone, make_connection
+from tests.accounts.factories import ConnectionFactory
+from tests.messaging.conftest import SandboxPhone
 from wildcat.whatsapp import InboundMessage, MessageType
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -115,7 +116,7 @@ def test_mark_chat_read_presence_contacts_and_groups(api_client, live_phone):
 
 
 def test_session_calls_on_a_connection_that_is_not_ready_are_409(api_client, api_key):
-    connection = make_connection(api_key, status="disconnected")
+    connection = ConnectionFactory(api_key=api_key, ready=True, status="disconnected")
     response = api_client.get(f"/api/v1/connections/{connection.pk}/groups")
     assert response.status_code == 409 and response.json()["error"]["code"] == "connection_not_ready"
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from tests.accounts.factories import ConnectionFactory
 from tests.support.http_receiver import Reply, always, receiving
-from tests.webhooks.factories import ConnectionFactory
 from webhooks import delivery as engine
 from webhooks.event_types import ALL_TYPES
 from webhooks.models import WebhookDelivery, WebhookEndpoint
