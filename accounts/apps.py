@@ -11,10 +11,8 @@ class AccountsConfig(AppConfig):
         from django.conf import settings
 
         from accounts.runtime.supervisor import SessionSupervisorStep
-        from accounts.worker_heartbeat import WorkerHeartbeatStep
         from wildcat.celery import app, beat_schedule_add
 
-        app.steps["worker"].add(WorkerHeartbeatStep)
         app.steps["worker"].add(SessionSupervisorStep)
         # On the sessions queue, so a node running only a sessions worker still reconciles.
         beat_schedule_add(

@@ -7,9 +7,10 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from console.dashboard import dashboard_figures
 
 from accounts import services as connections
-from accounts.models import SessionCommand, WaConnection, WorkerNode
+from accounts.models import SessionCommand, WaConnection
 from apikeys.models import ApiKey
 from messaging.models import Message
 from tests.accounts.factories import ConnectionFactory, RunningConnectionFactory
@@ -17,7 +18,7 @@ from tests.apikeys.factories import ApiKeyFactory
 from tests.webhooks.factories import EndpointFactory
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.services import event_emit
-from wildcat.dashboard import dashboard_figures
+from wildcat.models import WorkerNode
 
 pytestmark = pytest.mark.django_db
 
