@@ -6,8 +6,8 @@ run:  ## Run Wildcat on its embedded defaults: web + admin + API, Celery worker 
 test:  ## Run the whole test suite (installs and starts Redis, PostgreSQL and Chromium when missing).
 	scripts/test.sh
 
-lint:
-	.venv/bin/ruff check .
+lint:  ## ruff and the import layers (lint-imports).
+	.venv/bin/ruff check . && .venv/bin/lint-imports --no-cache
 
 bench:  ## Run every benchmark in bench/ and print the ratios.
 	scripts/bootstrap.sh dev && scripts/services.sh && .venv/bin/python -m bench
