@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import tempfile
 import time
@@ -143,9 +144,15 @@ def run(args: argparse.Namespace, log_dir: Path) -> bool:
         for receiver in receivers:
             receiver.close()
         redis.kill()
+        postgres.stop()
+
+
+def _exit_on_terminate(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)  # runs the cleanup that stops the private stack
 
 
 def main(argv: list[str]) -> int:
+    signal.signal(signal.SIGTERM, _exit_on_terminate)
     args = parse_args(argv)
     log_dir = args.log_dir or Path(tempfile.mkdtemp(prefix="wildcat-soak-"))
     log_dir.mkdir(parents=True, exist_ok=True)
