@@ -11,8 +11,8 @@ from rest_framework.test import APIClient
 
 from apikeys.models import ApiKey
 from apikeys.tasks import usage_flush_task
-from apikeys.throttling import parse_rate
 from tests.apikeys.factories import ApiKeyFactory
+from wildcat.rates import parse_rate
 
 pytestmark = pytest.mark.django_db
 ME = "/api/v1/me"
