@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 
 from accounts.models import ConnectionEvent, SessionCommand, WaConnection
 from accounts.services import connection_create, connection_start, connection_stop, session_command_create
@@ -17,13 +18,12 @@ def _row(connection_id: int) -> WaConnection:
     return WaConnection.objects.get(pk=connection_id)
 
 
-@pytest.mark.parametrize("broker", ["redis", "embedded"])
-def test_create_qr_scan_ready_then_commands_and_stop(broker, api_key, request, process_logs, tmp_path):
-    if broker == "redis":
-        env = {"REDIS_URL": request.getfixturevalue("redis_url")}
-    else:
-        # `make run` defaults: no Redis at all, a file broker (in a folder of this test's own) and polling.
-        env = {"REDIS_URL": "", "WILDCAT_DATA_DIR": str(tmp_path / "embedded")}
+def test_create_qr_scan_ready_then_commands_and_stop(api_key, process_logs, tmp_path):
+    # The pass decides the shape: Redis broker and wake-ups on PostgreSQL; on SQLite `make run`'s
+    # defaults, no Redis at all, a file broker (in a folder of this test's own) and polling.
+    env = {"REDIS_URL": settings.REDIS_URL}
+    if not settings.REDIS_URL:
+        env["WILDCAT_DATA_DIR"] = str(tmp_path / "embedded")
     worker = start_sessions_worker("solo", process_logs, **env)
     beat = start_beat(process_logs, **{**RUNTIME_ENV, **env})
     with running(worker, beat):

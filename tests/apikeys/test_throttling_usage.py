@@ -86,6 +86,7 @@ def test_usage_is_counted_in_redis_and_flushed_to_the_database(redis_url, django
         assert client.get(ME).status_code == 200
 
 
+@pytest.mark.embedded_only
 def test_usage_counting_works_on_the_embedded_file_cache():
     api_key = ApiKeyFactory()
     client = _client(api_key)

@@ -79,6 +79,7 @@ def test_readyz_without_a_fresh_worker_heartbeat_is_not_ready(redis_url, setting
     assert isinstance(workers["ms"], int | float) and 0 <= workers["ms"] < 10_000
 
 
+@pytest.mark.embedded_only
 def test_readyz_on_the_embedded_file_broker(settings, tmp_path):
     settings.DATA_DIR = tmp_path
     (tmp_path / "broker" / "queue").mkdir(parents=True)
