@@ -96,6 +96,7 @@ def test_redis_restarted_answers_503_then_recovers_by_itself(private_redis, api_
     down = api_client.get("/api/v1/me")
     assert down.status_code == 503
     assert down.json()["error"]["code"] == "service_unavailable"
+    assert int(down["Retry-After"]) >= 1
     with transaction.atomic():
         refused = api_client.post("/api/v1/webhooks", {"url": "http://127.0.0.1:9/h"}, format="json")
     assert refused.status_code == 503

@@ -35,6 +35,9 @@ class PayloadTooLarge(exceptions.APIException):
     default_code = "payload_too_large"
 
 
+SERVICE_UNAVAILABLE_RETRY_AFTER = 5  # seconds; Redis or the database coming back takes about that long
+
+
 class ServiceUnavailable(exceptions.APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_detail = "A service Wildcat depends on is unavailable; try again shortly."
@@ -145,6 +148,9 @@ def api_exception_handler(exc: Exception, context: dict) -> Response:
     if isinstance(exc, exceptions.ParseError):
         code = "malformed_body"
     response.data = error_body(response.status_code, message, code=code, details=details)
+    if response.status_code == 503 and not response.has_header("Retry-After"):
+        # A dependency is down for a moment: say when trying again makes sense.
+        response["Retry-After"] = str(SERVICE_UNAVAILABLE_RETRY_AFTER)
     return response
 
 
