@@ -126,7 +126,7 @@ def test_the_postgres_store_with_whatsmeows_real_schema(whatsmeow_tables, tmp_pa
         _link_device(cursor, OURS)
         _link_device(cursor, THEIRS)
     # whatsmeow reads both devices back: these rows are what it stores for a linked phone.
-    assert _devices_seen_by_whatsmeow(store_name) == ["5511777770000", "5511888880000"]
+    assert _devices_seen_by_whatsmeow(store_name) == ["5511777770000:3", "5511888880000:7"]
     assert store.device_exists(whatsapp_id=OURS, store_name=store_name)
     assert store.device_exists(whatsapp_id=THEIRS, store_name=store_name)
 
@@ -142,7 +142,7 @@ def test_the_postgres_store_with_whatsmeows_real_schema(whatsmeow_tables, tmp_pa
         }
     assert not store.device_exists(whatsapp_id=OURS, store_name=store_name)
     assert store.device_exists(whatsapp_id=THEIRS, store_name=store_name)
-    assert _devices_seen_by_whatsmeow(store_name) == ["5511777770000"]
+    assert _devices_seen_by_whatsmeow(store_name) == ["5511777770000:3"]
     assert store.postgres_device_delete(OURS) == 0
     assert store.postgres_device_delete("") == 0
 
