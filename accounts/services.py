@@ -8,7 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
 from accounts.models import ConnectionEvent, SandboxCredential, SessionCommand, WaConnection
@@ -24,6 +24,7 @@ from accounts.session_commands import (
     session_command_wait,
 )
 from accounts.states import LINKED_STATUSES, LIVE_STATUSES, STAMP_FIELDS, WEBHOOK_EVENTS, transition_allowed
+from webhooks.services import event_emit
 from wildcat.api.errors import Conflict, LimitExceeded
 from wildcat.audit import audit_record
 from wildcat.wakeup import wake_connection
@@ -87,8 +88,6 @@ def connection_payload(connection: WaConnection) -> dict[str, Any]:
 
 
 def _emit(connection: WaConnection, event_type: str, extra: dict[str, Any] | None = None) -> None:
-    from webhooks.services import event_emit
-
     data = {"connection_id": connection.pk, "connection": connection_payload(connection), **(extra or {})}
     event_emit(api_key_id=connection.api_key_id, event_type=event_type, data=data, connection_id=connection.pk)
 
@@ -267,16 +266,34 @@ def connection_give_up(*, connection_id: int, error: str, reason: str) -> bool:
     return changed
 
 
-def connection_touch(*, connection_id: int) -> None:
-    """Record traffic or a keepalive: the zombie watchdog reads last_activity_at."""
-    now = timezone.now()
-    WaConnection.objects.filter(pk=connection_id).update(last_activity_at=now, last_seen=now)
+def connection_touch(*, connection_id: int) -> int | None:
+    """Record traffic or a keepalive (the zombie watchdog reads last_activity_at).
+
+    Returns the id of the API key that owns the connection, or None when the connection is gone, so
+    the event sink needs no other statement on the row before it stores an inbound message.
+    """
+    return connections_touch(connection_ids=[connection_id]).get(connection_id)
 
 
-def connections_touch(*, connection_ids: list[int]) -> None:
-    """``connection_touch`` for several connections at once (a burst of traffic on the event sink)."""
-    now = timezone.now()
-    WaConnection.objects.filter(pk__in=connection_ids).update(last_activity_at=now, last_seen=now)
+def connections_touch(*, connection_ids: list[int]) -> dict[int, int]:
+    """``connection_touch`` for several connections at once: ``{connection id: owner key id}`` of those that exist.
+
+    One ``UPDATE ... RETURNING`` (PostgreSQL, and SQLite since 3.35, which the system checks require):
+    Django's ``update()`` returns only a row count.
+    """
+    if not connection_ids:
+        return {}
+    db = connections[WaConnection.objects.db]
+    table, pk, owner, activity, seen = map(
+        db.ops.quote_name, (WaConnection._meta.db_table, "id", "api_key_id", "last_activity_at", "last_seen")
+    )
+    stamp = WaConnection._meta.get_field("last_seen").get_db_prep_value(timezone.now(), db)
+    ids = ", ".join(["%s"] * len(connection_ids))
+    # Only quoted column names are formatted in; every value is a parameter.
+    sql = f"UPDATE {table} SET {activity} = %s, {seen} = %s WHERE {pk} IN ({ids}) RETURNING {pk}, {owner}"  # noqa: S608
+    with db.cursor() as cursor:
+        cursor.execute(sql, [stamp, stamp, *connection_ids])
+        return dict(cursor.fetchall())
 
 
 def connection_record_event(*, connection_id: int, kind: str, detail: dict[str, Any]) -> ConnectionEvent | None:

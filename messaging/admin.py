@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, HttpRequest
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
@@ -106,8 +107,6 @@ class MediaAdmin(admin.ModelAdmin):
 
     def content_view(self, request: HttpRequest, media_id: int) -> FileResponse:
         if not self.has_view_permission(request):
-            from django.core.exceptions import PermissionDenied
-
             raise PermissionDenied
         media = get_object_or_404(Media, pk=media_id)
         response = FileResponse(media.file.open("rb"), content_type=media.mimetype)

@@ -11,27 +11,17 @@ from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from accounts.models import WaConnection
 from messaging.codes import EventType
 from messaging.media import media_store
+from messaging.message_events import message_event_emit
 from messaging.models import STATUS_RANK, Message
-from messaging.payloads import message_payload
 from wildcat.whatsapp import InboundMessage, Receipt, ReceiptType
 
 
 def connection_owner(connection_id: int) -> int | None:
     """The API key that owns a connection (None when the connection is gone)."""
-    from accounts.models import WaConnection
-
     return WaConnection.objects.filter(pk=connection_id).values_list("api_key_id", flat=True).first()
-
-
-def emit(message: Message, event_type: str, **extra: Any) -> None:
-    """Raise a webhook event for a message, inside the caller's transaction."""
-    from webhooks.services import event_emit
-
-    data = message_payload(message)
-    data.update(extra)
-    event_emit(api_key_id=message.api_key_id, event_type=event_type, data=data, connection_id=message.connection_id)
 
 
 def _jsonable(value: dict[str, Any]) -> dict[str, Any]:
@@ -73,7 +63,7 @@ def _apply_change(connection_id: int, message: InboundMessage) -> Message | None
                 reactions.pop(message.sender_jid, None)
             original.reactions, change = reactions, "reaction"
         original.save(update_fields=["text", "edited_at", "revoked_at", "reactions", "updated_at"])
-        emit(original, EventType.UPDATED, change=change, by=message.sender_jid)
+        message_event_emit(original, EventType.UPDATED, change=change, by=message.sender_jid)
     return original
 
 
@@ -92,9 +82,14 @@ def _inbound_media(api_key_id: int, message: InboundMessage, content: dict[str, 
     )
 
 
-def message_receive(*, connection_id: int, message: InboundMessage) -> Message | None:
-    """Store an inbound (or own, from the phone) message once; returns None for a duplicate."""
-    api_key_id = connection_owner(connection_id)
+def message_receive(*, connection_id: int, message: InboundMessage, api_key_id: int | None = None) -> Message | None:
+    """Store an inbound (or own, from the phone) message once; returns None for a duplicate.
+
+    ``api_key_id`` is the connection's owner when the caller already knows it (the event sink learns
+    it from the same statement that records the traffic); otherwise it is looked up here.
+    """
+    if api_key_id is None:
+        api_key_id = connection_owner(connection_id)
     if api_key_id is None:
         return None
     if message.edits_wa_message_id or message.revokes_wa_message_id or message.reacts_to_wa_message_id:
@@ -104,7 +99,7 @@ def message_receive(*, connection_id: int, message: InboundMessage) -> Message |
     try:
         with transaction.atomic():
             row = _store_inbound(api_key_id, connection_id, message)
-            emit(row, EventType.RECEIVED)
+            message_event_emit(row, EventType.RECEIVED)
     except IntegrityError:
         return None  # a concurrent delivery of the same message won
     return row
@@ -168,5 +163,5 @@ def message_apply_receipt(*, connection_id: int, receipt: Receipt) -> int:
             row.delivered_at = row.delivered_at or stamp
             if target == Message.Status.READ:
                 row.read_at = row.read_at or stamp
-            emit(row, event_type)
+            message_event_emit(row, event_type)
     return len(rows)

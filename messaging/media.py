@@ -13,6 +13,7 @@ from PIL import Image, UnidentifiedImageError
 
 from messaging.codes import ErrorCode, api_error
 from messaging.models import Media
+from wildcat import outbound
 from wildcat.whatsapp import MessageType
 
 MEDIA_TYPES = frozenset(
@@ -133,8 +134,6 @@ def media_store(*, api_key_id: int, data: bytes, mimetype: str, filename: str = 
 
 def media_fetch_url(url: str) -> tuple[bytes, str]:
     """Download a media URL through the guarded outbound module; never hands the URL to a driver."""
-    from wildcat import outbound
-
     try:
         resource = outbound.fetch(
             url, max_bytes=settings.WILDCAT_MAX_MEDIA_BYTES, timeout=settings.WILDCAT_MEDIA_FETCH_TIMEOUT

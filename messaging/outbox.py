@@ -22,8 +22,8 @@ from django.utils import timezone
 from messaging import pacing
 from messaging.codes import ErrorCode, EventType
 from messaging.media import media_read
+from messaging.message_events import message_event_emit
 from messaging.models import Message
-from messaging.payloads import message_payload
 from wildcat.whatsapp import DriverError, MediaPayload, MessageType, OutboundMessage, SendResult, SessionPort
 
 logger = logging.getLogger(__name__)
@@ -171,8 +171,6 @@ def _backoff(attempts: int) -> timedelta:
 
 def _record(outcome: _Outcome) -> None:
     """Store every result of a batch in one transaction, with its webhook events."""
-    from webhooks.services import event_emit
-
     now = timezone.now()
     with transaction.atomic():
         _record_sent(outcome.sent, now)
@@ -182,18 +180,9 @@ def _record(outcome: _Outcome) -> None:
                 status=Message.Status.QUEUED, updated_at=now
             )
         for message, _result in outcome.sent:
-            _emit(event_emit, message, EventType.SENT)
+            message_event_emit(message, EventType.SENT)
         for message in failed:
-            _emit(event_emit, message, EventType.FAILED)
-
-
-def _emit(event_emit, message: Message, event_type: EventType) -> None:
-    event_emit(
-        api_key_id=message.api_key_id,
-        event_type=event_type,
-        data=message_payload(message),
-        connection_id=message.connection_id,
-    )
+            message_event_emit(message, EventType.FAILED)
 
 
 def _record_sent(sent: list[tuple[Message, SendResult]], now: datetime) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -11,27 +12,19 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import ValidationError
 
+from accounts.models import WaConnection
+from accounts.selectors import connection_get
 from messaging import session_calls
 from messaging.codes import ErrorCode, EventType, api_error
-from messaging.inbound import emit, message_apply_receipt, message_receive
 from messaging.media import MEDIA_TYPES, media_check, media_fetch_url, media_store
+from messaging.message_events import message_event_emit
 from messaging.message_insert import message_insert
 from messaging.models import Media, Message
 from messaging.payloads import message_payload
 from wildcat import wakeup
 from wildcat.whatsapp import MessageType, generate_message_id
-
-__all__ = [
-    "SendRequest",
-    "message_apply_receipt",
-    "message_edit",
-    "message_receive",
-    "message_revoke",
-    "message_send",
-    "messages_prune",
-]
 
 
 @dataclass
@@ -55,32 +48,23 @@ _QUEUEABLE = {"ready", "authenticated", "disconnected", "not_started", "pending"
 _REFUSED = {"logged_out", "auth_failed"}
 
 
-def connection_for_key(*, api_key_id: int, connection_id: int):
-    from accounts.models import WaConnection
-
-    connection = WaConnection.objects.filter(pk=connection_id, api_key_id=api_key_id).first()
-    if connection is None:
-        raise NotFound()
-    return connection
-
-
 # Sends look the connection up in a short per-process cache: the accept path is hot, and a status
 # change (logout) reaching acceptance a second late only queues a message the outbox then holds.
-_send_connections: dict[tuple[int, int], tuple[float, Any]] = {}
+_send_connections: dict[tuple[int, int], tuple[float, WaConnection]] = {}
 
 
 def send_connection_cache_clear() -> None:
     _send_connections.clear()
 
 
-def _connection_for_send(*, api_key_id: int, connection_id: int):
+def _connection_for_send(*, api_key_id: int, connection_id: int) -> WaConnection:
     ttl = settings.WILDCAT_SEND_CONNECTION_CACHE_SECONDS
     key = (api_key_id, connection_id)
     now = time.monotonic()
     cached = _send_connections.get(key)
     if ttl > 0 and cached is not None and cached[0] > now:
         return cached[1]
-    connection = connection_for_key(api_key_id=api_key_id, connection_id=connection_id)
+    connection = connection_get(api_key_id=api_key_id, connection_id=connection_id)
     if ttl > 0:
         if len(_send_connections) > 10_000:
             _send_connections.clear()
@@ -102,8 +86,6 @@ def connection_check_sendable(connection) -> None:
 
 def request_hash(parts: dict[str, Any], media_bytes: bytes | None) -> str:
     """A stable digest of a send request (the body, plus the uploaded file's bytes)."""
-    import json
-
     digest = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode())
     if media_bytes is not None:
         digest.update(hashlib.sha256(media_bytes).digest())
@@ -201,7 +183,7 @@ def message_send(
             if replayed is not None:
                 return replayed, True
         _send_connections.pop((api_key_id, connection_id), None)
-        connection_for_key(api_key_id=api_key_id, connection_id=connection_id)  # deleted meanwhile: 404
+        connection_get(api_key_id=api_key_id, connection_id=connection_id)  # deleted meanwhile: 404
         raise
     return body, False
 
@@ -258,7 +240,7 @@ def message_edit(*, message: Message, text: str) -> Message:
     with transaction.atomic():
         message.text, message.edited_at = text, timezone.now()
         message.save(update_fields=["text", "edited_at", "updated_at"])
-        emit(message, EventType.UPDATED, change="edited", by="api")
+        message_event_emit(message, EventType.UPDATED, change="edited", by="api")
     return message
 
 
@@ -274,7 +256,7 @@ def message_revoke(*, message: Message) -> Message:
         )
         if cancelled:
             message.refresh_from_db()
-            emit(message, EventType.FAILED)
+            message_event_emit(message, EventType.FAILED)
             return message
     message.refresh_from_db()
     _editable(message, ErrorCode.NOT_REVOCABLE, "revoked")
@@ -286,7 +268,7 @@ def message_revoke(*, message: Message) -> Message:
     with transaction.atomic():
         message.revoked_at = timezone.now()
         message.save(update_fields=["revoked_at", "updated_at"])
-        emit(message, EventType.UPDATED, change="revoked", by="api")
+        message_event_emit(message, EventType.UPDATED, change="revoked", by="api")
     return message
 
 

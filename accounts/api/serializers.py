@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+
 import phonenumbers
 from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
@@ -150,8 +154,6 @@ class InjectMessageSerializer(serializers.Serializer):
     quoted_wa_message_id = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
 
     def validate_content(self, value: dict) -> dict:
-        import json
-
         encoded = json.dumps(value)
         if "\\u0000" in encoded:
             raise serializers.ValidationError("Null characters are not allowed.")
@@ -165,9 +167,6 @@ class InjectMessageSerializer(serializers.Serializer):
         return value
 
     def validate_media_base64(self, value: str) -> str:
-        import base64
-        import binascii
-
         if not value:
             return value
         try:

@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.selectors import connection_get
 from messaging import selectors, services, session_calls
 from messaging.api.serializers import (
     ChatSerializer,
@@ -63,7 +64,7 @@ class ConnectionMessagesView(generics.ListAPIView):
         filters = HistoryFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
         values = dict(filters.validated_data)
-        connection = services.connection_for_key(
+        connection = connection_get(
             api_key_id=self.request.auth.pk, connection_id=self.kwargs["connection_id"]
         )
         chat = values.pop("chat", "")
@@ -134,7 +135,7 @@ class ChatListView(generics.ListAPIView):
     serializer_class = MessageSerializer
 
     def get_queryset(self):
-        connection = services.connection_for_key(
+        connection = connection_get(
             api_key_id=self.request.auth.pk, connection_id=self.kwargs["connection_id"]
         )
         return selectors.chat_list(api_key_id=self.request.auth.pk, connection_id=connection.pk)
@@ -148,7 +149,7 @@ class ChatListView(generics.ListAPIView):
 class ChatReadView(APIView):
     @extend_schema(request=None, responses=OpenApiTypes.OBJECT, summary="Mark a chat read (sends read receipts)")
     def post(self, request: Request, connection_id: int, jid: str) -> Response:
-        connection = services.connection_for_key(api_key_id=request.auth.pk, connection_id=connection_id)
+        connection = connection_get(api_key_id=request.auth.pk, connection_id=connection_id)
         marked = services.chat_mark_read(connection=connection, chat_jid=_chat_jid(jid))
         return Response({"chat_jid": _chat_jid(jid), "marked": marked})
 
@@ -158,7 +159,7 @@ class ChatPresenceView(APIView):
         request=PresenceSerializer, responses=OpenApiTypes.OBJECT, summary="Show typing / recording / paused in a chat"
     )
     def post(self, request: Request, connection_id: int, jid: str) -> Response:
-        connection = services.connection_for_key(api_key_id=request.auth.pk, connection_id=connection_id)
+        connection = connection_get(api_key_id=request.auth.pk, connection_id=connection_id)
         serializer = PresenceSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         chat = _chat_jid(jid)
@@ -174,7 +175,7 @@ class ContactsCheckView(APIView):
         request=ContactsCheckSerializer, responses=OpenApiTypes.OBJECT, summary="Which numbers are on WhatsApp"
     )
     def post(self, request: Request, connection_id: int) -> Response:
-        connection = services.connection_for_key(api_key_id=request.auth.pk, connection_id=connection_id)
+        connection = connection_get(api_key_id=request.auth.pk, connection_id=connection_id)
         serializer = ContactsCheckSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         valid: list[str] = []
@@ -195,7 +196,7 @@ class ContactsCheckView(APIView):
 class GroupListView(APIView):
     @extend_schema(responses=OpenApiTypes.OBJECT, summary="The groups this connection belongs to")
     def get(self, request: Request, connection_id: int) -> Response:
-        connection = services.connection_for_key(api_key_id=request.auth.pk, connection_id=connection_id)
+        connection = connection_get(api_key_id=request.auth.pk, connection_id=connection_id)
         answer = session_calls.session_call(connection_id=connection.pk, op="list_groups", args={})
         return Response({"results": answer.get("results", [])})
 
@@ -207,7 +208,7 @@ class GroupDetailView(APIView):
         summary="One group with its members",
     )
     def get(self, request: Request, connection_id: int, jid: str) -> Response:
-        connection = services.connection_for_key(api_key_id=request.auth.pk, connection_id=connection_id)
+        connection = connection_get(api_key_id=request.auth.pk, connection_id=connection_id)
         group = _chat_jid(jid)
         if not group.endswith("@g.us"):
             raise serializers.ValidationError({"jid": ["Not a group JID (…@g.us)."]})

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from accounts.models import ConnectionEvent, WaConnection
-from accounts.runtime.events import handle_driver_event
+from accounts.runtime.event_sink import handle_driver_event
 from tests.accounts.factories import RunningConnectionFactory
 from webhooks.models import WebhookEndpoint, WebhookEvent
 from wildcat.whatsapp import (

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from messaging.inbound import message_apply_receipt, message_receive
 from messaging.models import Message
-from messaging.services import message_apply_receipt, message_receive
 from wildcat.whatsapp import InboundMessage, MediaPayload, MessageType, Receipt, ReceiptType
 
 pytestmark = pytest.mark.django_db
