@@ -258,4 +258,3 @@ class SessionHost:
             handle_driver_events(burst)
             if stop:
                 return
-

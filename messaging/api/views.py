@@ -64,9 +64,7 @@ class ConnectionMessagesView(generics.ListAPIView):
         filters = HistoryFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
         values = dict(filters.validated_data)
-        connection = connection_get(
-            api_key_id=self.request.auth.pk, connection_id=self.kwargs["connection_id"]
-        )
+        connection = connection_get(api_key_id=self.request.auth.pk, connection_id=self.kwargs["connection_id"])
         chat = values.pop("chat", "")
         return selectors.message_list(
             api_key_id=self.request.auth.pk, connection_id=connection.pk, chat_jid=chat, **values
@@ -135,9 +133,7 @@ class ChatListView(generics.ListAPIView):
     serializer_class = MessageSerializer
 
     def get_queryset(self):
-        connection = connection_get(
-            api_key_id=self.request.auth.pk, connection_id=self.kwargs["connection_id"]
-        )
+        connection = connection_get(api_key_id=self.request.auth.pk, connection_id=self.kwargs["connection_id"])
         return selectors.chat_list(api_key_id=self.request.auth.pk, connection_id=connection.pk)
 
     def list(self, request: Request, *args, **kwargs) -> Response:
