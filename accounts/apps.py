@@ -12,10 +12,9 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         # Here, not at the top: these modules import models, which Django loads after this module.
+        from accounts.runtime import tasks  # noqa: F401 - registers the runtime's Celery tasks
         from accounts.runtime.supervisor import SessionSupervisorStep
-        from accounts.worker_heartbeat import WorkerHeartbeatStep
 
-        app.steps["worker"].add(WorkerHeartbeatStep)
         app.steps["worker"].add(SessionSupervisorStep)
         # On the sessions queue, so a node running only a sessions worker still reconciles.
         beat_schedule_add(

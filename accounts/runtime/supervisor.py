@@ -24,10 +24,11 @@ from celery import bootsteps
 from django.conf import settings
 from django.db import close_old_connections
 
-from accounts.models import ConnectionEvent, WaConnection, WorkerNode
+from accounts.models import ConnectionEvent, WaConnection
 from accounts.runtime import leases
 from accounts.services import InvalidTransition, connection_transition
 from accounts.states import LIVE_STATUSES
+from wildcat.models import WorkerNode
 from wildcat.wakeup import CONNECTION_CHANNEL, wakeup_connection_ids
 
 logger = logging.getLogger(__name__)

@@ -1,4 +1,7 @@
-"""Celery tasks of the session runtime: the reconciler (with the zombie watchdog) and session starts."""
+"""Celery tasks of the session runtime: the reconciler (with the zombie watchdog) and session starts.
+
+Their names keep the `accounts.tasks.` prefix they were published under, so queued tasks still match.
+"""
 
 from __future__ import annotations
 

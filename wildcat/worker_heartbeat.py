@@ -11,7 +11,7 @@ from celery import bootsteps
 from django.db import close_old_connections
 from django.utils import timezone
 
-from accounts.models import WorkerNode
+from wildcat.models import WorkerNode
 
 logger = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 10
