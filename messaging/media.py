@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import mimetypes
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -16,6 +19,7 @@ from messaging.models import Media
 from wildcat import outbound
 from wildcat.whatsapp import MessageType
 
+logger = logging.getLogger(__name__)
 MEDIA_TYPES = frozenset(
     {MessageType.IMAGE, MessageType.VIDEO, MessageType.AUDIO, MessageType.DOCUMENT, MessageType.STICKER}
 )
@@ -122,8 +126,30 @@ def _document_mimetype(declared: str, sniffed: str | None) -> str:
     return sniffed or "application/octet-stream"
 
 
+@contextmanager
+def media_files_discarded_on_error() -> Iterator[list[Media]]:
+    """Collects the media written inside the block; if the block raises, their files are deleted.
+
+    Their rows roll back with the transaction, but storage is not transactional: without this, a
+    failed store would leave files that no row points to, which retention never finds.
+    """
+    written: list[Media] = []
+    try:
+        yield written
+    except BaseException:
+        for media in written:
+            try:
+                media.file.storage.delete(media.file.name)
+            except OSError:  # the original error matters more; the file is only garbage
+                logger.warning("could not remove media file %s of a failed store", media.file.name, exc_info=True)
+        raise
+
+
 def media_store(*, api_key_id: int, data: bytes, mimetype: str, filename: str = "") -> Media:
-    """Write the bytes to storage and record them; the caller holds the transaction."""
+    """Write the bytes to storage and record them; the caller holds the transaction.
+
+    Callers inside a transaction that can still fail wrap it in ``media_files_discarded_on_error``.
+    """
     digest = hashlib.sha256(data).hexdigest()
     extension = mimetypes.guess_extension(mimetype) or ""
     media = Media(api_key_id=api_key_id, mimetype=mimetype, size=len(data), sha256=digest, filename=filename[:255])

@@ -18,7 +18,7 @@ from accounts.models import WaConnection
 from accounts.selectors import connection_get
 from messaging import session_calls
 from messaging.codes import ErrorCode, EventType, api_error
-from messaging.media import MEDIA_TYPES, media_check, media_fetch_url, media_store
+from messaging.media import MEDIA_TYPES, media_check, media_fetch_url, media_files_discarded_on_error, media_store
 from messaging.message_events import message_event_emit
 from messaging.message_insert import message_insert
 from messaging.models import Media, Message
@@ -202,12 +202,13 @@ def _store(
         message = message_insert(values)
         transaction.on_commit(lambda: wakeup.wake_connection_soon(connection_id))
         return message_payload(message)
-    with transaction.atomic():
+    with media_files_discarded_on_error() as written, transaction.atomic():
         stored_media = None
         if media is not None:
             stored_media = media_store(
                 api_key_id=values["api_key_id"], data=media[0], mimetype=media[1], filename=request.media_filename
             )
+            written.append(stored_media)
             values["media_id"] = stored_media.pk
         if idempotency_key:
             values.update(idempotency_key=idempotency_key, request_hash=body_hash)

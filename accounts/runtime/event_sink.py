@@ -9,8 +9,9 @@ from django.db import close_old_connections, transaction
 
 from accounts import services
 from accounts.models import WaConnection
+from messaging.dead_letters import inbound_dead_letter_record
 from messaging.inbound import message_apply_receipt, message_receive
-from wildcat.whatsapp import DriverEvent, DriverEventType
+from wildcat.whatsapp import DriverEvent, DriverEventType, InboundMessage
 
 logger = logging.getLogger(__name__)
 Status = WaConnection.Status
@@ -169,7 +170,23 @@ def _on_message(connection_id: int, event: DriverEvent) -> None:
     if api_key_id is None:
         _dropped(connection_id, event)
     elif event.message is not None:
-        message_receive(connection_id=connection_id, message=event.message, api_key_id=api_key_id)
+        _receive(connection_id, api_key_id, event.message)
+
+
+def _receive(connection_id: int, api_key_id: int, message: InboundMessage) -> None:
+    """Store an inbound message; one that still cannot be stored is kept as a dead letter, never dropped."""
+    try:
+        message_receive(connection_id=connection_id, message=message, api_key_id=api_key_id)
+    except Exception as exc:  # kept whole for an operator to retry from the admin
+        letter = inbound_dead_letter_record(
+            connection_id=connection_id, message=message, error=f"{type(exc).__name__}: {exc}"
+        )
+        logger.exception(
+            "storing message %s of connection %s failed; kept as dead letter %s",
+            message.wa_message_id[:128],
+            connection_id,
+            letter.pk,
+        )
 
 
 def _on_receipt(connection_id: int, event: DriverEvent) -> None:
