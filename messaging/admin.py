@@ -138,7 +138,7 @@ class InboundDeadLetterAdmin(admin.ModelAdmin):
 
     @admin.display(description="error")
     def short_error(self, letter: InboundDeadLetter) -> str:
-        return (letter.error or "")[:100]
+        return (letter.error or "")[:60]
 
     @admin.action(description="Store the selected messages again", permissions=["retry"])
     def retry_selected(self, request: HttpRequest, queryset: QuerySet[InboundDeadLetter]) -> None:
