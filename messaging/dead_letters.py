@@ -23,12 +23,9 @@ ERROR_LIMIT = 2000
 
 def inbound_payload_encode(message: InboundMessage) -> str:
     """The message as JSON text; NUL characters stay escaped (``\\u0000``), so any database keeps them."""
-    fields: dict[str, Any] = {field.name: getattr(message, field.name) for field in dataclasses.fields(message)}
-    media = message.media
-    fields["media"] = None
-    if media is not None:
-        encoded = base64.b64encode(media.content).decode("ascii")
-        fields["media"] = {"content": encoded, "mimetype": media.mimetype, "filename": media.filename}
+    fields: dict[str, Any] = dataclasses.asdict(message)
+    if message.media is not None:
+        fields["media"]["content"] = base64.b64encode(message.media.content).decode("ascii")
     fields["timestamp"] = message.timestamp.isoformat() if message.timestamp else None
     return json.dumps(fields, default=str)
 
@@ -79,4 +76,3 @@ def inbound_dead_letter_retry(*, dead_letter_id: int) -> InboundDeadLetter:
     letter.attempts += 1
     letter.save(update_fields=["status", "message", "error", "attempts", "updated_at"])
     return letter
-

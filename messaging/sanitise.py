@@ -48,6 +48,7 @@ def _limit(field_name: str) -> int:
 
 
 def text_clean(value: str, limit: int | None = None) -> str:
+    """The text without NUL characters, cut to ``limit`` characters when one is given."""
     value = (value or "").replace("\x00", "")
     return value if limit is None else value[:limit]
 
@@ -72,19 +73,14 @@ def inbound_clean(message: InboundMessage) -> InboundMessage:
     media = message.media
     if media is not None:
         media = replace(media, mimetype=mimetype_clean(media.mimetype), filename=filename_clean(media.filename))
-    ids = {
-        name: text_clean(getattr(message, name), _limit("wa_message_id"))
-        for name in (
-            "wa_message_id",
-            "quoted_wa_message_id",
-            "edits_wa_message_id",
-            "revokes_wa_message_id",
-            "reacts_to_wa_message_id",
-        )
-    }
+    id_limit = _limit("wa_message_id")
     return replace(
         message,
-        **ids,
+        wa_message_id=text_clean(message.wa_message_id, id_limit),
+        quoted_wa_message_id=text_clean(message.quoted_wa_message_id, id_limit),
+        edits_wa_message_id=text_clean(message.edits_wa_message_id, id_limit),
+        revokes_wa_message_id=text_clean(message.revokes_wa_message_id, id_limit),
+        reacts_to_wa_message_id=text_clean(message.reacts_to_wa_message_id, id_limit),
         chat_jid=text_clean(message.chat_jid, _limit("chat_jid")),
         sender_jid=text_clean(message.sender_jid, _limit("sender_jid")),
         push_name=text_clean(message.push_name, _limit("push_name")),
