@@ -13,7 +13,7 @@ from PIL import Image
 
 from accounts.runtime.drivers.neonize_driver import NeonizeDriver
 from accounts.runtime.drivers.neonize_errors import driver_error
-from tests.accounts.test_neonize_events import jid, media_fields, message_event
+from tests.accounts.test_neonize_translation import jid, media_fields, message_event
 from wildcat.whatsapp import DriverError, DriverEventType, MediaPayload, MessageType, OutboundMessage
 
 PEER_JID = "5511999990000@s.whatsapp.net"

@@ -39,19 +39,19 @@ from django.conf import settings
 from accounts.runtime.drivers import neonize_store as store
 from accounts.runtime.drivers.base import SessionDriver
 from accounts.runtime.drivers.neonize_errors import driver_error
-from accounts.runtime.drivers.neonize_events import (
-    CONNECTION_TRANSLATORS,
-    media_message,
-    message_translate,
-    receipt_translate,
-    seconds_to_datetime,
-)
 from accounts.runtime.drivers.neonize_messages import (
     edit_build,
     jid_parse,
     jid_user_string,
     message_build,
     revoke_build,
+)
+from accounts.runtime.drivers.neonize_translation import (
+    CONNECTION_TRANSLATORS,
+    media_message,
+    message_translate,
+    receipt_translate,
+    seconds_to_datetime,
 )
 from wildcat.whatsapp import (
     AccountInfo,

@@ -12,7 +12,7 @@ from neonize.proto.waE2E import WAWebProtobufsE2E_pb2 as e2e
 from neonize.proto.waHistorySync.WAWebProtobufsHistorySync_pb2 import HistorySync
 
 from accounts.runtime.drivers.neonize_driver import NeonizeDriver
-from accounts.runtime.drivers.neonize_events import CONNECTION_TRANSLATORS, message_translate, receipt_translate
+from accounts.runtime.drivers.neonize_translation import CONNECTION_TRANSLATORS, message_translate, receipt_translate
 from wildcat.whatsapp import DriverEventType, MessageType, ReceiptType
 
 PEER = "5511999990000"
