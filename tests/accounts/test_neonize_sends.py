@@ -353,12 +353,15 @@ def test_mark_read_presence_numbers_and_groups(driver, fake):
 
 
 # --- errors --------------------------------------------------------------------------------------------
+# Strings as whatsmeow 33cfac51 prints them (the full table is in test_neonize_errors.py):
+# send.go:203 ErrNotLoggedIn, send.go:452 "server returned error %d", send.go:344 "no LID found for %s
+# from server", errors.go:21 ErrIQTimedOut, errors.go:22 ErrNotConnected.
 @pytest.mark.parametrize(
     ("go_error", "code", "permanent"),
     [
         ("the store doesn't contain a device JID", "logged_out", True),
         ("server returned error 401", "logged_out", True),
-        ("failed to get device list: no devices found", "not_on_whatsapp", True),
+        ("no LID found for 5511940123456@s.whatsapp.net from server", "not_on_whatsapp", True),
         ("info query timed out", "timeout", False),
         ("websocket not connected", "not_connected", False),
         ("something new and strange", "send_failed", False),
@@ -373,12 +376,28 @@ def test_send_errors_are_mapped(driver, fake, go_error, code, permanent):
 
 
 def test_upload_failure_is_transient_and_nothing_is_sent(driver, fake):
-    fake.upload_error = "upload failed: 500 internal-server-error"
+    fake.upload_error = "upload failed with status code 500"  # whatsmeow upload.go:248
     media = MediaPayload(content=b"x" * 10, mimetype="application/pdf", filename="a.pdf")
     with pytest.raises(DriverError) as caught:
         driver.send_message(outbound(MessageType.DOCUMENT, media=media))
     assert (caught.value.code, caught.value.permanent) == ("server_error", False)
     assert "SendMessage" not in fake.names()
+
+
+def test_a_number_not_on_whatsapp_fails_that_message_only(driver, fake):
+    # whatsmeow send.go:344: GetUserInfo found no LID for the number. The 401 inside the number
+    # once made this a logout; the session must stay up and the next send go through.
+    fake.send_error = "no LID found for 5511940123456@s.whatsapp.net from server"
+    with pytest.raises(DriverError) as caught:
+        driver.send_message(
+            OutboundMessage(
+                wa_message_id="3EB0NOBODY", chat_jid="5511940123456@s.whatsapp.net", type=MessageType.TEXT, text="x"
+            )
+        )
+    assert (caught.value.code, caught.value.permanent) == ("not_on_whatsapp", True)
+    assert driver.is_logged_in() and driver.events == []
+    fake.send_error = ""
+    assert driver.send_message(outbound(MessageType.TEXT, text="next")).wa_message_id == "3EB0FROMSERVER"
 
 
 def test_unknown_exception_class_defaults():
