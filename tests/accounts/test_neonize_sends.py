@@ -455,3 +455,27 @@ def test_our_own_stop_is_not_reported_as_a_disconnect(driver, fake):
     assert driver.events == []
     driver._on_connection_event(None, npb.LoggedOut(OnConnect=False, Reason=npb.LOGGED_OUT))
     assert [(e.type, e.reason) for e in driver.events] == [(DriverEventType.LOGGED_OUT, "logged_out")]
+
+
+# --- chats that are not chats --------------------------------------------------------------------------
+def test_status_posts_and_newsletters_are_not_messages(driver, fake, settings):
+    from tests.accounts.test_neonize_translation import source
+
+    settings.WILDCAT_MAX_MEDIA_BYTES = 1024
+    # whatsmeow message.go:97-113: a node from the broadcast server becomes IsGroup=true with the
+    # contact as participant; a contact's status post comes from status@broadcast (types/jid.go:42).
+    status = source(chat=jid("status", server="broadcast"), sender=jid("5511999990000"), group=True)
+    image = e2e.Message(imageMessage=e2e.ImageMessage(**media_fields(fileLength=10), caption="my holiday"))
+    driver._on_message(None, message_event(image, msg_id="STATUS1", src=status))
+    text_status = e2e.Message(extendedTextMessage=e2e.ExtendedTextMessage(text="good morning"))
+    driver._on_message(None, message_event(text_status, msg_id="STATUS2", src=status))
+    # message.go:139-141: a newsletter message has the channel as both chat and sender.
+    channel = jid("120363000000000099", server="newsletter")
+    driver._on_message(None, message_event(e2e.Message(conversation="news"), msg_id="NEWS1", src=source(chat=channel)))
+    driver.tick(0.0)
+    assert driver.events == [] and "DownloadAny" not in fake.names()
+    # The same image in an ordinary chat is still a message with its media.
+    driver._on_message(None, message_event(image, msg_id="CHAT1"))
+    driver.tick(0.0)
+    assert [e.message.wa_message_id for e in driver.events] == ["CHAT1"]
+    assert fake.names().count("DownloadAny") == 1

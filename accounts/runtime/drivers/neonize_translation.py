@@ -17,7 +17,8 @@ Pure functions: no neonize calls, no I/O, so they are safe on neonize's event th
 | ``ClientOutdatedEv``       | DISCONNECTED, reason ``client_outdated`` (WhatsApp refuses this version)     |
 | ``StreamErrorEv``          | DISCONNECTED, reason ``stream_error``, detail ``code``                      |
 | ``MessageEv``              | MESSAGE with an ``InboundMessage``; protocol noise (key shares, history      |
-|                            | notifications, poll votes) is dropped                                      |
+|                            | notifications, poll votes) is dropped, and so is everything in a           |
+|                            | ``broadcast`` chat (contacts' status posts) or a ``newsletter`` (channels)  |
 | ``ReceiptEv``              | RECEIPT for delivered, read and played; other receipt kinds are dropped    |
 | ``ChatPresenceEv``         | KEEPALIVE (traffic proves the socket is alive; typing is not stored)         |
 | ``PresenceEv``             | KEEPALIVE                                                                  |
@@ -51,6 +52,8 @@ from wildcat.whatsapp import (
 )
 
 logger = logging.getLogger(__name__)
+# Status posts (``status@broadcast``, which whatsmeow marks IsGroup) and channels are not chats.
+NOT_CHAT_SERVERS = frozenset({"broadcast", "newsletter"})
 LOGOUT_REASONS = frozenset({"LOGGED_OUT", "MAIN_DEVICE_GONE", "UNKNOWN_LOGOUT"})
 MEDIA_FIELDS = {
     "imageMessage": MessageType.IMAGE,
@@ -218,6 +221,9 @@ def media_message(message: e2e.Message) -> tuple[Any, int] | None:
 def message_translate(event: npb.Message) -> InboundMessage | None:
     """An ``InboundMessage`` without media bytes (the driver downloads them), or None for protocol noise."""
     info = event.Info
+    if info.MessageSource.Chat.Server in NOT_CHAT_SERVERS:
+        logger.debug("ignoring message %s in %s", info.ID, jid_user_string(info.MessageSource.Chat))
+        return None
     content = _content(_unwrap(event.Message))
     if content is None:
         logger.debug("ignoring message %s without user content", info.ID)
