@@ -76,6 +76,12 @@ class FakeBinding:
         return npb.UploadReturnFunction(UploadResponse=response).SerializeToString()
 
     def do_DownloadAny(self, uuid, message, size):
+        # whatsmeow download.go:127-145 DownloadAny: only these top-level fields are downloadable;
+        # anything else is ErrNothingDownloadableFound (errors.go:141), which goneonize returns as Error.
+        parsed = e2e.Message.FromString(message)
+        fields = ("imageMessage", "videoMessage", "audioMessage", "documentMessage", "stickerMessage")
+        if not any(parsed.HasField(name) for name in fields):
+            return npb.DownloadReturnFunction(Error="didn't find any attachments in message").SerializeToString()
         return npb.DownloadReturnFunction(Binary=b"\x89PNG-bytes").SerializeToString()
 
     def do_MarkRead(self, *args):
@@ -479,3 +485,25 @@ def test_status_posts_and_newsletters_are_not_messages(driver, fake, settings):
     driver.tick(0.0)
     assert [e.message.wa_message_id for e in driver.events] == ["CHAT1"]
     assert fake.names().count("DownloadAny") == 1
+
+
+def test_video_notes_and_wrapped_media_are_downloaded_as_their_own_part(driver, fake, settings):
+    settings.WILDCAT_MAX_MEDIA_BYTES = 1024
+    # A video note is a VideoMessage in the ``ptvMessage`` field, which whatsmeow's DownloadAny
+    # (download.go:131-144) does not read: the driver hands over the part as a ``videoMessage``.
+    note = e2e.VideoMessage(**media_fields(mimetype="video/mp4", fileLength=10), seconds=4)
+    driver._on_message(None, message_event(e2e.Message(ptvMessage=note), msg_id="PTV1"))
+    wrapped = e2e.Message(
+        viewOnceMessageV2=e2e.FutureProofMessage(
+            message=e2e.Message(imageMessage=e2e.ImageMessage(**media_fields(fileLength=10)))
+        )
+    )
+    driver._on_message(None, message_event(wrapped, msg_id="ONCE1"))
+    driver.tick(0.0)
+    note_event, once_event = driver.events
+    assert note_event.message.type == MessageType.VIDEO and note_event.message.media.content == b"\x89PNG-bytes"
+    assert "media_skipped" not in note_event.message.content
+    assert once_event.message.media.mimetype == "image/jpeg"
+    handed = [e2e.Message.FromString(args[1]) for name, args in fake.calls if name == "DownloadAny"]
+    assert handed[0].videoMessage.seconds == 4 and not handed[0].HasField("ptvMessage")
+    assert handed[1].imageMessage.directPath == "/v/t62/x"

@@ -48,6 +48,7 @@ from accounts.runtime.drivers.neonize_messages import (
 )
 from accounts.runtime.drivers.neonize_translation import (
     CONNECTION_TRANSLATORS,
+    media_download_message,
     media_message,
     message_translate,
     receipt_translate,
@@ -284,7 +285,7 @@ class NeonizeDriver(SessionDriver):
         if inbound is None:
             return
         found = media_message(event.Message)
-        media = (found[0], found[1], event.Message) if found else None
+        media = (found[0], found[1], media_download_message(found[0])) if found else None
         if self._stopping:
             self._deliver(inbound, media)  # no client any more: kept without its media
             return

@@ -71,6 +71,14 @@ WRAPPERS = (
     "viewOnceMessageV2Extension",
     "documentWithCaptionMessage",
 )
+# The Message field whatsmeow's DownloadAny reads for each media part type.
+_DOWNLOAD_FIELDS = {
+    "ImageMessage": "imageMessage",
+    "VideoMessage": "videoMessage",
+    "AudioMessage": "audioMessage",
+    "DocumentMessage": "documentMessage",
+    "StickerMessage": "stickerMessage",
+}
 _RECEIPT_TYPES = {
     npb.Receipt.DELIVERED: ReceiptType.DELIVERED,
     npb.Receipt.READ: ReceiptType.READ,
@@ -216,6 +224,19 @@ def media_message(message: e2e.Message) -> tuple[Any, int] | None:
             part = message_field(message, name)
             return part, int(part.fileLength or 0)
     return None
+
+
+def media_download_message(part: Any) -> e2e.Message:
+    """The media part alone, wrapped in the message field of its own type, for neonize's ``download_any``.
+
+    whatsmeow's ``DownloadAny`` (download.go:127) looks only at the top-level image, video, audio,
+    document and sticker fields: a video note (``ptvMessage``, a VideoMessage) or a part inside a
+    wrapper is "didn't find any attachments in message" unless handed over this way.
+    """
+    field = _DOWNLOAD_FIELDS[part.DESCRIPTOR.name]
+    wrapped = e2e.Message()
+    message_field(wrapped, field).CopyFrom(part)
+    return wrapped
 
 
 def message_translate(event: npb.Message) -> InboundMessage | None:
