@@ -507,3 +507,14 @@ def test_video_notes_and_wrapped_media_are_downloaded_as_their_own_part(driver, 
     handed = [e2e.Message.FromString(args[1]) for name, args in fake.calls if name == "DownloadAny"]
     assert handed[0].videoMessage.seconds == 4 and not handed[0].HasField("ptvMessage")
     assert handed[1].imageMessage.directPath == "/v/t62/x"
+
+
+def test_the_pairing_code_names_the_client_chrome_on_linux(driver, fake):
+    # whatsmeow pair-code.go:87-89: the display name must be a common "Browser (OS)" pair, else 400.
+    # goneonize main.go PairPhone passes PairPhoneParams.ClientDisplayName and ClientType through.
+    driver._logged_in = False
+    driver._socket_up.set()
+    assert driver.request_pair_code("+55 11 99999-0000") == "ABCD-1234"
+    params = npb.PairPhoneParams.FromString(next(args for name, args in fake.calls if name == "PairPhone")[1])
+    assert (params.clientDisplayName, params.clientType) == ("Chrome (Linux)", 1)  # 1 = PairClientChrome
+    assert params.phone == "5511999990000"

@@ -205,7 +205,14 @@ class NeonizeDriver(SessionDriver):
         return self._logged_in
 
     def request_pair_code(self, phone_digits: str) -> str:
-        from neonize.utils.enum import ClientName
+        """An 8-character linking code; the phone lists this device as "Chrome (Linux)".
+
+        whatsmeow (pair-code.go:87-89) says the display name must be a recognised "Browser (OS)" pair
+        or the server answers 400. neonize 0.5.2 builds it as "<client type> (<client name>)" and
+        defaults the type to Firefox; Chrome on Linux is the most common WhatsApp Web pair, so the
+        driver asks for it through neonize's own ``client_type`` and ``client_name`` parameters.
+        """
+        from neonize.utils.enum import ClientName, ClientType
 
         if self.client is None:
             raise DriverError("session_not_started", "the session is not running", permanent=False)
@@ -219,7 +226,7 @@ class NeonizeDriver(SessionDriver):
             )
         digits = "".join(ch for ch in phone_digits if ch.isdigit())
         try:
-            return self.client.PairPhone(digits, True, ClientName.LINUX)
+            return self.client.PairPhone(digits, True, client_name=ClientName.LINUX, client_type=ClientType.CHROME)
         except Exception as exc:
             raise driver_error(exc) from exc
 
