@@ -24,7 +24,15 @@ from messaging.codes import ErrorCode, EventType
 from messaging.media import media_read
 from messaging.models import Message
 from messaging.payloads import message_payload
-from wildcat.whatsapp import DriverError, MediaPayload, MessageType, OutboundMessage, SendResult, SessionPort
+from wildcat.whatsapp import (
+    DriverError,
+    MediaPayload,
+    MessageType,
+    OutboundMessage,
+    SendErrorCode,
+    SendResult,
+    SessionPort,
+)
 
 logger = logging.getLogger(__name__)
 UNFINISHED = (Message.Status.QUEUED, Message.Status.SENDING)
@@ -151,6 +159,8 @@ def _send_all(connection_id: int, claimed: list[Message], port: SessionPort, *, 
         except DriverError as exc:
             if exc.permanent:
                 outcome.failed.append((message, exc))
+                # No answer for 75 s after the message went out: the session is not answering either.
+                stop = exc.code == SendErrorCode.SEND_OUTCOME_UNKNOWN
             else:
                 outcome.retry.append((message, exc))
                 stop = True

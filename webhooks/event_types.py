@@ -5,6 +5,8 @@ from __future__ import annotations
 import enum
 from typing import Any
 
+from wildcat.whatsapp import SendErrorCode, send_error_codes_text
+
 
 class EventType(enum.StrEnum):
     MESSAGE_RECEIVED = "message.received"
@@ -38,6 +40,18 @@ _MEDIA = {
         "filename": {"type": "string"},
     },
 }
+_MESSAGE_ERROR = {
+    "type": ["object", "null"],
+    "description": "Why an outbound message failed; null otherwise.",
+    "properties": {
+        "code": {
+            "type": "string",
+            "description": f"Published codes:\n{send_error_codes_text()}",
+            "examples": [code.value for code in SendErrorCode],
+        },
+        "message": {"type": "string"},
+    },
+}
 _MESSAGE = {
     "type": "object",
     "required": ["connection_id", "id", "wa_message_id", "status"],
@@ -53,7 +67,7 @@ _MESSAGE = {
         "text": {"type": "string"},
         "media": _MEDIA,
         "status": {"enum": ["queued", "sending", "sent", "delivered", "read", "failed"]},
-        "error": {"type": ["object", "null"]},
+        "error": _MESSAGE_ERROR,
         "timestamp": _NULLABLE_STRING,
     },
     "additionalProperties": True,
@@ -101,7 +115,11 @@ DESCRIPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
     EventType.MESSAGE_SENT: ("WhatsApp accepted an outbound message.", _MESSAGE),
     EventType.MESSAGE_DELIVERED: ("An outbound message reached the recipient's phone.", _MESSAGE),
     EventType.MESSAGE_READ: ("The recipient read an outbound message.", _MESSAGE),
-    EventType.MESSAGE_FAILED: ("An outbound message failed for good.", _MESSAGE),
+    EventType.MESSAGE_FAILED: (
+        "An outbound message failed for good; `error.code` says why (`send_outcome_unknown`: it may have "
+        "arrived, so it is not resent; `not_on_whatsapp`: the number has no account).",
+        _MESSAGE,
+    ),
     EventType.MESSAGE_UPDATED: ("A message was edited, revoked or reacted to.", _MESSAGE_UPDATED),
     EventType.CONNECTION_QR: ("A new QR code is ready to scan.", _CONNECTION_QR),
     EventType.CONNECTION_AUTHENTICATED: ("The phone paired with the connection.", _CONNECTION),

@@ -15,7 +15,7 @@ from messaging.media import MEDIA_TYPES
 from messaging.payloads import message_payload
 from messaging.recipients import InvalidRecipient, phone_to_digits, recipient_to_jid
 from messaging.services import SendRequest
-from wildcat.whatsapp import MessageType
+from wildcat.whatsapp import MessageType, send_error_codes_text
 
 SENDABLE = [t.value for t in MessageType if t != MessageType.UNKNOWN]
 
@@ -257,8 +257,8 @@ class MediaInfoSerializer(serializers.Serializer):
 
 
 class MessageErrorSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    message = serializers.CharField()
+    code = serializers.CharField(help_text=f"Why the message failed. Published codes:\n{send_error_codes_text()}")
+    message = serializers.CharField(help_text="The driver's own words, for people.")
 
 
 class MessageSerializer(serializers.Serializer):

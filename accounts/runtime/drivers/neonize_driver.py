@@ -96,7 +96,10 @@ class NeonizeDriver(SessionDriver):
         self._reconnect_at: float | None = None
         self._last_keepalive = float("-inf")
         self._inbound: collections.deque[tuple[InboundMessage, tuple[Any, int, Any] | None]] = collections.deque()
+        self._receipts: collections.deque[DriverEvent] = collections.deque()
         self._sent: collections.OrderedDict[str, SendResult] = collections.OrderedDict()
+        # The id whatsmeow chose -> the id the message was queued under, for receipts (see _receipt_expand).
+        self._queued_ids: dict[str, str] = {}
 
     # --- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -169,6 +172,7 @@ class NeonizeDriver(SessionDriver):
     def stop(self) -> None:
         # Messages already taken from WhatsApp (and acknowledged by whatsmeow) must not be lost.
         self._inbound_drain()
+        self._receipts_drain()
         self._stopping = True
         self._reconnect_at = None
         client, self.client = self.client, None
@@ -231,8 +235,9 @@ class NeonizeDriver(SessionDriver):
             raise driver_error(exc) from exc
 
     def tick(self, now: float) -> None:
-        """Command thread: deliver queued inbound messages (with media), QR timeout, connect retries."""
+        """Command thread: deliver queued inbound messages (with media) and receipts, QR timeout, connect retries."""
         self._inbound_drain()
+        self._receipts_drain()
         if (
             self._qr_deadline is not None
             and not self._logged_in
@@ -303,9 +308,30 @@ class NeonizeDriver(SessionDriver):
         self.emit(DriverEvent(type=DriverEventType.MESSAGE, message=inbound))
 
     def _on_receipt(self, _client: Any, event: Any) -> None:
+        # Held for tick (the command thread): a receipt can overtake the send call that learns the
+        # message's id, and by tick every send that started has returned and been recorded.
         driver_event = receipt_translate(event)
         if driver_event is not None:
-            self.emit(driver_event)
+            self._receipts.append(driver_event)
+
+    def _receipts_drain(self) -> None:
+        while self._receipts:
+            self.emit(self._receipt_expand(self._receipts.popleft()))
+
+    def _receipt_expand(self, event: DriverEvent) -> DriverEvent:
+        """Add the queued id of each message this driver sent, next to the id whatsmeow chose.
+
+        The outbox records whatsmeow's id only after its batch; until then (or if another row already
+        holds that id) the message is stored under its queued id, and the receipt must still find it.
+        """
+        receipt = event.receipt
+        if receipt is None:
+            return event
+        queued = [self._queued_ids[i] for i in receipt.wa_message_ids if i in self._queued_ids]
+        if not queued:
+            return event
+        ids = tuple(dict.fromkeys((*receipt.wa_message_ids, *queued)))
+        return dataclasses.replace(event, receipt=dataclasses.replace(receipt, wa_message_ids=ids))
 
     def _inbound_drain(self) -> None:
         while self._inbound:
@@ -376,8 +402,11 @@ class NeonizeDriver(SessionDriver):
         built = message_build(message, upload=upload)
         result = self._send(message.chat_jid, built, message.wa_message_id)
         self._sent[message.wa_message_id] = result
+        if result.wa_message_id != message.wa_message_id:
+            self._queued_ids[result.wa_message_id] = message.wa_message_id
         while len(self._sent) > SENT_CACHE_SIZE:
-            self._sent.popitem(last=False)
+            _queued, forgotten = self._sent.popitem(last=False)
+            self._queued_ids.pop(forgotten.wa_message_id, None)
         return result
 
     def edit_message(self, *, chat_jid: str, wa_message_id: str, new_text: str) -> SendResult:

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import re
 
-from wildcat.whatsapp import DriverError
+from wildcat.whatsapp import DriverError, SendErrorCode
 
-SEND_OUTCOME_UNKNOWN = "send_outcome_unknown"
-NOT_ON_WHATSAPP = "not_on_whatsapp"
+SEND_OUTCOME_UNKNOWN = SendErrorCode.SEND_OUTCOME_UNKNOWN.value
+NOT_ON_WHATSAPP = SendErrorCode.NOT_ON_WHATSAPP.value
 
 # A JID as whatsmeow prints it (``types.JID.String()``): user[.agent][:device]@server, or a server alone.
 _JID = re.compile(r"[\w.:+-]*@[a-z.]+")
