@@ -2,8 +2,14 @@
 
 Runtime requirements and rules (see NEONIZE.md for the measurements behind them):
 - Runs only in an exec'd session host; web and prefork processes never import neonize (a process
-  forked after the import hangs in ``connect()``). The host calls every method from its one command
-  thread, so all neonize calls of a process are serialized.
+  forked after the import hangs in ``connect()``).
+- Threads: the host calls this driver's methods from its one command thread, but neonize is not
+  serialized by that. ``connect()`` runs on the session's own thread and writes Go's global maps
+  (goneonize main.go:45, 626, 654: ``clients``, ``eventChannel``), whatsmeow calls the handlers on
+  neonize's event thread, and media transfers run on short-lived helper threads. No Python lock can
+  make two clients in one process safe, so a host process runs at most one neonize session:
+  ``start()`` refuses a second one, and the ``wildcat.E030`` system check refuses
+  ``WILDCAT_SESSIONS_PER_HOST`` > 1.
 - ``connect()`` blocks its thread until ``stop()``, so it runs on a thread of its own. Handlers run
   serially on neonize's thread behind a 100-event buffer: they only translate and ``emit`` (media
   downloads wait for ``tick`` on the command thread). Every handler is registered before connect.
@@ -76,6 +82,8 @@ PRESENCE_STATES = {"composing": ("CHAT_PRESENCE_COMPOSING", "CHAT_PRESENCE_MEDIA
                    "paused": ("CHAT_PRESENCE_PAUSED", "CHAT_PRESENCE_MEDIA_TEXT")}  # fmt: skip
 # Clients that were stopped stay referenced: Go may still call their ctypes callbacks for a moment.
 _RETIRED_CLIENTS: list[Any] = []
+# The connection whose neonize session this process runs (at most one: see the module docstring).
+_PROCESS_SESSION: set[int] = set()
 
 
 class NeonizeDriver(SessionDriver):
@@ -103,6 +111,7 @@ class NeonizeDriver(SessionDriver):
 
     # --- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
+        _process_session_check(self.connection_id)
         self._own_jid = self._stored_jid()
         if self._own_jid and not store.device_exists(whatsapp_id=self._own_jid, store_name=self.store_name()):
             # Resuming a device the store no longer has would crash the host (see neonize_store).
@@ -112,6 +121,7 @@ class NeonizeDriver(SessionDriver):
             self._own_jid = ""
         self.client = self._client_build()
         self._connect_spawn()
+        _PROCESS_SESSION.add(self.connection_id)
 
     def _stored_jid(self) -> str:
         from accounts.models import WaConnection
@@ -175,6 +185,7 @@ class NeonizeDriver(SessionDriver):
         self._receipts_drain()
         self._stopping = True
         self._reconnect_at = None
+        _PROCESS_SESSION.discard(self.connection_id)
         client, self.client = self.client, None
         if client is None:
             return
@@ -490,6 +501,17 @@ class NeonizeDriver(SessionDriver):
             for p in group.Participants
         ]
         return info
+
+
+def _process_session_check(connection_id: int) -> None:
+    others = _PROCESS_SESSION - {connection_id}
+    if others:
+        raise DriverError(
+            "one_session_per_host",
+            f"this host process already runs the neonize session of connection {min(others)}; neonize is only "
+            "safe with one session per process (set WILDCAT_SESSIONS_PER_HOST=1)",
+            permanent=True,
+        )
 
 
 def group_summary(group: Any) -> dict[str, Any]:
