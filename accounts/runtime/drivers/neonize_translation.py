@@ -23,7 +23,8 @@ Pure functions: no neonize calls, no I/O, so they are safe on neonize's event th
 | ``ChatPresenceEv``         | KEEPALIVE (traffic proves the socket is alive; typing is not stored)         |
 | ``PresenceEv``             | KEEPALIVE                                                                  |
 | ``GroupInfoEv``            | KEEPALIVE, detail ``group_jid`` (group lists are read on demand)            |
-| ``HistorySyncEv``          | KEEPALIVE; history is not imported (only live traffic is stored)            |
+| ``HistorySyncEv``          | not subscribed: goneonize would encode the whole history blob and neonize  |
+|                            | parse it on the event thread; history is not imported                      |
 | ``UndecryptableMessageEv`` | KEEPALIVE, detail ``undecryptable`` with the message id; logged as a warning |
 
 Timestamps: ``MessageInfo.Timestamp`` is milliseconds; receipts and send responses are seconds.
@@ -167,7 +168,6 @@ CONNECTION_TRANSLATORS = {
     nev.ChatPresenceEv: lambda event: _keepalive(),
     nev.PresenceEv: lambda event: _keepalive(),
     nev.GroupInfoEv: lambda event: _keepalive(group_jid=jid_user_string(event.JID)),
-    nev.HistorySyncEv: lambda event: _keepalive(history_sync=True),
     nev.UndecryptableMessageEv: _undecryptable,
 }
 
