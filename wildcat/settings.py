@@ -191,6 +191,8 @@ WILDCAT_NEONIZE_QR_GRACE_SECONDS = env_float("WILDCAT_NEONIZE_QR_GRACE_SECONDS",
 WILDCAT_NEONIZE_CONNECT_RETRY_MAX_SECONDS = env_float("WILDCAT_NEONIZE_CONNECT_RETRY_MAX_SECONDS", 60.0)
 # Presence and group traffic counts as keepalive at most this often (each one touches the database).
 WILDCAT_NEONIZE_KEEPALIVE_MIN_SECONDS = env_float("WILDCAT_NEONIZE_KEEPALIVE_MIN_SECONDS", 10.0)
+# Longest wait for one media upload or download (whatsmeow's have no timeout of their own).
+WILDCAT_NEONIZE_MEDIA_TIMEOUT_SECONDS = env_float("WILDCAT_NEONIZE_MEDIA_TIMEOUT_SECONDS", 120.0)
 
 # --- Connections (accounts): commands and the sandbox phone ---------------------------------
 WILDCAT_CONNECTION_NAME_MAX = env_int("WILDCAT_CONNECTION_NAME_MAX", 100, minimum=1)

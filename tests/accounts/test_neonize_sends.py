@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -31,6 +32,8 @@ class FakeBinding:
         self.upload_error = ""
         self.stopped = threading.Event()
         self.script = None  # run by Neonize() with its callbacks, before it blocks
+        # Set to an Event to make media transfers wait on it: a media host that does not answer.
+        self.media_stall: threading.Event | None = None
 
     def __getattr__(self, name: str):
         if name.startswith("_"):
@@ -62,6 +65,8 @@ class FakeBinding:
         return npb.SendMessageReturnFunction(SendResponse=response).SerializeToString()
 
     def do_Upload(self, uuid, binary, size, media_type):
+        if self.media_stall is not None:
+            self.media_stall.wait(30)
         if self.upload_error:
             return npb.UploadReturnFunction(Error=self.upload_error).SerializeToString()
         response = npb.UploadResponse(
@@ -78,6 +83,8 @@ class FakeBinding:
     def do_DownloadAny(self, uuid, message, size):
         # whatsmeow download.go:127-145 DownloadAny: only these top-level fields are downloadable;
         # anything else is ErrNothingDownloadableFound (errors.go:141), which goneonize returns as Error.
+        if self.media_stall is not None:
+            self.media_stall.wait(30)
         parsed = e2e.Message.FromString(message)
         fields = ("imageMessage", "videoMessage", "audioMessage", "documentMessage", "stickerMessage")
         if not any(parsed.HasField(name) for name in fields):
@@ -518,3 +525,39 @@ def test_the_pairing_code_names_the_client_chrome_on_linux(driver, fake):
     params = npb.PairPhoneParams.FromString(next(args for name, args in fake.calls if name == "PairPhone")[1])
     assert (params.clientDisplayName, params.clientType) == ("Chrome (Linux)", 1)  # 1 = PairClientChrome
     assert params.phone == "5511999990000"
+
+
+# --- media transfers have a deadline ----------------------------------------------------------------
+# whatsmeow's media HTTP client has no timeout (client.go:252-254) and goneonize passes
+# context.Background() (main.go:420 Upload, main.go:1194 DownloadAny): a stalled host never returns.
+def test_a_stalled_upload_is_a_transient_timeout_and_nothing_is_sent(driver, fake, settings):
+    settings.WILDCAT_NEONIZE_MEDIA_TIMEOUT_SECONDS = 0.3
+    fake.media_stall = threading.Event()
+    media = MediaPayload(content=b"%PDF-1.4 x", mimetype="application/pdf", filename="a.pdf")
+    started = time.monotonic()
+    try:
+        with pytest.raises(DriverError) as caught:
+            driver.send_message(outbound(MessageType.DOCUMENT, media=media))
+    finally:
+        fake.media_stall.set()
+    assert time.monotonic() - started < 5
+    assert (caught.value.code, caught.value.permanent) == ("timeout", False)
+    assert "Upload" in fake.names() and "SendMessage" not in fake.names()
+
+
+def test_a_stalled_download_keeps_the_message_without_media(driver, fake, settings):
+    settings.WILDCAT_NEONIZE_MEDIA_TIMEOUT_SECONDS = 0.3
+    settings.WILDCAT_MAX_MEDIA_BYTES = 1024
+    fake.media_stall = threading.Event()
+    image = e2e.Message(imageMessage=e2e.ImageMessage(**media_fields(fileLength=10), caption="late"))
+    driver._on_message(None, message_event(image, msg_id="SLOW1"))
+    started = time.monotonic()
+    try:
+        driver.tick(0.0)
+    finally:
+        fake.media_stall.set()
+    assert time.monotonic() - started < 5
+    (event,) = driver.events
+    assert event.message.wa_message_id == "SLOW1" and event.message.media is None
+    assert event.message.content["media_skipped"].startswith("download_timeout")
+    assert event.message.text == "late"

@@ -52,6 +52,7 @@ from accounts.runtime.drivers.neonize_messages import (
     message_build,
     revoke_build,
 )
+from accounts.runtime.drivers.neonize_transfers import media_attach, media_upload
 from accounts.runtime.drivers.neonize_translation import (
     CONNECTION_TRANSLATORS,
     media_download_message,
@@ -66,7 +67,6 @@ from wildcat.whatsapp import (
     DriverEvent,
     DriverEventType,
     InboundMessage,
-    MediaPayload,
     OutboundMessage,
     SendResult,
 )
@@ -351,30 +351,8 @@ class NeonizeDriver(SessionDriver):
 
     def _deliver(self, inbound: InboundMessage, media: tuple[Any, int, Any] | None) -> None:
         if media is not None:
-            inbound = self._with_media(inbound, *media)
+            inbound = media_attach(self.client, inbound, *media)
         self.emit(DriverEvent(type=DriverEventType.MESSAGE, message=inbound))
-
-    def _with_media(self, inbound: InboundMessage, part: Any, declared: int, message: Any) -> InboundMessage:
-        """Download media under the size cap; an oversized or failed download keeps the message, notes why."""
-        cap = settings.WILDCAT_MAX_MEDIA_BYTES
-        content = dict(inbound.content)
-        data = b""
-        if declared > cap:
-            content["media_skipped"] = f"too_large: {declared} bytes > {cap}"
-        elif self.client is None:
-            content["media_skipped"] = "session_stopped"
-        else:
-            try:
-                data = self.client.download_any(message) or b""
-            except Exception as exc:  # noqa: BLE001 - the message matters more than its media
-                content["media_skipped"] = f"download_failed: {str(exc)[:200]}"
-            if len(data) > cap:
-                content["media_skipped"], data = f"too_large: {len(data)} bytes > {cap}", b""
-        if not data:
-            return dataclasses.replace(inbound, content=content)
-        filename = getattr(part, "fileName", "") if part.DESCRIPTOR.name == "DocumentMessage" else ""
-        payload = MediaPayload(content=data, mimetype=part.mimetype or "application/octet-stream", filename=filename)
-        return dataclasses.replace(inbound, media=payload, content=content)
 
     # --- SessionPort -------------------------------------------------------------------------
     def _ready_client(self) -> Any:
@@ -404,13 +382,7 @@ class NeonizeDriver(SessionDriver):
             return earlier
         client = self._ready_client()
 
-        def upload(content: bytes, media_type: Any) -> Any:
-            try:
-                return client.upload(content, media_type)
-            except Exception as exc:
-                raise driver_error(exc) from exc
-
-        built = message_build(message, upload=upload)
+        built = message_build(message, upload=lambda content, media_type: media_upload(client, content, media_type))
         result = self._send(message.chat_jid, built, message.wa_message_id)
         self._sent[message.wa_message_id] = result
         if result.wa_message_id != message.wa_message_id:
