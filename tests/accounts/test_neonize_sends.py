@@ -91,6 +91,14 @@ class FakeBinding:
             return npb.DownloadReturnFunction(Error="didn't find any attachments in message").SerializeToString()
         return npb.DownloadReturnFunction(Binary=b"\x89PNG-bytes").SerializeToString()
 
+    def do_GetPNFromLID(self, uuid, jid_bytes, size):
+        # goneonize main.go:318-335 over whatsmeow store/sqlstore/lidmap.go:91-116: a known LID gives the
+        # phone-number JID (with the LID's device), an unknown one an empty JID and no error.
+        lid = npb.JID.FromString(jid_bytes)
+        known = {"987654321": "5511999990000"}.get(lid.User)
+        found = jid(known, device=lid.Device) if known else jid()
+        return npb.GetJIDFromStoreReturnFunction(Jid=found).SerializeToString()
+
     def do_MarkRead(self, *args):
         return b""
 
@@ -561,3 +569,42 @@ def test_a_stalled_download_keeps_the_message_without_media(driver, fake, settin
     assert event.message.wa_message_id == "SLOW1" and event.message.media is None
     assert event.message.content["media_skipped"].startswith("download_timeout")
     assert event.message.text == "late"
+
+
+# --- privacy ids ----------------------------------------------------------------------------------------
+def test_lid_senders_without_a_phone_number_are_resolved_through_the_store(driver, fake):
+    from tests.accounts.test_neonize_translation import source
+
+    # whatsmeow message.go: a one-to-one message from a LID chat, with no SenderAlt (empty JID).
+    by_lid = source(chat=jid("987654321", server="lid"), sender=jid("987654321", server="lid", device=2))
+    driver._on_message(None, message_event(e2e.Message(conversation="hi"), msg_id="LID1", src=by_lid))
+    assert driver.events == [], "the store lookup is a neonize call: it waits for the command thread"
+    driver._on_message(None, message_event(e2e.Message(conversation="again"), msg_id="PN1"))
+    stranger = source(chat=jid("111222333", server="lid"))
+    driver._on_message(None, message_event(e2e.Message(conversation="who?"), msg_id="LID2", src=stranger))
+    driver.tick(0.0)
+    chats = [(e.message.wa_message_id, e.message.chat_jid, e.message.sender_jid) for e in driver.events]
+    assert chats == [
+        ("LID1", PEER_JID, PEER_JID),  # one contact, one chat, whichever id WhatsApp used
+        ("PN1", PEER_JID, PEER_JID),
+        ("LID2", "111222333@lid", "111222333@lid"),  # unknown to the store: kept as it came
+    ]
+    driver._on_message(None, message_event(e2e.Message(conversation="cached"), msg_id="LID3", src=by_lid))
+    driver.tick(0.0)
+    assert driver.events[-1].message.chat_jid == PEER_JID
+    assert fake.names().count("GetPNFromLID") == 3  # 987654321 once (remembered), 111222333 twice
+
+
+def test_group_created_at_is_read_from_the_float32_goneonize_sends():
+    import struct
+
+    from accounts.runtime.drivers.neonize_translation import group_summary
+
+    # goneonize utils/encoder.go:149: GroupCreated = float32(info.GroupCreated.Unix()).
+    created = struct.unpack("f", struct.pack("f", 1_767_225_661))[0]
+    group = _group()
+    group.GroupCreated = created
+    assert created != 1_767_225_661  # float32 cannot hold today's Unix times to the second
+    assert group_summary(npb.GroupInfo.FromString(group.SerializePartialToString()))["created_at"] == (
+        datetime.fromtimestamp(int(created), tz=UTC).isoformat()
+    )

@@ -45,6 +45,7 @@ from django.conf import settings
 from accounts.runtime.drivers import neonize_store as store
 from accounts.runtime.drivers.base import SessionDriver
 from accounts.runtime.drivers.neonize_errors import driver_error
+from accounts.runtime.drivers.neonize_lids import LidPhoneBook, lid_unresolved
 from accounts.runtime.drivers.neonize_messages import (
     edit_build,
     jid_parse,
@@ -55,6 +56,8 @@ from accounts.runtime.drivers.neonize_messages import (
 from accounts.runtime.drivers.neonize_transfers import media_attach, media_upload
 from accounts.runtime.drivers.neonize_translation import (
     CONNECTION_TRANSLATORS,
+    group_details,
+    group_summary,
     media_download_message,
     media_message,
     message_translate,
@@ -106,6 +109,7 @@ class NeonizeDriver(SessionDriver):
         self._inbound: collections.deque[tuple[InboundMessage, tuple[Any, int, Any] | None]] = collections.deque()
         self._receipts: collections.deque[DriverEvent] = collections.deque()
         self._sent: collections.OrderedDict[str, SendResult] = collections.OrderedDict()
+        self._lids = LidPhoneBook()
         # The id whatsmeow chose -> the id the message was queued under, for receipts (see _receipt_expand).
         self._queued_ids: dict[str, str] = {}
 
@@ -312,8 +316,9 @@ class NeonizeDriver(SessionDriver):
         if self._stopping:
             self._deliver(inbound, media)  # no client any more: kept without its media
             return
-        if media is not None or self._inbound:
-            # Downloads are neonize calls: they wait for tick(); later messages queue behind to keep order.
+        if media is not None or lid_unresolved(inbound) or self._inbound:
+            # Downloads and LID lookups are neonize calls: they wait for tick(); later messages queue
+            # behind to keep order.
             self._inbound.append((inbound, media))
             return
         self.emit(DriverEvent(type=DriverEventType.MESSAGE, message=inbound))
@@ -352,6 +357,8 @@ class NeonizeDriver(SessionDriver):
     def _deliver(self, inbound: InboundMessage, media: tuple[Any, int, Any] | None) -> None:
         if media is not None:
             inbound = media_attach(self.client, inbound, *media)
+        if not self._stopping:
+            inbound = self._lids.resolved(self.client, inbound)
         self.emit(DriverEvent(type=DriverEventType.MESSAGE, message=inbound))
 
     # --- SessionPort -------------------------------------------------------------------------
@@ -461,18 +468,7 @@ class NeonizeDriver(SessionDriver):
             group = client.get_group_info(jid_parse(group_jid))
         except Exception as exc:
             raise driver_error(exc) from exc
-        info = group_summary(group)
-        info["participants"] = [
-            {
-                "jid": jid_user_string(p.PhoneNumber if p.PhoneNumber.User else p.JID),
-                "lid": jid_user_string(p.LID) if p.LID.User else "",
-                "is_admin": p.IsAdmin,
-                "is_super_admin": p.IsSuperAdmin,
-                "display_name": p.DisplayName,
-            }
-            for p in group.Participants
-        ]
-        return info
+        return group_details(group)
 
 
 def _process_session_check(connection_id: int) -> None:
@@ -484,17 +480,3 @@ def _process_session_check(connection_id: int) -> None:
             "safe with one session per process (set WILDCAT_SESSIONS_PER_HOST=1)",
             permanent=True,
         )
-
-
-def group_summary(group: Any) -> dict[str, Any]:
-    created = seconds_to_datetime(int(group.GroupCreated)).isoformat() if group.GroupCreated else None
-    return {
-        "jid": jid_user_string(group.JID),
-        "name": group.GroupName.Name,
-        "topic": group.GroupTopic.Topic,
-        "owner_jid": jid_user_string(group.OwnerPN if group.OwnerPN.User else group.OwnerJID),
-        "created_at": created,
-        "announce": group.GroupAnnounce.IsAnnounce,
-        "locked": group.GroupLocked.isLocked,
-        "participant_count": len(group.Participants),
-    }

@@ -363,3 +363,40 @@ _READERS = (
     ("pollCreationMessageV2", _poll),
     ("pollCreationMessageV3", _poll),
 )
+
+
+# --- groups ----------------------------------------------------------------------------------------
+def group_summary(group: npb.GroupInfo) -> dict[str, Any]:
+    """A group as the API shows it.
+
+    ``created_at`` is only as exact as neonize 0.5.2 allows: goneonize sends ``GroupCreated`` as a
+    float32 of the Unix time (goneonize utils/encoder.go:149, Neonize.proto:171; there is no integer
+    field), which today's timestamps round to a multiple of 128 s. It is reported in whole seconds.
+    """
+    created = seconds_to_datetime(int(group.GroupCreated)).isoformat() if group.GroupCreated else None
+    return {
+        "jid": jid_user_string(group.JID),
+        "name": group.GroupName.Name,
+        "topic": group.GroupTopic.Topic,
+        "owner_jid": jid_user_string(group.OwnerPN if group.OwnerPN.User else group.OwnerJID),
+        "created_at": created,
+        "announce": group.GroupAnnounce.IsAnnounce,
+        "locked": group.GroupLocked.isLocked,
+        "participant_count": len(group.Participants),
+    }
+
+
+def group_details(group: npb.GroupInfo) -> dict[str, Any]:
+    """The summary plus every participant, by phone-number JID where WhatsApp gave one."""
+    info = group_summary(group)
+    info["participants"] = [
+        {
+            "jid": jid_user_string(p.PhoneNumber if p.PhoneNumber.User else p.JID),
+            "lid": jid_user_string(p.LID) if p.LID.User else "",
+            "is_admin": p.IsAdmin,
+            "is_super_admin": p.IsSuperAdmin,
+            "display_name": p.DisplayName,
+        }
+        for p in group.Participants
+    ]
+    return info
