@@ -256,6 +256,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "ConnectionStatusEnum": "accounts.models.WaConnection.Status",
+        "ConnectionPresenceEnum": "accounts.models.WaConnection.Presence",
         "SessionCommandStatusEnum": "accounts.models.SessionCommand.Status",
         "MessageTypeEnum": "wildcat.whatsapp.MessageType",
         "WebhookEventTypeEnum": "webhooks.event_types.EVENT_TYPE_VALUES",

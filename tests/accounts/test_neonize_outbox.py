@@ -32,7 +32,7 @@ SEND_TIMED_OUT = "timed out waiting for message send response"
 
 
 class WhatsmeowIds(FakeBinding):
-    """Each send gets a new id chosen on the Go side, as whatsmeow's GenerateMessageID does (send.go:209)."""
+    """Each send gets a new id chosen on the Go side, as whatsmeow's GenerateMessageID does (send.go:210-211)."""
 
     def __init__(self) -> None:
         super().__init__()

@@ -32,6 +32,7 @@ class FakeBinding:
         self.upload_error = ""
         self.stopped = threading.Event()
         self.script = None  # run by Neonize() with its callbacks, before it blocks
+        self.presence_error = ""
         # Set to an Event to make media transfers wait on it: a media host that does not answer.
         self.media_stall: threading.Event | None = None
 
@@ -98,6 +99,13 @@ class FakeBinding:
         known = {"987654321": "5511999990000"}.get(lid.User)
         found = jid(known, device=lid.Device) if known else jid()
         return npb.GetJIDFromStoreReturnFunction(Jid=found).SerializeToString()
+
+    def do_SetForceActiveDeliveryReceipts(self, uuid, active):
+        return b""  # goneonize main.go:1919-1921 returns nothing
+
+    def do_SendPresence(self, uuid, presence):
+        # goneonize main.go:2406-2412: "" or whatsmeow's error text, e.g. presence.go:67-68 ErrNoPushName.
+        return self.presence_error.encode()
 
     def do_MarkRead(self, *args):
         return b""

@@ -53,6 +53,7 @@ from accounts.runtime.drivers.neonize_messages import (
     message_build,
     revoke_build,
 )
+from accounts.runtime.drivers.neonize_presence import PresenceAnnouncer, presence_setting, receipts_activate
 from accounts.runtime.drivers.neonize_transfers import media_attach, media_upload
 from accounts.runtime.drivers.neonize_translation import (
     CONNECTION_TRANSLATORS,
@@ -62,6 +63,7 @@ from accounts.runtime.drivers.neonize_translation import (
     media_message,
     message_translate,
     receipt_translate,
+    receipt_with_queued_ids,
     seconds_to_datetime,
 )
 from wildcat.whatsapp import (
@@ -110,7 +112,8 @@ class NeonizeDriver(SessionDriver):
         self._receipts: collections.deque[DriverEvent] = collections.deque()
         self._sent: collections.OrderedDict[str, SendResult] = collections.OrderedDict()
         self._lids = LidPhoneBook()
-        # The id whatsmeow chose -> the id the message was queued under, for receipts (see _receipt_expand).
+        self._presence = PresenceAnnouncer()
+        # The id whatsmeow chose -> the id the message was queued under (see receipt_with_queued_ids).
         self._queued_ids: dict[str, str] = {}
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -253,6 +256,7 @@ class NeonizeDriver(SessionDriver):
         """Command thread: deliver queued inbound messages (with media) and receipts, QR timeout, connect retries."""
         self._inbound_drain()
         self._receipts_drain()
+        self._presence.tick(self.client, now, self._presence_setting)
         if (
             self._qr_deadline is not None
             and not self._logged_in
@@ -296,11 +300,30 @@ class NeonizeDriver(SessionDriver):
             self._logged_in, self._own_jid, self._qr_deadline = True, driver_event.account.whatsapp_id, None
         elif kind == DriverEventType.CONNECTED:
             self._logged_in, self._qr_deadline, self._connect_failures = True, None, 0
+            self._presence_connected()
             if self._own_jid and driver_event.account is None:
                 driver_event = dataclasses.replace(driver_event, account=self._account())
         elif kind == DriverEventType.LOGGED_OUT:
             self._logged_in = False
         self.emit(driver_event)
+
+    def _presence_connected(self) -> None:
+        try:
+            if self.client is not None:
+                receipts_activate(self.client)
+        except Exception:  # neonize drops a handler's exception, and with it the CONNECTED event
+            logger.warning("session %s: delivery receipts not activated", self.connection_id, exc_info=True)
+        self._presence.connected()
+
+    def _presence_setting(self) -> str:
+        return presence_setting(self.connection_id)
+
+    def call_presence_apply(self) -> dict[str, Any]:
+        """Send the connection's (changed) presence now; a session not yet connected sends it on connect."""
+        presence = self._presence_setting()
+        if self.client is None or not self._logged_in:
+            return {"presence": presence, "sent": False}
+        return {"presence": presence, "sent": self._presence.announce(self.client, presence, time.monotonic())}
 
     def _account(self) -> AccountInfo:
         jid = jid_parse(self._own_jid)
@@ -332,22 +355,7 @@ class NeonizeDriver(SessionDriver):
 
     def _receipts_drain(self) -> None:
         while self._receipts:
-            self.emit(self._receipt_expand(self._receipts.popleft()))
-
-    def _receipt_expand(self, event: DriverEvent) -> DriverEvent:
-        """Add the queued id of each message this driver sent, next to the id whatsmeow chose.
-
-        The outbox records whatsmeow's id only after its batch; until then (or if another row already
-        holds that id) the message is stored under its queued id, and the receipt must still find it.
-        """
-        receipt = event.receipt
-        if receipt is None:
-            return event
-        queued = [self._queued_ids[i] for i in receipt.wa_message_ids if i in self._queued_ids]
-        if not queued:
-            return event
-        ids = tuple(dict.fromkeys((*receipt.wa_message_ids, *queued)))
-        return dataclasses.replace(event, receipt=dataclasses.replace(receipt, wa_message_ids=ids))
+            self.emit(receipt_with_queued_ids(self._receipts.popleft(), self._queued_ids))
 
     def _inbound_drain(self) -> None:
         while self._inbound:

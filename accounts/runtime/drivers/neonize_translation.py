@@ -32,6 +32,7 @@ Timestamps: ``MessageInfo.Timestamp`` is milliseconds; receipts and send respons
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -185,6 +186,22 @@ def receipt_translate(event: npb.Receipt) -> DriverEvent | None:
         timestamp=seconds_to_datetime(event.Timestamp),
     )
     return DriverEvent(type=DriverEventType.RECEIPT, receipt=receipt)
+
+
+def receipt_with_queued_ids(event: DriverEvent, queued_ids: dict[str, str]) -> DriverEvent:
+    """The receipt also naming the queued id of each message the driver sent under another id.
+
+    whatsmeow chooses every message id (send.go:210-211); the outbox records it only after its batch, and
+    keeps the queued id if another row already holds whatsmeow's. Either way the receipt must find it.
+    """
+    receipt = event.receipt
+    if receipt is None:
+        return event
+    queued = [queued_ids[i] for i in receipt.wa_message_ids if i in queued_ids]
+    if not queued:
+        return event
+    ids = tuple(dict.fromkeys((*receipt.wa_message_ids, *queued)))
+    return dataclasses.replace(event, receipt=dataclasses.replace(receipt, wa_message_ids=ids))
 
 
 # --- messages --------------------------------------------------------------------------------------
