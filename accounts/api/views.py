@@ -18,9 +18,9 @@ from accounts.api import serializers as s
 from accounts.models import SessionCommand, WaConnection
 from accounts.qr import qr_data_url, qr_png
 from accounts.session_commands import session_command_wait
-from wildcat.api.errors import Conflict
 from wildcat.api.pagination import CreatedCursorPagination
 from wildcat.api.parsers import JsonObjectParser
+from wildcat.errors import AppError, ErrorCode
 
 # The connections API reads JSON objects only: a form cannot say null, and there are no uploads here.
 JSON_ONLY = [JsonObjectParser]
@@ -32,13 +32,9 @@ ERRORS = {400: s.ErrorSerializer, 404: s.ErrorSerializer, 409: s.ErrorSerializer
 NOT_FOUND = {404: s.ErrorSerializer, **COMMON}
 
 
-class NoQrCode(Conflict):
-    default_code = "no_qr"
-    default_detail = "There is no QR code to show: the connection is not waiting for a scan, or the code expired."
-
-
-class SessionCommandFailed(Conflict):
-    default_code = "session_error"
+def _no_qr_code() -> AppError:
+    message = "There is no QR code to show: the connection is not waiting for a scan, or the code expired."
+    return AppError(ErrorCode.NO_QR, message)
 
 
 def _connection(request: Request, connection_id: int) -> WaConnection:
@@ -55,7 +51,8 @@ def _command_response(command: SessionCommand) -> Response:
         body["result"] = command.result
         return Response(body, status=status.HTTP_200_OK)
     if command.status == SessionCommand.Status.FAILED:
-        raise SessionCommandFailed(f"The session could not do it: {command.error}")
+        # The command was refused in the connection's current state: a conflict, as README documents.
+        raise AppError(ErrorCode.SESSION_ERROR, f"The session could not do it: {command.error}", http_status=409)
     return Response(body, status=status.HTTP_202_ACCEPTED)
 
 
@@ -135,7 +132,7 @@ class ConnectionQrView(APIView):
         connection = _connection(request, connection_id)
         qr = selectors.connection_current_qr(connection)
         if qr is None:
-            raise NoQrCode()
+            raise _no_qr_code()
         return Response({"qr": qr, "png": qr_data_url(qr), "expires_at": connection.qr_expires_at})
 
 
@@ -167,7 +164,7 @@ class ConnectionQrPngView(APIView):
         connection = _connection(request, connection_id)
         qr = selectors.connection_current_qr(connection)
         if qr is None:
-            raise NoQrCode()
+            raise _no_qr_code()
         response = HttpResponse(qr_png(qr), content_type="image/png")
         response["Cache-Control"] = "no-store"
         return response
