@@ -46,7 +46,7 @@ class ErrorCode(enum.StrEnum):
     IDEMPOTENCY_CONFLICT = "idempotency_conflict"
     NOT_EDITABLE = "message_not_editable"
     NOT_REVOCABLE = "message_not_revocable"
-    # Why a message ended failed (stored on the message, never raised as an API error).
+    # Why a message ended failed (stored on the message, never raised as an API error: no HTTP status).
     TOO_MANY_ATTEMPTS = "too_many_attempts"
     CANCELLED = "cancelled"
 
@@ -90,6 +90,9 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.NOT_EDITABLE: 409,
     ErrorCode.NOT_REVOCABLE: 409,
 }
+
+
+MESSAGE_FAILURE_CODES: frozenset[ErrorCode] = frozenset({ErrorCode.TOO_MANY_ATTEMPTS, ErrorCode.CANCELLED})
 
 
 class AppError(Exception):

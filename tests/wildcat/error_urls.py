@@ -46,6 +46,8 @@ class FailingView(APIView):
             raise AppError(ErrorCode.CONFLICT, "That name is taken.")
         if kind == "limit":
             raise AppError(ErrorCode.LIMIT_EXCEEDED, "Too many connections for this key.")
+        if kind == "app_error":
+            raise AppError(ErrorCode.NO_QR, "There is no QR code to show.", {"hint": "start it"})
         if kind == "too_large":
             raise AppError(ErrorCode.PAYLOAD_TOO_LARGE, "The request body is too large.")
         raise RuntimeError(LEAKY_SECRET)
