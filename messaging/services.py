@@ -19,7 +19,7 @@ from messaging.message_insert import message_insert
 from messaging.models import Media, Message
 from messaging.payloads import message_payload
 from wildcat import wakeup
-from wildcat.errors import AppError, ErrorCode, invalid_request
+from wildcat.errors import AppError, ErrorCode, invalid_request, not_found
 from wildcat.event_types import EventType
 from wildcat.whatsapp import MessageType, generate_message_id
 
@@ -60,7 +60,7 @@ def connection_for_key(*, api_key_id: int, connection_id: int):
 
     connection = WaConnection.objects.filter(pk=connection_id, api_key_id=api_key_id).first()
     if connection is None:
-        raise AppError(ErrorCode.NOT_FOUND, "Not found.")
+        raise not_found()
     return connection
 
 

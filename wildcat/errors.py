@@ -132,3 +132,11 @@ INVALID_REQUEST_MESSAGE = "The request is invalid."
 def invalid_request(details: dict[str, Any]) -> AppError:
     """A 400 with field errors, in the shape a serializer's errors take: ``{"field": ["what is wrong"]}``."""
     return AppError(ErrorCode.INVALID_REQUEST, INVALID_REQUEST_MESSAGE, details)
+
+
+NOT_FOUND_MESSAGE = "Not found."
+
+
+def not_found() -> AppError:
+    """A 404 that says no more: a missing id and another key's id must look the same."""
+    return AppError(ErrorCode.NOT_FOUND, NOT_FOUND_MESSAGE)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
@@ -20,7 +20,7 @@ from accounts.qr import qr_data_url, qr_png
 from accounts.session_commands import session_command_wait
 from wildcat.api.pagination import CreatedCursorPagination
 from wildcat.api.parsers import JsonObjectParser
-from wildcat.errors import AppError, ErrorCode
+from wildcat.errors import AppError, ErrorCode, not_found
 
 # The connections API reads JSON objects only: a form cannot say null, and there are no uploads here.
 JSON_ONLY = [JsonObjectParser]
@@ -45,7 +45,7 @@ def _command_response(command: SessionCommand) -> Response:
     """Wait a little for the session's answer: 200 with it, 409 if it failed, 202 if it is still on its way."""
     command = session_command_wait(command_id=command.pk, timeout=settings.WILDCAT_COMMAND_WAIT_SECONDS)
     if command is None:
-        raise Http404("The connection was deleted.")
+        raise not_found()  # deleted while the command ran
     body = {"command": s.SessionCommandSerializer(command).data, "result": None}
     if command.status == SessionCommand.Status.DONE:
         body["result"] = command.result
@@ -297,7 +297,7 @@ class _SandboxView(APIView):
     def post(self, request: Request, connection_id: int) -> Response:
         connection = _connection(request, connection_id)
         if connection.driver != WaConnection.Driver.SANDBOX:
-            raise Http404("Only sandbox connections have a sandbox phone.")
+            raise not_found()  # only sandbox connections have a sandbox phone
         incoming = self.input_serializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         args = {k: v for k, v in incoming.validated_data.items() if v not in (None, "")}

@@ -28,11 +28,10 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
-from wildcat.errors import INVALID_REQUEST_MESSAGE, AppError, ErrorCode
+from wildcat.errors import INVALID_REQUEST_MESSAGE, NOT_FOUND_MESSAGE, AppError, ErrorCode, not_found
 
 logger = logging.getLogger("wildcat.api")
 
-NOT_FOUND_MESSAGE = "Not found."
 SERVER_ERROR_MESSAGE = "Internal server error."
 NOT_AUTHENTICATED_MESSAGE = (
     "A valid API key is required: send the header Authorization: Bearer <key> or X-API-Key: <key>."
@@ -69,7 +68,7 @@ def not_found_error(path: str) -> AppError:
     stripped = path.rstrip("/")
     if path.endswith("/") and stripped.startswith("/api/") and is_valid_path(stripped):
         return AppError(ErrorCode.NOT_FOUND, f"Not found. API paths have no trailing slash: use {stripped}")
-    return AppError(ErrorCode.NOT_FOUND, NOT_FOUND_MESSAGE)
+    return not_found()
 
 
 def _validation_details(detail: Any) -> dict[str, Any]:
@@ -80,7 +79,7 @@ def _validation_details(detail: Any) -> dict[str, Any]:
 
 def _from_django(exc: Exception) -> AppError | None:
     if isinstance(exc, Http404):
-        return AppError(ErrorCode.NOT_FOUND, NOT_FOUND_MESSAGE)
+        return not_found()
     if isinstance(exc, PermissionDenied):
         return AppError(ErrorCode.PERMISSION_DENIED, FORBIDDEN_MESSAGE)
     if isinstance(exc, RequestDataTooBig):
