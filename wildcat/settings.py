@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "corsheaders",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc served from our own static files: the docs work offline
     "wildcat",
     "apikeys",
     "accounts",
@@ -253,6 +254,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Self-hosted WhatsApp HTTP gateway.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
@@ -304,6 +308,7 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+FORMAT_MODULE_PATH = ["wildcat.formats"]  # times to the second in the console
 
 # --- Logging: JSON lines carrying the request id -----------------------------
 LOG_LEVEL = env_str("WILDCAT_LOG_LEVEL", "INFO")
