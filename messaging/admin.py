@@ -9,7 +9,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from messaging.models import Media, Message
-from wildcat.whatsapp import SEND_ERROR_MEANINGS, SendErrorCode
+from wildcat.errors import MESSAGE_FAILURE_MEANINGS
 
 
 def _media_preview(media: Media | None) -> str:
@@ -31,7 +31,7 @@ class ErrorCodeFilter(admin.SimpleListFilter):
     parameter_name = "error_code"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        return [(code.value, code.value) for code in SendErrorCode]
+        return [(code.value, code.value) for code in MESSAGE_FAILURE_MEANINGS]
 
     def queryset(self, request: HttpRequest, queryset):
         return queryset.filter(error_code=self.value()) if self.value() else queryset
@@ -49,7 +49,7 @@ class MessageAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("connection", "api_key", "direction", "from_me", "type", "status", "wa_message_id")}),
         ("Chat", {"fields": ("chat_jid", "sender_jid", "push_name", "quoted", "quoted_wa_message_id")}),
-        ("Content", {"fields": ("text", "media_inline", "media", "content", "reactions")}),
+        ("Content", {"fields": ("text", "media_inline", "content", "reactions")}),
         (
             "Delivery",
             {"fields": ("attempts", "next_attempt_at", "error_code", "error_meaning", "error", "idempotency_key")},
@@ -94,7 +94,7 @@ class MessageAdmin(admin.ModelAdmin):
 
     @admin.display(description="what the error code means")
     def error_meaning(self, message: Message) -> str:
-        return SEND_ERROR_MEANINGS.get(message.error_code, "—") if message.error_code else "—"
+        return MESSAGE_FAILURE_MEANINGS.get(message.error_code, "—") if message.error_code else "—"
 
     @admin.display(description="media")
     def media_inline(self, message: Message) -> str:

@@ -20,19 +20,12 @@ from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from messaging import pacing
-from messaging.codes import ErrorCode, EventType
 from messaging.media import media_read
 from messaging.models import Message
 from messaging.payloads import message_payload
-from wildcat.whatsapp import (
-    DriverError,
-    MediaPayload,
-    MessageType,
-    OutboundMessage,
-    SendErrorCode,
-    SendResult,
-    SessionPort,
-)
+from wildcat.errors import ErrorCode
+from wildcat.event_types import EventType
+from wildcat.whatsapp import DriverError, MediaPayload, MessageType, OutboundMessage, SendResult, SessionPort
 
 logger = logging.getLogger(__name__)
 UNFINISHED = (Message.Status.QUEUED, Message.Status.SENDING)
@@ -160,7 +153,7 @@ def _send_all(connection_id: int, claimed: list[Message], port: SessionPort, *, 
             if exc.permanent:
                 outcome.failed.append((message, exc))
                 # No answer for 75 s after the message went out: the session is not answering either.
-                stop = exc.code == SendErrorCode.SEND_OUTCOME_UNKNOWN
+                stop = exc.code == ErrorCode.SEND_OUTCOME_UNKNOWN
             else:
                 outcome.retry.append((message, exc))
                 stop = True
@@ -192,9 +185,9 @@ def _record(outcome: _Outcome) -> None:
                 status=Message.Status.QUEUED, updated_at=now
             )
         for message, _result in outcome.sent:
-            _emit(event_emit, message, EventType.SENT)
+            _emit(event_emit, message, EventType.MESSAGE_SENT)
         for message in failed:
-            _emit(event_emit, message, EventType.FAILED)
+            _emit(event_emit, message, EventType.MESSAGE_FAILED)
 
 
 def _emit(event_emit, message: Message, event_type: EventType) -> None:

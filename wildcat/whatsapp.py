@@ -32,51 +32,6 @@ class MessageType(enum.StrEnum):
     UNKNOWN = "unknown"
 
 
-class SendErrorCode(enum.StrEnum):
-    """The published codes of a failed outbound message (``error.code``); drivers may use others for bad input."""
-
-    NOT_ON_WHATSAPP = "not_on_whatsapp"
-    SEND_OUTCOME_UNKNOWN = "send_outcome_unknown"
-    INVALID_RECIPIENT = "invalid_recipient"
-    GROUP_NOT_FOUND = "group_not_found"
-    FORBIDDEN = "forbidden"
-    LOGGED_OUT = "logged_out"
-    NOT_LOGGED_IN = "not_logged_in"
-    MEDIA_MISSING = "media_missing"
-    TIMEOUT = "timeout"
-    NOT_CONNECTED = "not_connected"
-    RATE_LIMITED = "rate_limited"
-    SERVER_ERROR = "server_error"
-    SEND_FAILED = "send_failed"
-    UPLOAD_FAILED = "upload_failed"
-
-
-SEND_ERROR_MEANINGS: dict[SendErrorCode, str] = {
-    SendErrorCode.NOT_ON_WHATSAPP: "the number has no WhatsApp account; only this message fails",
-    SendErrorCode.SEND_OUTCOME_UNKNOWN: (
-        "WhatsApp did not confirm the send in time, after the message went out; it may have been "
-        "delivered, so it is never resent automatically (retry on purpose with a new Idempotency-Key)"
-    ),
-    SendErrorCode.INVALID_RECIPIENT: "the chat id cannot receive messages",
-    SendErrorCode.GROUP_NOT_FOUND: "the group does not exist",
-    SendErrorCode.FORBIDDEN: "this account may not send there (e.g. not a group participant)",
-    SendErrorCode.LOGGED_OUT: "the connection is logged out",
-    SendErrorCode.NOT_LOGGED_IN: "the connection is not linked to a phone",
-    SendErrorCode.MEDIA_MISSING: "the stored media could not be read",
-    SendErrorCode.TIMEOUT: "a request timed out before the message went out (retried)",
-    SendErrorCode.NOT_CONNECTED: "the session was not connected (retried)",
-    SendErrorCode.RATE_LIMITED: "WhatsApp asked to slow down (retried)",
-    SendErrorCode.SERVER_ERROR: "WhatsApp's server failed (retried)",
-    SendErrorCode.SEND_FAILED: "another transient failure (retried)",
-    SendErrorCode.UPLOAD_FAILED: "the media upload failed (retried)",
-}
-
-
-def send_error_codes_text() -> str:
-    """The published codes and their meanings, one per line, for schemas and the admin."""
-    return "\n".join(f"- `{code}`: {meaning}" for code, meaning in SEND_ERROR_MEANINGS.items())
-
-
 class ReceiptType(enum.StrEnum):
     DELIVERED = "delivered"
     READ = "read"

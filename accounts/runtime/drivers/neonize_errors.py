@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import re
 
-from wildcat.whatsapp import DriverError, SendErrorCode
+from wildcat.errors import ErrorCode
+from wildcat.whatsapp import DriverError
 
-SEND_OUTCOME_UNKNOWN = SendErrorCode.SEND_OUTCOME_UNKNOWN.value
-NOT_ON_WHATSAPP = SendErrorCode.NOT_ON_WHATSAPP.value
+SEND_OUTCOME_UNKNOWN = ErrorCode.SEND_OUTCOME_UNKNOWN.value
+NOT_ON_WHATSAPP = ErrorCode.NOT_ON_WHATSAPP.value
 
 # A JID as whatsmeow prints it (``types.JID.String()``): user[.agent][:device]@server, or a server alone.
 _JID = re.compile(r"[\w.:+-]*@[a-z.]+")
