@@ -12,7 +12,9 @@ Runtime requirements and rules (see NEONIZE.md for the measurements behind them)
   ``WILDCAT_SESSIONS_PER_HOST`` > 1.
 - ``connect()`` blocks its thread until ``stop()``, so it runs on a thread of its own. Handlers run
   serially on neonize's thread behind a 100-event buffer: they only translate and ``emit`` (media
-  downloads wait for ``tick`` on the command thread). Every handler is registered before connect.
+  downloads, LID lookups and receipts wait for ``tick`` on the command thread; the one Go call made
+  from a handler is the flag that activates delivery receipts on connect). Every handler is
+  registered before connect.
 - Each client gets the uuid ``wildcat-<connection_id>`` (the key of Go's global maps) and its
   garbage-collection finalizer is detached: a collected client object would call ``Stop(uuid)``
   and kill whichever live session has that uuid.
@@ -27,7 +29,10 @@ Runtime requirements and rules (see NEONIZE.md for the measurements behind them)
   picks the id of every send and the pre-generated id cannot be imposed. The driver returns the id
   WhatsApp used in ``SendResult.wa_message_id`` and remembers each pre-generated id it sent during
   its lifetime, so a retry through the same session returns the first result instead of sending
-  again. A crash between the send and the outbox recording it can still send twice.
+  again. A crash between the send and the outbox recording it can still send twice. Receipts name
+  both ids (``receipt_with_queued_ids``), so one that comes before the outbox records whatsmeow's
+  id still finds the message. A send that timed out after it went out is ``send_outcome_unknown``
+  (``neonize_errors``) and is never sent again by the outbox.
 """
 
 from __future__ import annotations
