@@ -1,7 +1,8 @@
 """whatsmeow's real error strings, as neonize raises them, classified by identity and never by stray digits.
 
 Every string below is what whatsmeow's ``err.Error()`` produces (whatsmeow commit 33cfac51; neonize
-0.5.2 bundles e277b766, whose errors.go, send.go, request.go and upload.go are the same). goneonize
+0.5.2's go.mod pins e277b766, whose errors.go, send.go, request.go, group.go and pair-code.go are
+identical, and whose upload.go differs only by four lines before the ones cited). goneonize
 copies it into the ``Error`` field of its return protobuf (goneonize main.go SendMessage, Upload,
 DownloadAny, PairPhone), and neonize's Python client raises it as ``SendMessageError(model.Error)``,
 ``UploadError``, ``DownloadError`` or ``PairPhoneError`` (neonize/client.py).
