@@ -1,8 +1,9 @@
 """whatsmeow's real error strings, as neonize raises them, classified by identity and never by stray digits.
 
 Every string below is what whatsmeow's ``err.Error()`` produces (whatsmeow commit 33cfac51; neonize
-0.5.2's go.mod pins e277b766, whose errors.go, send.go, request.go, group.go and pair-code.go are
-identical, and whose upload.go differs only by four lines before the ones cited). goneonize
+0.5.2's go.mod pins e277b766, whose errors.go, send.go, request.go and pair-code.go are identical;
+its upload.go has four lines fewer before the ones cited and its group.go lines are 8 later, with
+the same texts). goneonize
 copies it into the ``Error`` field of its return protobuf (goneonize main.go SendMessage, Upload,
 DownloadAny, PairPhone), and neonize's Python client raises it as ``SendMessageError(model.Error)``,
 ``UploadError``, ``DownloadError`` or ``PairPhoneError`` (neonize/client.py).
