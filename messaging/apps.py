@@ -8,7 +8,7 @@ from wildcat.celery import beat_schedule_add
 
 class MessagingConfig(AppConfig):
     name = "messaging"
-    verbose_name = "Messages"
+    verbose_name = "Messaging"
 
     def ready(self) -> None:
         beat_schedule_add(

@@ -12,18 +12,18 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from rest_framework.exceptions import ValidationError
 
 from accounts.models import WaConnection
 from accounts.selectors import connection_get
 from messaging import session_calls
-from messaging.codes import ErrorCode, EventType, api_error
 from messaging.media import MEDIA_TYPES, media_check, media_fetch_url, media_files_discarded_on_error, media_store
 from messaging.message_events import message_event_emit
 from messaging.message_insert import message_insert
 from messaging.models import Media, Message
 from messaging.payloads import message_payload
 from wildcat import wakeup
+from wildcat.errors import AppError, ErrorCode, invalid_request
+from wildcat.event_types import EventType
 from wildcat.whatsapp import MessageType, generate_message_id
 
 
@@ -78,10 +78,9 @@ def connection_check_sendable(connection) -> None:
     Ready, authenticated and disconnected connections queue. A connection that was never linked
     (no ``authenticated_at``) or is logged out / failed authentication answers 409.
     """
-    if connection.status in _REFUSED or connection.status not in _QUEUEABLE:
-        raise api_error(409, ErrorCode.CONNECTION_NOT_READY, f"The connection is {connection.status}; link it again.")
-    if connection.status in {"not_started", "pending"} and connection.authenticated_at is None:
-        raise api_error(409, ErrorCode.CONNECTION_NOT_READY, "The connection has never been linked to a phone.")
+    never_linked = connection.status in {"not_started", "pending"} and connection.authenticated_at is None
+    if connection.status in _REFUSED or connection.status not in _QUEUEABLE or never_linked:
+        raise session_calls.connection_not_ready_error(connection)
 
 
 def request_hash(parts: dict[str, Any], media_bytes: bytes | None) -> str:
@@ -101,8 +100,8 @@ def _replay(connection_id: int, idempotency_key: str, body_hash: str) -> dict[st
     if existing is None:
         return None
     if existing[0] != body_hash:
-        raise api_error(
-            409, ErrorCode.IDEMPOTENCY_CONFLICT, "This Idempotency-Key was already used with a different request."
+        raise AppError(
+            ErrorCode.IDEMPOTENCY_CONFLICT, "This Idempotency-Key was already used with a different request."
         )
     return existing[1]
 
@@ -115,7 +114,7 @@ def _resolve_reference(connection_id: int, reference: str, field_name: str) -> M
         found = queryset.filter(pk=int(reference)).first()
     found = found or queryset.filter(wa_message_id=reference).first()
     if found is None:
-        raise ValidationError({field_name: [f"No message {reference!r} on this connection."]})
+        raise invalid_request({field_name: [f"No message {reference!r} on this connection."]})
     return found
 
 
@@ -223,15 +222,15 @@ def _store(
 
 def _editable(message: Message, code: str, verb: str) -> None:
     if not message.from_me or message.revoked_at is not None:
-        raise api_error(409, code, f"Only your own messages that are not revoked can be {verb}.")
+        raise AppError(code, f"Only your own messages that are not revoked can be {verb}.")
     if message.status not in {Message.Status.SENT, Message.Status.DELIVERED, Message.Status.READ}:
-        raise api_error(409, code, f"The message is {message.status}; only sent messages can be {verb}.")
+        raise AppError(code, f"The message is {message.status}; only sent messages can be {verb}.")
 
 
 def message_edit(*, message: Message, text: str) -> Message:
     """Edit the text of a sent text message, through the session, and record it."""
     if message.type != MessageType.TEXT:
-        raise api_error(409, ErrorCode.NOT_EDITABLE, "Only text messages can be edited.")
+        raise AppError(ErrorCode.NOT_EDITABLE, "Only text messages can be edited.")
     _editable(message, ErrorCode.NOT_EDITABLE, "edited")
     session_calls.session_call(
         connection_id=message.connection_id,
@@ -241,7 +240,7 @@ def message_edit(*, message: Message, text: str) -> Message:
     with transaction.atomic():
         message.text, message.edited_at = text, timezone.now()
         message.save(update_fields=["text", "edited_at", "updated_at"])
-        message_event_emit(message, EventType.UPDATED, change="edited", by="api")
+        message_event_emit(message, EventType.MESSAGE_UPDATED, change="edited", by="api")
     return message
 
 
@@ -250,14 +249,14 @@ def message_revoke(*, message: Message) -> Message:
     with transaction.atomic():
         cancelled = Message.objects.filter(pk=message.pk, status=Message.Status.QUEUED).update(
             status=Message.Status.FAILED,
-            error_code="cancelled",
+            error_code=ErrorCode.CANCELLED,
             error="Revoked before it was sent.",
             failed_at=timezone.now(),
             updated_at=timezone.now(),
         )
         if cancelled:
             message.refresh_from_db()
-            message_event_emit(message, EventType.FAILED)
+            message_event_emit(message, EventType.MESSAGE_FAILED)
             return message
     message.refresh_from_db()
     _editable(message, ErrorCode.NOT_REVOCABLE, "revoked")
@@ -269,7 +268,7 @@ def message_revoke(*, message: Message) -> Message:
     with transaction.atomic():
         message.revoked_at = timezone.now()
         message.save(update_fields=["revoked_at", "updated_at"])
-        message_event_emit(message, EventType.UPDATED, change="revoked", by="api")
+        message_event_emit(message, EventType.MESSAGE_UPDATED, change="revoked", by="api")
     return message
 
 
