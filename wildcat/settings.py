@@ -264,7 +264,7 @@ SPECTACULAR_SETTINGS = {
         "ConnectionStatusEnum": "accounts.models.WaConnection.Status",
         "SessionCommandStatusEnum": "accounts.models.SessionCommand.Status",
         "MessageTypeEnum": "wildcat.whatsapp.MessageType",
-        "WebhookEventTypeEnum": "webhooks.event_types.EVENT_TYPE_VALUES",
+        "WebhookEventTypeEnum": "wildcat.event_types.EVENT_TYPE_VALUES",
         "WebhookDeliveryStatusEnum": "webhooks.models.WebhookDelivery.Status",
     },
 }
