@@ -16,6 +16,7 @@ from tests.support.http_receiver import Reply, always, receiving
 from tests.support.processes import running, start_worker, wait_until
 from tests.webhooks.factories import EndpointFactory
 from webhooks import drain
+from webhooks.attempts import claims_expire
 from webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
 from webhooks.services import QUEUE, drain_wake, drain_woken, event_emit
 
@@ -79,7 +80,10 @@ def test_claims_never_overlap_and_an_unfinished_claim_is_due_again_after_it_expi
     assert len(first) == 3 and len(second) == 2 and third == []
     assert {d.pk for d in first} | {d.pk for d in second} == set(ids)
     assert first_token != second_token
-    # The first drainer dies here (kill -9): its rows stay claimed until the claim runs out.
+    # The first drainer dies here (kill -9): its rows stay claimed until the claim runs out, then
+    # count as a failed attempt each and come due again on the retry schedule.
+    WebhookDelivery.objects.filter(pk__in=[d.pk for d in first]).update(next_attempt_at=timezone.now())
+    assert claims_expire(limit=10) == 3
     WebhookDelivery.objects.filter(pk__in=[d.pk for d in first]).update(next_attempt_at=timezone.now())
     _token, again = drain.deliveries_claim(limit=10)
     assert {d.pk for d in again} == {d.pk for d in first}
@@ -108,7 +112,7 @@ def test_a_disabled_endpoint_ends_its_claimed_deliveries_exhausted_unsent():
 
 
 @pytest.mark.django_db
-def test_a_claim_that_waited_too_long_for_a_thread_is_left_to_expire(settings):
+def test_a_claim_that_waited_too_long_for_a_thread_is_given_back_unsent(settings):
     settings.WILDCAT_WEBHOOK_CLAIM_SECONDS = 10
     with receiving() as receiver:
         (delivery_id,) = _emit(EndpointFactory(url=receiver.url), 1)
@@ -116,7 +120,10 @@ def test_a_claim_that_waited_too_long_for_a_thread_is_left_to_expire(settings):
         sent = drain._attempt(delivery, token, claimed_at=time.monotonic() - 6)
         drain.deliveries_record([sent], {})
     assert sent.outcome is None and receiver.count() == 0
-    assert WebhookDelivery.objects.get(pk=delivery_id).status == Status.SENDING
+    # Not raced, and not counted as an attempt: due again at once for the next drainer.
+    given_back = WebhookDelivery.objects.get(pk=delivery_id)
+    assert (given_back.status, given_back.attempt_count, given_back.claim_token) == (Status.PENDING, 0, "")
+    assert given_back.next_attempt_at <= timezone.now()
     assert not DeliveryAttempt.objects.exists()
 
 
