@@ -47,6 +47,9 @@ logger = logging.getLogger(__name__)
 
 # Results are written once this many have completed, or when the in-flight set runs low.
 RECORD_EVERY = 32
+# How often a drain looks for due deliveries of endpoints it has no work for yet.
+NEWCOMER_CHECK_SECONDS = 1.0
+MAX_SKIPPED_ENDPOINTS = 500  # statement parameters stay well under every database's limit
 # A claim still held (``sending``) is not claimable, even once expired: ``claims_expire`` first
 # records it as a failed attempt.
 _CLAIMABLE = [WebhookDelivery.Status.PENDING.value, WebhookDelivery.Status.FAILED.value]
@@ -133,6 +136,11 @@ class _Senders:
             self._held[chosen] += 1
             return chosen
 
+    def holding(self) -> frozenset[int]:
+        """Endpoints with a send in flight in this process."""
+        with self._lock:
+            return frozenset(endpoint_id for endpoint_id, held in self._held.items() if held)
+
     def release(self, endpoint_id: int) -> None:
         with self._lock:
             self._held[endpoint_id] -= 1
@@ -147,8 +155,9 @@ _senders_created: _Senders | None = None
 def _senders() -> _Senders:
     global _senders_created
     with _senders_lock:
-        if _senders_created is None:
-            _senders_created = _Senders(settings.WILDCAT_WEBHOOK_DRAIN_THREADS)
+        threads = settings.WILDCAT_WEBHOOK_DRAIN_THREADS
+        if _senders_created is None or _senders_created.threads != threads:  # changed: only ever in tests
+            _senders_created = _Senders(threads)
         return _senders_created
 
 
@@ -378,12 +387,14 @@ class _DrainRun:
         self.stamped: dict[int, datetime | None] = {}
         self.endpoints = EndpointCache()
         self.attempted, self.in_flight, self.claims, self.source_empty = 0, 0, 0, False
+        self.newcomers_at = started
 
     def run(self) -> tuple[int, bool]:
         while True:
             now = time.monotonic()
             if self._may_claim(now):
                 self._claim()
+            self._claim_newcomers(now)
             self._submit()
             self._release_waiting(now)
             if not self.in_flight and not self.waiting:
@@ -411,9 +422,27 @@ class _DrainRun:
         full = frozenset(pk for pk, line in self.waiting.items() if len(line) >= self.senders.threads)
         token, batch = _claim_batch(self.batch - pending, self.ids, self.endpoints, full)
         self.claims += 1
-        self.attempted += len(batch)
         # Nothing claimable, unless only the endpoints skipped above still have work.
         self.source_empty = self.ids is not None or (not batch and not full)
+        self._queue(batch, token)
+
+    def _claim_newcomers(self, now: float) -> None:
+        """Every second, the oldest due deliveries of endpoints with nothing here yet.
+
+        Claims are taken oldest first, so a backlog of slow endpoints would otherwise keep every
+        other endpoint's deliveries out of the batches until it is worked off.
+        """
+        if self.ids is not None or now < self.newcomers_at or now >= self.send_until:
+            return
+        self.newcomers_at = now + NEWCOMER_CHECK_SECONDS
+        present = frozenset(self.waiting) | self.senders.holding()
+        if not present or len(present) > MAX_SKIPPED_ENDPOINTS:
+            return
+        token, batch = deliveries_claim(limit=self.senders.threads, endpoints=self.endpoints, skip_endpoints=present)
+        self._queue(batch, token)
+
+    def _queue(self, batch: list[ClaimedDelivery], token: str) -> None:
+        self.attempted += len(batch)
         claimed_at = time.monotonic()
         for delivery in _close_disabled(batch, token):
             self.waiting.setdefault(delivery.endpoint_id, deque()).append(_Claimed(delivery, token, claimed_at))
@@ -424,10 +453,10 @@ class _DrainRun:
             endpoint_id = self.senders.take(self.waiting)
             if endpoint_id is None:
                 return
-            line = self.waiting[endpoint_id]
+            line = self.waiting.pop(endpoint_id)
             claimed = line.popleft()
-            if not line:
-                del self.waiting[endpoint_id]
+            if line:
+                self.waiting[endpoint_id] = line  # to the back: the others' turn first (round robin)
             self.senders.executor.submit(_attempt_into, self.results, claimed, self.senders)
             self.in_flight += 1
 
