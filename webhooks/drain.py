@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -39,7 +38,8 @@ from webhooks.attempts import (
     failure_record,
     success_stamp,
 )
-from webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from webhooks.endpoint_cache import EndpointCache
+from webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEvent
 from webhooks.services import drain_wake
 from wildcat.db import atomic_without_flush_wait
 
@@ -82,9 +82,6 @@ _ATTEMPTS_INSERT_JSON_SQL = (
     " FROM json_to_recordset(%s::json) AS row(delivery_id bigint, number integer, started_at timestamptz,"
     " duration_ms integer, status_code integer, success boolean, error text, response_excerpt text)"
 )
-_ENDPOINT_FINGERPRINT_SQL = (
-    "SELECT id, enabled, url, secret, previous_secret, previous_secret_expires_at FROM {table} WHERE id IN ({ids})"
-)
 _DELIVERED_SQL = (
     "UPDATE {table} SET status = %s, next_attempt_at = NULL, claim_token = '', last_error = '',"
     " last_status_code = %s, delivered_at = %s, updated_at = %s WHERE claim_token = %s AND id IN ({ids})"
@@ -121,14 +118,14 @@ class _Senders:
     def take(self, waiting: dict[int, deque[_Claimed]]) -> int | None:
         """The endpoint whose delivery gets the next free thread; None when none is free or all are at their share.
 
-        An endpoint's share is an equal split of the threads among the endpoints with work; among
-        those under it, the one holding fewest threads goes first.
+        An endpoint's share is an equal split of the threads among the endpoints with work (alone,
+        it may use them all); among those under it, the one holding fewest threads goes first.
         """
         with self._lock:
             if sum(self._held.values()) >= self.threads:
                 return None
             busy = {endpoint_id for endpoint_id, held in self._held.items() if held} | set(waiting)
-            share = max(1, self.threads // len(busy))
+            share = -(-self.threads // len(busy))  # rounded up: no thread left idle while work waits
             under = [endpoint_id for endpoint_id in waiting if self._held[endpoint_id] < share]
             if not under:
                 return None
@@ -208,55 +205,6 @@ def deliveries_claim(
     for delivery in won:
         delivery.endpoint = loaded[delivery.endpoint_id]
     return token, won
-
-
-class EndpointCache:
-    """Endpoints a drainer loaded, reused for later batches while what a send depends on is unchanged.
-
-    Each batch still reads the sending columns (one short query); only a changed or new endpoint
-    is loaded again (and its secret decrypted), so a disable, URL change or rotation takes effect
-    from the next batch on.
-    """
-
-    def __init__(self) -> None:
-        self._loaded: dict[int, tuple[tuple[object, ...], WebhookEndpoint]] = {}
-
-    def load(self, ids: set[int]) -> dict[int, WebhookEndpoint]:
-        if not ids:
-            return {}
-        table = connection.ops.quote_name(WebhookEndpoint._meta.db_table)
-        sql = _ENDPOINT_FINGERPRINT_SQL.format(table=table, ids=", ".join(["%s"] * len(ids)))
-        with connection.cursor() as cursor:
-            cursor.execute(sql, list(ids))
-            fingerprints = {row[0]: tuple(row[1:]) for row in cursor.fetchall()}
-        changed = {pk for pk, fingerprint in fingerprints.items() if self._loaded.get(pk, ((),))[0] != fingerprint}
-        if changed:
-            for pk, endpoint in _endpoints_load(changed).items():
-                if pk in fingerprints:
-                    self._loaded[pk] = (fingerprints[pk], endpoint)
-        return {pk: self._loaded[pk][1] for pk in fingerprints if pk in self._loaded}
-
-
-def _endpoints_load(ids: set[int]) -> dict[int, WebhookEndpoint]:
-    """One endpoint object (and one secret decryption) per endpoint, not per delivery.
-
-    An endpoint whose secret cannot be read comes back without it, so only its own deliveries
-    fail (visibly, on the retry schedule) instead of the whole batch.
-    """
-    try:
-        return WebhookEndpoint.objects.in_bulk(ids)
-    except ImproperlyConfigured:  # one unreadable secret must not stall everyone else's deliveries
-        logger.exception("webhook endpoints could not be loaded together; loading them one by one")
-    endpoints = {}
-    for endpoint_id in ids:
-        try:
-            endpoints[endpoint_id] = WebhookEndpoint.objects.get(pk=endpoint_id)
-        except WebhookEndpoint.DoesNotExist:
-            continue
-        except ImproperlyConfigured:
-            endpoints[endpoint_id] = WebhookEndpoint.objects.defer("secret", "previous_secret").get(pk=endpoint_id)
-            endpoints[endpoint_id].unreadable = True
-    return endpoints
 
 
 def _attempt(delivery: ClaimedDelivery, token: str, claimed_at: float) -> _Sent:
@@ -513,8 +461,7 @@ def _attempt_into(results: queue.SimpleQueue[_Sent], claimed: _Claimed, senders:
 
 
 def deliveries_sweep() -> int:
-    """Expire stuck claims, then wake a drainer for deliveries due and not dispatched since they became due,
-    or dispatched long ago."""
+    """Expire stuck claims, then wake a drainer for what is due and was not dispatched since, or long ago."""
     claims_expire(limit=settings.WILDCAT_WEBHOOK_SWEEP_BATCH)
     now = timezone.now()
     stale = now - timedelta(seconds=settings.WILDCAT_WEBHOOK_REDISPATCH_SECONDS)

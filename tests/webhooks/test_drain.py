@@ -18,6 +18,7 @@ from tests.support.trickle import trickling
 from tests.webhooks.factories import EndpointFactory
 from webhooks import drain
 from webhooks.attempts import claims_expire
+from webhooks.endpoint_cache import EndpointCache
 from webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
 from webhooks.services import QUEUE, drain_wake, drain_woken, event_emit
 
@@ -221,7 +222,7 @@ def test_a_drainer_reuses_an_unchanged_endpoint_and_sees_every_change_from_the_n
 
     endpoint = EndpointFactory(url="http://127.0.0.1:9/first")
     _emit(endpoint, 5)
-    cache = drain.EndpointCache()
+    cache = EndpointCache()
 
     def claimed_endpoint() -> WebhookEndpoint:
         _token, (delivery,) = drain.deliveries_claim(limit=1, endpoints=cache)
