@@ -15,10 +15,8 @@ import json
 import logging
 import queue
 import secrets
-import threading
 import time
-from collections import Counter, defaultdict, deque
-from concurrent.futures import ThreadPoolExecutor
+from collections import defaultdict, deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -40,6 +38,7 @@ from webhooks.attempts import (
 )
 from webhooks.endpoint_cache import EndpointCache
 from webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEvent
+from webhooks.senders import Claimed, senders_get
 from webhooks.services import drain_wake
 from wildcat.db import atomic_without_flush_wait
 
@@ -56,13 +55,15 @@ _CLAIMABLE = [WebhookDelivery.Status.PENDING.value, WebhookDelivery.Status.FAILE
 # Raw SQL on the hot path (the ORM's per-statement cost was a large share of a delivery's CPU).
 # Only quoted table names and placeholder lists are formatted in; every value is a parameter.
 # The candidates are a materialized CTE: as a plain subquery, PostgreSQL may evaluate it again per
-# row, and with SKIP LOCKED each evaluation can return other rows, overrunning the LIMIT.
+# row, and with SKIP LOCKED each evaluation can return other rows, overrunning the LIMIT. On
+# PostgreSQL the picked ids are one array, so the UPDATE finds its rows by primary key whatever the
+# planner guesses about the due rows (a semi-join could scan every due row once per picked one).
 _CLAIM_SQL = (
     "WITH picked AS MATERIALIZED"
     " (SELECT id FROM {deliveries} WHERE {due}{among}{skip} ORDER BY next_attempt_at LIMIT %s{lock})"
     " UPDATE {deliveries} SET status = %s, claim_token = %s, next_attempt_at = %s,"
     " attempt_count = attempt_count + 1, updated_at = %s"
-    " WHERE id IN (SELECT id FROM picked) AND {due}"
+    " WHERE id {picked} AND {due}"
     " RETURNING id, endpoint_id, message_id, attempt_count, retry_step,"
     " (SELECT body FROM {events} WHERE {events}.id = {deliveries}.event_id)"
 )
@@ -96,68 +97,6 @@ class _Sent:
     outcome: Outcome | None  # None: not sent, the claim had grown too old while it waited for a thread
 
 
-@dataclass
-class _Claimed:
-    delivery: ClaimedDelivery
-    token: str
-    claimed_at: float  # time.monotonic()
-
-
-class _Senders:
-    """The process's sender threads, shared by every drain running in it, and which endpoint holds each.
-
-    Threads keep their kept-alive connections between batches.
-    """
-
-    def __init__(self, threads: int) -> None:
-        self.threads = threads
-        self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="webhook-send")
-        self._lock = threading.Lock()
-        self._held: Counter[int] = Counter()
-
-    def take(self, waiting: dict[int, deque[_Claimed]]) -> int | None:
-        """The endpoint whose delivery gets the next free thread; None when none is free or all are at their share.
-
-        An endpoint's share is an equal split of the threads among the endpoints with work (alone,
-        it may use them all); among those under it, the one holding fewest threads goes first.
-        """
-        with self._lock:
-            if sum(self._held.values()) >= self.threads:
-                return None
-            busy = {endpoint_id for endpoint_id, held in self._held.items() if held} | set(waiting)
-            share = -(-self.threads // len(busy))  # rounded up: no thread left idle while work waits
-            under = [endpoint_id for endpoint_id in waiting if self._held[endpoint_id] < share]
-            if not under:
-                return None
-            chosen = min(under, key=lambda endpoint_id: self._held[endpoint_id])
-            self._held[chosen] += 1
-            return chosen
-
-    def holding(self) -> frozenset[int]:
-        """Endpoints with a send in flight in this process."""
-        with self._lock:
-            return frozenset(endpoint_id for endpoint_id, held in self._held.items() if held)
-
-    def release(self, endpoint_id: int) -> None:
-        with self._lock:
-            self._held[endpoint_id] -= 1
-            if self._held[endpoint_id] <= 0:
-                del self._held[endpoint_id]
-
-
-_senders_lock = threading.Lock()
-_senders_created: _Senders | None = None
-
-
-def _senders() -> _Senders:
-    global _senders_created
-    with _senders_lock:
-        threads = settings.WILDCAT_WEBHOOK_DRAIN_THREADS
-        if _senders_created is None or _senders_created.threads != threads:  # changed: only ever in tests
-            _senders_created = _Senders(threads)
-        return _senders_created
-
-
 def deliveries_claim(
     *,
     limit: int,
@@ -167,8 +106,7 @@ def deliveries_claim(
 ) -> tuple[str, list[ClaimedDelivery]]:
     """Claim up to ``limit`` due deliveries (or due ones among ``ids``) for this drainer.
 
-    ``skip_endpoints``: endpoints that already have a full round of deliveries waiting here, so
-    others' deliveries are not stuck behind theirs.
+    ``skip_endpoints``: endpoints that already have work in this drainer (see ``_claim_newcomers``).
 
     One statement picks, claims and returns the rows with their bodies. The UPDATE repeats the "due"
     condition, so of two drainers that picked the same candidates only one wins each row; the
@@ -187,7 +125,12 @@ def deliveries_claim(
     among = f" AND id IN ({', '.join(['%s'] * len(ids))})" if ids is not None else ""
     skip = f" AND endpoint_id NOT IN ({', '.join(['%s'] * len(skip_endpoints))})" if skip_endpoints else ""
     lock = " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
-    sql = _CLAIM_SQL.format(deliveries=deliveries, events=events, due=due, among=among, skip=skip, lock=lock)
+    picked = (
+        "= ANY(ARRAY(SELECT id FROM picked))" if connection.vendor == "postgresql" else "IN (SELECT id FROM picked)"
+    )
+    sql = _CLAIM_SQL.format(
+        deliveries=deliveries, events=events, due=due, among=among, skip=skip, lock=lock, picked=picked
+    )
     params = [
         *due_params, *(ids or []), *sorted(skip_endpoints), limit,
         WebhookDelivery.Status.SENDING.value, token, adapt(claim_until), adapt(now),
@@ -327,15 +270,16 @@ class _DrainRun:
         self.send_until = started + max(budget - timeout, 0.0)
         self.end = started + max(budget, timeout) + 1.0
         self.ids, self.batch = ids, settings.WILDCAT_WEBHOOK_DRAIN_BATCH
-        self.senders = _senders()
+        self.senders = senders_get()
         # Senders hand results back through a queue: cheaper than waiting on every pending future.
         self.results: queue.SimpleQueue[_Sent] = queue.SimpleQueue()
-        self.waiting: dict[int, deque[_Claimed]] = {}
+        self.waiting: dict[int, deque[Claimed]] = {}
         self.done: list[_Sent] = []
         self.stamped: dict[int, datetime | None] = {}
         self.endpoints = EndpointCache()
         self.attempted, self.in_flight, self.claims, self.source_empty = 0, 0, 0, False
         self.newcomers_at = started
+        self.stopped = False  # set when the drain returns: its sender threads take nothing more
 
     def run(self) -> tuple[int, bool]:
         while True:
@@ -345,33 +289,38 @@ class _DrainRun:
             self._claim_newcomers(now)
             self._submit()
             self._release_waiting(now)
-            if not self.in_flight and not self.waiting:
+            if self._stop(idle_only=True) or now >= self.end:
+                # Past the end, sends still out are abandoned to their own deadline; if one never
+                # reports, its claim expires and counts as a failed attempt.
+                self._stop(idle_only=False)
                 deliveries_record(self.done, self.stamped)
-                return self.attempted, not self.source_empty
-            if now >= self.end:
-                # Sends still out are abandoned to their own deadline; if one never reports, its
-                # claim expires and counts as a failed attempt.
-                deliveries_record(self.done, self.stamped)
-                return self.attempted, True
+                return self.attempted, now >= self.end or not self.source_empty
             arrived = _collect(self.results, timeout=min(self.end - now, 1.0))
             self.done += arrived
-            self.in_flight -= len(arrived)
-            if len(self.done) >= RECORD_EVERY or self.in_flight <= self.batch // 2:
+            with self.senders.lock:
+                self.in_flight -= len(arrived)
+            if len(self.done) >= RECORD_EVERY or self._pending() <= self.batch // 2:
                 deliveries_record(self.done, self.stamped)
                 self.done = []
 
+    def _stop(self, *, idle_only: bool) -> bool:
+        """Stop (if ``idle_only``, only when nothing is waiting or in flight): its senders take no more."""
+        with self.senders.lock:
+            self.stopped = self.stopped or not idle_only or not (self.in_flight or self.waiting)
+            return self.stopped
+
+    def _pending(self) -> int:
+        with self.senders.lock:
+            return self.in_flight + sum(len(line) for line in self.waiting.values())
+
     def _may_claim(self, now: float) -> bool:
-        pending = self.in_flight + sum(len(line) for line in self.waiting.values())
         in_time = now < self.send_until or self.claims == 0
-        return not self.source_empty and in_time and pending <= self.batch // 2
+        return not self.source_empty and in_time and self._pending() <= self.batch // 2
 
     def _claim(self) -> None:
-        pending = self.in_flight + sum(len(line) for line in self.waiting.values())
-        full = frozenset(pk for pk, line in self.waiting.items() if len(line) >= self.senders.threads)
-        token, batch = _claim_batch(self.batch - pending, self.ids, self.endpoints, full)
+        token, batch = _claim_batch(self.batch - self._pending(), self.ids, self.endpoints)
         self.claims += 1
-        # Nothing claimable, unless only the endpoints skipped above still have work.
-        self.source_empty = self.ids is not None or (not batch and not full)
+        self.source_empty = self.ids is not None or not batch
         self._queue(batch, token)
 
     def _claim_newcomers(self, now: float) -> None:
@@ -383,7 +332,9 @@ class _DrainRun:
         if self.ids is not None or now < self.newcomers_at or now >= self.send_until:
             return
         self.newcomers_at = now + NEWCOMER_CHECK_SECONDS
-        present = frozenset(self.waiting) | self.senders.holding()
+        with self.senders.lock:
+            present = frozenset(self.waiting)
+        present |= self.senders.holding()
         if not present or len(present) > MAX_SKIPPED_ENDPOINTS:
             return
         token, batch = deliveries_claim(limit=self.senders.threads, endpoints=self.endpoints, skip_endpoints=present)
@@ -392,33 +343,36 @@ class _DrainRun:
     def _queue(self, batch: list[ClaimedDelivery], token: str) -> None:
         self.attempted += len(batch)
         claimed_at = time.monotonic()
-        for delivery in _close_disabled(batch, token):
-            self.waiting.setdefault(delivery.endpoint_id, deque()).append(_Claimed(delivery, token, claimed_at))
+        live = _close_disabled(batch, token)
+        with self.senders.lock:
+            for delivery in live:
+                self.waiting.setdefault(delivery.endpoint_id, deque()).append(Claimed(delivery, token, claimed_at))
+
+    def take_locked(self) -> Claimed | None:
+        """A sender thread's next delivery from this drain (``senders.lock`` held), or None."""
+        claimed = None if self.stopped else self.senders.take_locked(self.waiting)
+        if claimed is not None:
+            self.in_flight += 1
+        return claimed
 
     def _submit(self) -> None:
-        """Hand waiting deliveries to free sender threads, each endpoint up to its fair share."""
-        while self.waiting:
-            endpoint_id = self.senders.take(self.waiting)
-            if endpoint_id is None:
-                return
-            line = self.waiting.pop(endpoint_id)
-            claimed = line.popleft()
-            if line:
-                self.waiting[endpoint_id] = line  # to the back: the others' turn first (round robin)
-            self.senders.executor.submit(_attempt_into, self.results, claimed, self.senders)
-            self.in_flight += 1
+        """Start senders on free threads; each keeps taking deliveries, every endpoint up to its fair share."""
+        with self.senders.lock:
+            while (claimed := self.take_locked()) is not None:
+                self.senders.executor.submit(_send_while_work, self, claimed)
 
     def _release_waiting(self, now: float) -> None:
         """Give back claims that can no longer be sent in time: past the budget, or waiting too long."""
         oldest = now - settings.WILDCAT_WEBHOOK_CLAIM_SECONDS / 2
         given_back = []
-        for endpoint_id in list(self.waiting):
-            line = self.waiting[endpoint_id]
-            while line and (now >= self.send_until or line[0].claimed_at < oldest):
-                claimed = line.popleft()
-                given_back.append((claimed.delivery.pk, claimed.token))
-            if not line:
-                del self.waiting[endpoint_id]
+        with self.senders.lock:
+            for endpoint_id in list(self.waiting):
+                line = self.waiting[endpoint_id]
+                while line and (now >= self.send_until or line[0].claimed_at < oldest):
+                    claimed = line.popleft()
+                    given_back.append((claimed.delivery.pk, claimed.token))
+                if not line:
+                    del self.waiting[endpoint_id]
         if given_back:
             claims_release(given_back)
             self.source_empty = False  # they are due again
@@ -436,13 +390,11 @@ def _collect(results: queue.SimpleQueue[_Sent], *, timeout: float) -> list[_Sent
     return arrived
 
 
-def _claim_batch(
-    limit: int, ids: list[int] | None, endpoints: EndpointCache, skip_endpoints: frozenset[int]
-) -> tuple[str, list[ClaimedDelivery]]:
+def _claim_batch(limit: int, ids: list[int] | None, endpoints: EndpointCache) -> tuple[str, list[ClaimedDelivery]]:
     """Claim a batch; an empty claim is retried while due rows remain that other drainers won first."""
     for _round in range(3):
-        token, batch = deliveries_claim(limit=limit, ids=ids, endpoints=endpoints, skip_endpoints=skip_endpoints)
-        if batch or ids is not None or skip_endpoints:
+        token, batch = deliveries_claim(limit=limit, ids=ids, endpoints=endpoints)
+        if batch or ids is not None:
             break
         # Empty: either nothing is due, or another drainer won every candidate; look once more.
         if not WebhookDelivery.objects.filter(status__in=_CLAIMABLE, next_attempt_at__lte=timezone.now()).exists():
@@ -450,14 +402,18 @@ def _claim_batch(
     return token, batch
 
 
-def _attempt_into(results: queue.SimpleQueue[_Sent], claimed: _Claimed, senders: _Senders) -> None:
-    delivery = claimed.delivery
-    sent = _Sent(delivery, claimed.token, timezone.now(), None)  # unsent: given back, due again
-    try:
-        sent = _attempt(delivery, claimed.token, claimed.claimed_at)
-    finally:
-        senders.release(delivery.endpoint_id)
-        results.put(sent)  # always: the drainer waits for one result per delivery sent off
+def _send_while_work(run: _DrainRun, claimed: Claimed | None) -> None:
+    """A sender thread: send, hand the result back, take the next fair delivery of the drain, until none."""
+    while claimed is not None:
+        delivery = claimed.delivery
+        sent = _Sent(delivery, claimed.token, timezone.now(), None)  # unsent: given back, due again
+        try:
+            sent = _attempt(delivery, claimed.token, claimed.claimed_at)
+        finally:
+            with run.senders.lock:
+                run.senders.release_locked(delivery.endpoint_id)
+                claimed = run.take_locked()
+            run.results.put(sent)  # always: the drainer waits for one result per delivery taken
 
 
 def deliveries_sweep() -> int:
