@@ -154,7 +154,7 @@ def _attempt(delivery: ClaimedDelivery, token: str, claimed_at: float) -> _Sent:
     started_at = timezone.now()
     if time.monotonic() - claimed_at > settings.WILDCAT_WEBHOOK_CLAIM_SECONDS / 2:
         # It waited long for a thread (slow receivers ahead of it): sending now could outlive the
-        # claim and race a drainer that re-claimed it, so let the claim expire instead.
+        # claim and race a drainer that re-claimed it, so it is given back unsent instead.
         return _Sent(delivery, token, started_at, None)
     try:
         if getattr(delivery.endpoint, "unreadable", False):
