@@ -13,13 +13,13 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
-from rest_framework.exceptions import APIException
 
-from accounts import console, selectors, services
+from accounts import admin_forms, selectors, services
 from accounts.models import SessionCommand, WaConnection
 from accounts.qr import qr_data_url
 from messaging.recipients import recipient_to_jid
 from messaging.services import SendRequest, message_send
+from wildcat.errors import AppError
 
 Status = WaConnection.Status
 
@@ -36,13 +36,19 @@ def status_badge_html(connection: WaConnection):
 
 
 class ConnectionCreateForm(forms.ModelForm):
+    presence = forms.ChoiceField(
+        choices=WaConnection.Presence.choices,
+        required=False,
+        initial=WaConnection.Presence.UNAVAILABLE,
+        help_text=WaConnection._meta.get_field("presence").help_text,
+    )
     start = forms.BooleanField(
         required=False, initial=True, label="Start it now", help_text="Start the session so its QR code appears."
     )
 
     class Meta:
         model = WaConnection
-        fields = ["api_key", "name", "driver"]
+        fields = ["api_key", "name", "driver", "presence"]
         labels = {"api_key": "API key"}
 
     def clean(self) -> dict:
@@ -85,7 +91,21 @@ CONNECTION_ACTIONS = {
 
 
 DETAIL_FIELDSETS = [
-    ("Account", {"fields": ["api_key", "name", "driver", "phone_number", "whatsapp_id", "profile_name", "platform"]}),
+    (
+        "Account",
+        {
+            "fields": [
+                "api_key",
+                "name",
+                "driver",
+                "presence",
+                "phone_number",
+                "whatsapp_id",
+                "profile_name",
+                "platform",
+            ]
+        },
+    ),
     ("Session", {"fields": ["lease_owner", "lease_expires_at", "last_seen", "last_activity_at", "disconnect_reason"]}),
     (
         "Times",
@@ -110,8 +130,18 @@ READ_ONLY_PAGE = {"show_save": False, "show_save_and_continue": False, "show_sav
 
 @admin.register(WaConnection)
 class WaConnectionAdmin(admin.ModelAdmin):
-    list_display = ["name", "status_badge", "driver", "owner_key", "phone_number", "last_seen", "desired_state"]
-    list_filter = ["status", "driver", "desired_state"]
+    list_display = [
+        "name",
+        "status_badge",
+        "driver",
+        "owner_key",
+        "phone_number",
+        "last_seen",
+        "desired_state",
+        "presence",
+    ]
+    list_filter = ["status", "driver", "desired_state", "presence"]
+    actions = ["presence_available", "presence_unavailable"]
     search_fields = ["name", "phone_number", "whatsapp_id", "profile_name"]
     list_select_related = ["api_key"]
     show_full_result_count = False
@@ -124,6 +154,7 @@ class WaConnectionAdmin(admin.ModelAdmin):
         "api_key",
         "name",
         "driver",
+        "presence",
         "status",
         "connection_step",
         "desired_state",
@@ -164,7 +195,7 @@ class WaConnectionAdmin(admin.ModelAdmin):
         return [] if obj is None else self.readonly_fields
 
     def get_fields(self, request: HttpRequest, obj: WaConnection | None = None) -> list[str]:
-        return ["api_key", "name", "driver", "start"] if obj is None else self.readonly_fields
+        return ["api_key", "name", "driver", "presence", "start"] if obj is None else self.readonly_fields
 
     def get_fieldsets(self, request: HttpRequest, obj: WaConnection | None = None):
         if obj is None:
@@ -179,6 +210,7 @@ class WaConnectionAdmin(admin.ModelAdmin):
             api_key_id=form.cleaned_data["api_key"].pk,
             name=form.cleaned_data["name"],
             driver=form.cleaned_data["driver"],
+            presence=form.cleaned_data.get("presence") or WaConnection.Presence.UNAVAILABLE,
         )
         if form.cleaned_data.get("start"):
             created = services.connection_start(connection=created)
@@ -189,6 +221,19 @@ class WaConnectionAdmin(admin.ModelAdmin):
         """Land on the new connection's page, where its QR code appears."""
         self.message_user(request, f"Connection “{obj.name}” was created.", messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:accounts_waconnection_change", args=[obj.pk]))
+
+    @admin.action(description="Presence: available (online; the phone gets no notifications)")
+    def presence_available(self, request: HttpRequest, queryset: QuerySet[WaConnection]) -> None:
+        self._presence_set(request, queryset, WaConnection.Presence.AVAILABLE)
+
+    @admin.action(description="Presence: unavailable (the phone keeps its notifications)")
+    def presence_unavailable(self, request: HttpRequest, queryset: QuerySet[WaConnection]) -> None:
+        self._presence_set(request, queryset, WaConnection.Presence.UNAVAILABLE)
+
+    def _presence_set(self, request: HttpRequest, queryset: QuerySet[WaConnection], presence: str) -> None:
+        for connection in queryset:
+            services.connection_update(connection=connection, presence=presence)
+        self.message_user(request, f"Presence set to {presence} for {len(queryset)} connection(s).", messages.SUCCESS)
 
     def delete_model(self, request: HttpRequest, obj: WaConnection) -> None:
         services.connection_delete(connection=obj)
@@ -233,10 +278,10 @@ class WaConnectionAdmin(admin.ModelAdmin):
             "qr_png": qr_data_url(qr) if qr else None,
             "qr_expires_at": connection.qr_expires_at.isoformat() if qr and connection.qr_expires_at else None,
             "pair_code": pair_code,
-            "actions": console.actions_available(connection),
+            "actions": admin_forms.actions_available(connection),
             "now": now.isoformat(),
-            "events": [console.timeline_entry(event, now=now) for event in timeline],
-            "fields": console.detail_values(connection, DETAIL_FIELDS),
+            "events": [admin_forms.timeline_entry(event, now=now) for event in timeline],
+            "fields": admin_forms.detail_values(connection, DETAIL_FIELDS),
         }
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
@@ -252,8 +297,8 @@ class WaConnectionAdmin(admin.ModelAdmin):
             not_starting = selectors.connection_not_starting_reason(connection)
             if not_starting and request.method == "GET":
                 messages.warning(request, not_starting)
-            extra_context.setdefault("pair_form", console.PairCodeForm())
-            extra_context.setdefault("send_form", console.TestMessageForm())
+            extra_context.setdefault("pair_form", admin_forms.PairCodeForm())
+            extra_context.setdefault("send_form", admin_forms.TestMessageForm())
             extra_context.update(
                 READ_ONLY_PAGE,
                 connection=connection,
@@ -292,7 +337,7 @@ class WaConnectionAdmin(admin.ModelAdmin):
             raise Http404("Only sandbox connections have a sandbox phone.")
         try:
             outcome = run(connection)
-        except (APIException, ValidationError) as exc:
+        except AppError as exc:
             self.message_user(request, f"{label}: {_problem(exc)}", messages.ERROR)
         else:
             queued = isinstance(outcome, SessionCommand)
@@ -305,11 +350,11 @@ class WaConnectionAdmin(admin.ModelAdmin):
         if not self.has_change_permission(request):
             raise PermissionDenied
         connection = get_object_or_404(WaConnection, pk=object_id)
-        form = console.PairCodeForm(request.POST)
+        form = admin_forms.PairCodeForm(request.POST)
         if form.is_valid():
             try:
                 services.connection_request_pair_code(connection=connection, phone=form.cleaned_data["phone"])
-            except (APIException, ValidationError) as exc:
+            except AppError as exc:
                 form.add_error(None, _problem(exc))
         if not form.is_valid():
             return self._page_with_errors(request, connection, pair_form=form)
@@ -321,7 +366,7 @@ class WaConnectionAdmin(admin.ModelAdmin):
         if not self.has_change_permission(request):
             raise PermissionDenied
         connection = get_object_or_404(WaConnection, pk=object_id)
-        form = console.TestMessageForm(request.POST)
+        form = admin_forms.TestMessageForm(request.POST)
         body = None
         if form.is_valid():
             outgoing = SendRequest(
@@ -329,7 +374,7 @@ class WaConnectionAdmin(admin.ModelAdmin):
             )
             try:
                 body, _ = message_send(api_key_id=connection.api_key_id, connection_id=connection.pk, request=outgoing)
-            except (APIException, ValidationError) as exc:
+            except AppError as exc:
                 form.add_error(None, _problem(exc))
         if body is None:
             return self._page_with_errors(request, connection, send_form=form)
@@ -342,12 +387,9 @@ class WaConnectionAdmin(admin.ModelAdmin):
         return self._back(connection)
 
 
-def _problem(exc: Exception) -> str:
+def _problem(exc: AppError) -> str:
     """A service's refusal as one sentence for the operator."""
-    detail = getattr(exc, "detail", None)
-    if isinstance(detail, dict):
-        detail = detail.get("message") or "; ".join(str(v) for v in detail.values())
-    return str(detail or "; ".join(getattr(exc, "messages", [str(exc)])))
+    return exc.describe()
 
 
 @admin.register(SessionCommand)

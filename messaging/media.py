@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import mimetypes
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from PIL import Image, UnidentifiedImageError
 
-from messaging.codes import ErrorCode, api_error
 from messaging.models import Media
+from wildcat import outbound
+from wildcat.errors import AppError, ErrorCode
 from wildcat.whatsapp import MessageType
 
+logger = logging.getLogger(__name__)
 MEDIA_TYPES = frozenset(
     {MessageType.IMAGE, MessageType.VIDEO, MessageType.AUDIO, MessageType.DOCUMENT, MessageType.STICKER}
 )
@@ -84,23 +89,20 @@ def _base(mimetype: str) -> str:
 def media_check(*, data: bytes, declared_mimetype: str, message_type: str) -> str:
     """Validate media bytes for a message type; returns the mimetype to store. Raises a 400 otherwise."""
     if not data:
-        raise api_error(400, ErrorCode.MEDIA_UNREADABLE, "The media is empty.")
+        raise AppError(ErrorCode.MEDIA_UNREADABLE, "The media is empty.")
     if len(data) > settings.WILDCAT_MAX_MEDIA_BYTES:
-        raise api_error(
-            413, ErrorCode.MEDIA_TOO_LARGE, f"The media is larger than {settings.WILDCAT_MAX_MEDIA_BYTES} bytes."
-        )
+        raise AppError(ErrorCode.MEDIA_TOO_LARGE, f"The media is larger than {settings.WILDCAT_MAX_MEDIA_BYTES} bytes.")
     declared = _base(declared_mimetype)
     sniffed = sniff_mimetype(data)
     allowed = _ALLOWED.get(MessageType(message_type))
     if allowed is not None:
         if sniffed not in allowed:
-            raise api_error(
-                400,
+            raise AppError(
                 ErrorCode.MEDIA_TYPE_MISMATCH,
                 f"The media is not a valid {message_type} (detected {sniffed or 'unknown data'}).",
             )
         if declared and declared != "application/octet-stream" and declared.split("/")[0] != sniffed.split("/")[0]:
-            raise api_error(400, ErrorCode.MEDIA_TYPE_MISMATCH, f"The media claims to be {declared} but is {sniffed}.")
+            raise AppError(ErrorCode.MEDIA_TYPE_MISMATCH, f"The media claims to be {declared} but is {sniffed}.")
         return sniffed
     return _document_mimetype(declared, sniffed)
 
@@ -110,8 +112,7 @@ def _document_mimetype(declared: str, sniffed: str | None) -> str:
     if declared in _SIGNED_DOCUMENTS or declared.startswith(_OFFICE_ZIP_PREFIX):
         expected = "application/zip" if declared.startswith(_OFFICE_ZIP_PREFIX) else declared
         if sniffed != expected:
-            raise api_error(
-                400,
+            raise AppError(
                 ErrorCode.MEDIA_TYPE_MISMATCH,
                 f"The media claims to be {declared} but is {sniffed or 'something else'}.",
             )
@@ -121,8 +122,30 @@ def _document_mimetype(declared: str, sniffed: str | None) -> str:
     return sniffed or "application/octet-stream"
 
 
+@contextmanager
+def media_files_discarded_on_error() -> Iterator[list[Media]]:
+    """Collects the media written inside the block; if the block raises, their files are deleted.
+
+    Their rows roll back with the transaction, but storage is not transactional: without this, a
+    failed store would leave files that no row points to, which retention never finds.
+    """
+    written: list[Media] = []
+    try:
+        yield written
+    except BaseException:
+        for media in written:
+            try:
+                media.file.storage.delete(media.file.name)
+            except OSError:  # the original error matters more; the file is only garbage
+                logger.warning("could not remove media file %s of a failed store", media.file.name, exc_info=True)
+        raise
+
+
 def media_store(*, api_key_id: int, data: bytes, mimetype: str, filename: str = "") -> Media:
-    """Write the bytes to storage and record them; the caller holds the transaction."""
+    """Write the bytes to storage and record them; the caller holds the transaction.
+
+    Callers inside a transaction that can still fail wrap it in ``media_files_discarded_on_error``.
+    """
     digest = hashlib.sha256(data).hexdigest()
     extension = mimetypes.guess_extension(mimetype) or ""
     media = Media(api_key_id=api_key_id, mimetype=mimetype, size=len(data), sha256=digest, filename=filename[:255])
@@ -137,25 +160,22 @@ def media_fetch_url(url: str, *, api_key_id: int) -> tuple[bytes, str]:
     The whole download is bounded by ``WILDCAT_MEDIA_FETCH_TIMEOUT``, and how many run at once by
     ``WILDCAT_MEDIA_FETCH_MAX_CONCURRENT`` (overall) and ``..._PER_KEY``: it runs inside an API request.
     """
-    from wildcat import outbound
-
     timeout = settings.WILDCAT_MEDIA_FETCH_TIMEOUT
     try:
         resource = outbound.fetch(
             url, max_bytes=settings.WILDCAT_MAX_MEDIA_BYTES, timeout=timeout, owner=f"key:{api_key_id}"
         )
     except outbound.UnsafeDestination as exc:
-        raise api_error(400, ErrorCode.MEDIA_URL_REFUSED, f"The media URL is not allowed: {exc.message}")
+        raise AppError(ErrorCode.MEDIA_URL_REFUSED, f"The media URL is not allowed: {exc.message}")
     except outbound.OutboundError as exc:
         if exc.code == "busy":
-            busy = api_error(429, "throttled", "Too many media URLs are being fetched at once; retry shortly.")
-            busy.wait = timeout  # answered as Retry-After
-            raise busy from exc
+            message = "Too many media URLs are being fetched at once; retry shortly."
+            raise AppError(ErrorCode.THROTTLED, message, {"retry_after": int(timeout + 0.999)}) from exc
         if exc.code == "too_large":
-            raise api_error(
-                413, ErrorCode.MEDIA_TOO_LARGE, f"The media is larger than {settings.WILDCAT_MAX_MEDIA_BYTES} bytes."
+            raise AppError(
+                ErrorCode.MEDIA_TOO_LARGE, f"The media is larger than {settings.WILDCAT_MAX_MEDIA_BYTES} bytes."
             )
-        raise api_error(400, ErrorCode.MEDIA_FETCH_FAILED, f"The media URL could not be fetched: {exc.message}")
+        raise AppError(ErrorCode.MEDIA_FETCH_FAILED, f"The media URL could not be fetched: {exc.message}")
     return resource.content, resource.content_type
 
 

@@ -20,11 +20,12 @@ from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from messaging import pacing
-from messaging.codes import ErrorCode, EventType
 from messaging.media import media_read
+from messaging.message_events import message_event_emit
 from messaging.models import Message
-from messaging.payloads import message_payload
 from wildcat.db import commit_without_flush_wait
+from wildcat.errors import ErrorCode
+from wildcat.event_types import EventType
 from wildcat.whatsapp import DriverError, MediaPayload, MessageType, OutboundMessage, SendResult, SessionPort
 
 logger = logging.getLogger(__name__)
@@ -142,6 +143,8 @@ def _send_all(connection_id: int, claimed: list[Message], port: SessionPort, *, 
         except DriverError as exc:
             if exc.permanent:
                 outcome.failed.append((message, exc))
+                # No answer for 75 s after the message went out: the session is not answering either.
+                stop = exc.code == ErrorCode.SEND_OUTCOME_UNKNOWN
             else:
                 outcome.retry.append((message, exc))
                 stop = True
@@ -162,8 +165,6 @@ def _backoff(attempts: int) -> timedelta:
 
 def _record(outcome: _Outcome) -> None:
     """Store every result of a batch in one transaction, with its webhook events."""
-    from webhooks.services import event_emit
-
     now = timezone.now()
     with transaction.atomic():
         _record_sent(outcome.sent, now)
@@ -173,18 +174,9 @@ def _record(outcome: _Outcome) -> None:
                 status=Message.Status.QUEUED, updated_at=now
             )
         for message, _result in outcome.sent:
-            _emit(event_emit, message, EventType.SENT)
+            message_event_emit(message, EventType.MESSAGE_SENT)
         for message in failed:
-            _emit(event_emit, message, EventType.FAILED)
-
-
-def _emit(event_emit, message: Message, event_type: EventType) -> None:
-    event_emit(
-        api_key_id=message.api_key_id,
-        event_type=event_type,
-        data=message_payload(message),
-        connection_id=message.connection_id,
-    )
+            message_event_emit(message, EventType.MESSAGE_FAILED)
 
 
 def _record_sent(sent: list[tuple[Message, SendResult]], now: datetime) -> None:

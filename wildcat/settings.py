@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "corsheaders",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc served from our own static files: the docs work offline
     "wildcat",
     "apikeys",
     "accounts",
@@ -196,6 +197,8 @@ WILDCAT_NEONIZE_QR_GRACE_SECONDS = env_float("WILDCAT_NEONIZE_QR_GRACE_SECONDS",
 WILDCAT_NEONIZE_CONNECT_RETRY_MAX_SECONDS = env_float("WILDCAT_NEONIZE_CONNECT_RETRY_MAX_SECONDS", 60.0)
 # Presence and group traffic counts as keepalive at most this often (each one touches the database).
 WILDCAT_NEONIZE_KEEPALIVE_MIN_SECONDS = env_float("WILDCAT_NEONIZE_KEEPALIVE_MIN_SECONDS", 10.0)
+# Longest wait for one media upload or download (whatsmeow's have no timeout of their own).
+WILDCAT_NEONIZE_MEDIA_TIMEOUT_SECONDS = env_float("WILDCAT_NEONIZE_MEDIA_TIMEOUT_SECONDS", 120.0)
 
 # --- Connections (accounts): commands and the sandbox phone ---------------------------------
 WILDCAT_CONNECTION_NAME_MAX = env_int("WILDCAT_CONNECTION_NAME_MAX", 100, minimum=1)
@@ -256,14 +259,18 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Self-hosted WhatsApp HTTP gateway.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "ConnectionStatusEnum": "accounts.models.WaConnection.Status",
+        "ConnectionPresenceEnum": "accounts.models.WaConnection.Presence",
         "SessionCommandStatusEnum": "accounts.models.SessionCommand.Status",
         "MessageTypeEnum": "wildcat.whatsapp.MessageType",
-        "WebhookEventTypeEnum": "webhooks.event_types.EVENT_TYPE_VALUES",
+        "WebhookEventTypeEnum": "wildcat.event_types.EVENT_TYPE_VALUES",
         "WebhookDeliveryStatusEnum": "webhooks.models.WebhookDelivery.Status",
     },
 }
@@ -307,6 +314,7 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+FORMAT_MODULE_PATH = ["wildcat.formats"]  # times to the second in the console
 
 # --- Logging: JSON lines carrying the request id -----------------------------
 LOG_LEVEL = env_str("WILDCAT_LOG_LEVEL", "INFO")

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-import phonenumbers
+import base64
+import binascii
+import json
+
 from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import ConnectionEvent, SessionCommand, WaConnection
 from accounts.selectors import connection_current_qr, connection_not_starting_reason
+from wildcat.errors import AppError
+from wildcat.phones import EXAMPLE, phone_e164
 from wildcat.whatsapp import MessageType
 
 
@@ -48,6 +53,7 @@ class ConnectionSerializer(serializers.ModelSerializer):
             "status",
             "step",
             "desired_state",
+            "presence",
             "account",
             "error",
             "disconnect_reason",
@@ -80,15 +86,37 @@ class ConnectionSerializer(serializers.ModelSerializer):
         return connection_not_starting_reason(obj, hosts_cache=self.context.setdefault("session_hosts_cache", {}))
 
 
+PRESENCE_HELP = (
+    "What the session tells WhatsApp once connected (neonize). `unavailable` (the default) keeps the "
+    "phone's notifications; `available` marks the account online, which silences them. Delivery receipts "
+    "(two grey ticks) are sent either way."
+)
+
+
 class ConnectionCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100, help_text="Unique per API key.")
     driver = serializers.ChoiceField(choices=WaConnection.Driver.choices)
+    presence = serializers.ChoiceField(
+        choices=WaConnection.Presence.choices, default=WaConnection.Presence.UNAVAILABLE, help_text=PRESENCE_HELP
+    )
 
     def validate_name(self, value: str) -> str:
         limit = min(settings.WILDCAT_CONNECTION_NAME_MAX, 100)
         if len(value.strip()) > limit:
             raise serializers.ValidationError(f"At most {limit} characters.")
         return value.strip()
+
+
+class ConnectionUpdateSerializer(serializers.Serializer):
+    presence = serializers.ChoiceField(choices=WaConnection.Presence.choices, help_text=PRESENCE_HELP)
+
+    def to_internal_value(self, data: dict) -> dict:
+        unknown = sorted(set(data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError(
+                {name: ["Unknown field; only presence can be changed."] for name in unknown}
+            )
+        return super().to_internal_value(data)
 
 
 class ConnectionEventSerializer(serializers.ModelSerializer):
@@ -122,18 +150,13 @@ class CommandResultSerializer(serializers.Serializer):
 
 
 class PairCodeRequestSerializer(serializers.Serializer):
-    phone = serializers.RegexField(
-        r"^\+[1-9][0-9 ().-]{5,30}$", max_length=32, help_text="International format, e.g. +4915112345678."
-    )
+    phone = serializers.CharField(max_length=64, allow_blank=True, help_text=f"International format, e.g. {EXAMPLE}.")
 
     def validate_phone(self, value: str) -> str:
         try:
-            number = phonenumbers.parse(value, None)
-        except phonenumbers.NumberParseException:
-            raise serializers.ValidationError("Not a phone number; use the international format, e.g. +4915112345678.")
-        if not phonenumbers.is_valid_number(number):
-            raise serializers.ValidationError("Not a valid phone number.")
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+            return phone_e164(value)
+        except AppError as exc:
+            raise serializers.ValidationError(exc.message)
 
 
 class SandboxScanSerializer(serializers.Serializer):
@@ -157,8 +180,6 @@ class InjectMessageSerializer(serializers.Serializer):
     quoted_wa_message_id = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
 
     def validate_content(self, value: dict) -> dict:
-        import json
-
         encoded = json.dumps(value)
         if "\\u0000" in encoded:
             raise serializers.ValidationError("Null characters are not allowed.")
@@ -172,9 +193,6 @@ class InjectMessageSerializer(serializers.Serializer):
         return value
 
     def validate_media_base64(self, value: str) -> str:
-        import base64
-        import binascii
-
         if not value:
             return value
         try:

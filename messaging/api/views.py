@@ -5,11 +5,12 @@ from __future__ import annotations
 from django.http import FileResponse, QueryDict
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import generics, serializers
+from rest_framework import generics
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.selectors import connection_get
 from messaging import selectors, services, session_calls
 from messaging.api.serializers import (
     ChatSerializer,
@@ -22,7 +23,9 @@ from messaging.api.serializers import (
     fast_text_request,
 )
 from messaging.payloads import message_payload
-from messaging.recipients import InvalidRecipient, phone_to_digits, recipient_to_jid
+from messaging.recipients import recipient_to_jid
+from wildcat.errors import AppError, invalid_request
+from wildcat.phones import phone_digits
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 MAX_IDEMPOTENCY_KEY = 255
@@ -33,9 +36,8 @@ PRESENCE_STATES = {"typing": "composing", "recording": "recording", "paused": "p
 def _idempotency_key(request: Request) -> str:
     key = (request.headers.get(IDEMPOTENCY_HEADER) or "").strip()
     if len(key) > MAX_IDEMPOTENCY_KEY or not key.isprintable():
-        raise serializers.ValidationError(
-            {IDEMPOTENCY_HEADER: [f"At most {MAX_IDEMPOTENCY_KEY} printable characters."]}
-        )
+        details = {IDEMPOTENCY_HEADER: [f"At most {MAX_IDEMPOTENCY_KEY} printable characters."]}
+        raise invalid_request(details)
     return key
 
 
@@ -49,8 +51,8 @@ def _body_parts(request: Request) -> dict:
 def _chat_jid(value: str) -> str:
     try:
         return recipient_to_jid(value)
-    except InvalidRecipient as exc:
-        raise serializers.ValidationError({"jid": [str(exc)]})
+    except AppError as exc:
+        raise invalid_request({"jid": [exc.message]})
 
 
 @extend_schema_view(get=extend_schema(parameters=[HistoryFilterSerializer], summary="Message history, newest first"))
@@ -63,9 +65,7 @@ class ConnectionMessagesView(generics.ListAPIView):
         filters = HistoryFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
         values = dict(filters.validated_data)
-        connection = services.connection_for_key(
-            api_key_id=self.request.auth.pk, connection_id=self.kwargs["connection_id"]
-        )
+        connection = connection_get(api_key_id=self.request.auth.pk, connection_id=self.kwargs["connection_id"])
         chat = values.pop("chat", "")
         return selectors.message_list(
             api_key_id=self.request.auth.pk, connection_id=connection.pk, chat_jid=chat, **values
@@ -134,9 +134,7 @@ class ChatListView(generics.ListAPIView):
     serializer_class = MessageSerializer
 
     def get_queryset(self):
-        connection = services.connection_for_key(
-            api_key_id=self.request.auth.pk, connection_id=self.kwargs["connection_id"]
-        )
+        connection = connection_get(api_key_id=self.request.auth.pk, connection_id=self.kwargs["connection_id"])
         return selectors.chat_list(api_key_id=self.request.auth.pk, connection_id=connection.pk)
 
     def list(self, request: Request, *args, **kwargs) -> Response:
@@ -148,7 +146,7 @@ class ChatListView(generics.ListAPIView):
 class ChatReadView(APIView):
     @extend_schema(request=None, responses=OpenApiTypes.OBJECT, summary="Mark a chat read (sends read receipts)")
     def post(self, request: Request, connection_id: int, jid: str) -> Response:
-        connection = services.connection_for_key(api_key_id=request.auth.pk, connection_id=connection_id)
+        connection = connection_get(api_key_id=request.auth.pk, connection_id=connection_id)
         marked = services.chat_mark_read(connection=connection, chat_jid=_chat_jid(jid))
         return Response({"chat_jid": _chat_jid(jid), "marked": marked})
 
@@ -158,7 +156,7 @@ class ChatPresenceView(APIView):
         request=PresenceSerializer, responses=OpenApiTypes.OBJECT, summary="Show typing / recording / paused in a chat"
     )
     def post(self, request: Request, connection_id: int, jid: str) -> Response:
-        connection = services.connection_for_key(api_key_id=request.auth.pk, connection_id=connection_id)
+        connection = connection_get(api_key_id=request.auth.pk, connection_id=connection_id)
         serializer = PresenceSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         chat = _chat_jid(jid)
@@ -174,15 +172,15 @@ class ContactsCheckView(APIView):
         request=ContactsCheckSerializer, responses=OpenApiTypes.OBJECT, summary="Which numbers are on WhatsApp"
     )
     def post(self, request: Request, connection_id: int) -> Response:
-        connection = services.connection_for_key(api_key_id=request.auth.pk, connection_id=connection_id)
+        connection = connection_get(api_key_id=request.auth.pk, connection_id=connection_id)
         serializer = ContactsCheckSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         valid: list[str] = []
         results: list[dict] = []
         for number in serializer.validated_data["numbers"]:
             try:
-                valid.append(phone_to_digits(number))
-            except InvalidRecipient:
+                valid.append(phone_digits(number))
+            except AppError:
                 results.append({"number": number, "valid": False, "on_whatsapp": False, "jid": None})
         if valid:
             answer = session_calls.session_call(
@@ -195,7 +193,7 @@ class ContactsCheckView(APIView):
 class GroupListView(APIView):
     @extend_schema(responses=OpenApiTypes.OBJECT, summary="The groups this connection belongs to")
     def get(self, request: Request, connection_id: int) -> Response:
-        connection = services.connection_for_key(api_key_id=request.auth.pk, connection_id=connection_id)
+        connection = connection_get(api_key_id=request.auth.pk, connection_id=connection_id)
         answer = session_calls.session_call(connection_id=connection.pk, op="list_groups", args={})
         return Response({"results": answer.get("results", [])})
 
@@ -207,10 +205,10 @@ class GroupDetailView(APIView):
         summary="One group with its members",
     )
     def get(self, request: Request, connection_id: int, jid: str) -> Response:
-        connection = services.connection_for_key(api_key_id=request.auth.pk, connection_id=connection_id)
+        connection = connection_get(api_key_id=request.auth.pk, connection_id=connection_id)
         group = _chat_jid(jid)
         if not group.endswith("@g.us"):
-            raise serializers.ValidationError({"jid": ["Not a group JID (…@g.us)."]})
+            raise invalid_request({"jid": ["Not a group JID (…@g.us)."]})
         return Response(
             session_calls.session_call(connection_id=connection.pk, op="group_info", args={"group_jid": group})
         )

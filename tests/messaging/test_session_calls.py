@@ -9,8 +9,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from messaging.inbound import message_receive
 from messaging.models import Message
-from messaging.services import message_receive
 from tests.messaging.conftest import SandboxPhone, make_connection
 from wildcat.whatsapp import InboundMessage, MessageType
 
@@ -32,7 +32,7 @@ class CommandRunner:
 
         from accounts.runtime.commands import commands_run
 
-        host = SimpleNamespace(sessions={self.phone.connection.pk: SimpleNamespace(driver=self.phone.driver)})
+        host = SimpleNamespace(session_driver={self.phone.connection.pk: self.phone.driver}.get)
         try:
             while not self.stop.is_set():
                 commands_run(host=host, connection_id=self.phone.connection.pk)
@@ -118,6 +118,22 @@ def test_session_calls_on_a_connection_that_is_not_ready_are_409(api_client, api
     connection = make_connection(api_key, status="disconnected")
     response = api_client.get(f"/api/v1/connections/{connection.pk}/groups")
     assert response.status_code == 409 and response.json()["error"]["code"] == "connection_not_ready"
+
+
+@pytest.mark.parametrize(
+    ("fields", "next_step"),
+    [
+        ({"status": "disconnected", "desired_state": "running"}, "reconnects by itself"),
+        ({"status": "disconnected", "desired_state": "stopped"}, "/start); it resumes without a new scan"),
+        ({"status": "pending", "desired_state": "running", "authenticated_at": None}, "/qr) or request a pairing"),
+        ({"status": "logged_out", "desired_state": "stopped"}, "/start), then scan its QR code"),
+    ],
+)
+def test_a_session_call_that_is_not_ready_says_the_next_step(api_client, api_key, fields, next_step):
+    connection = make_connection(api_key, **fields)
+    response = api_client.get(f"/api/v1/connections/{connection.pk}/groups")
+    assert response.status_code == 409 and response.json()["error"]["code"] == "connection_not_ready"
+    assert next_step in response.json()["error"]["message"]
 
 
 def test_no_session_answering_in_time_is_504(api_client, connection, settings):

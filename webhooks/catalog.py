@@ -1,29 +1,11 @@
-"""The webhook event types and the JSON schema of each one's ``data``."""
+"""The published catalogue of webhook events: what each type means and the JSON schema of its ``data``."""
 
 from __future__ import annotations
 
-import enum
 from typing import Any
 
-
-class EventType(enum.StrEnum):
-    MESSAGE_RECEIVED = "message.received"
-    MESSAGE_SENT = "message.sent"
-    MESSAGE_DELIVERED = "message.delivered"
-    MESSAGE_READ = "message.read"
-    MESSAGE_FAILED = "message.failed"
-    MESSAGE_UPDATED = "message.updated"
-    CONNECTION_QR = "connection.qr"
-    CONNECTION_AUTHENTICATED = "connection.authenticated"
-    CONNECTION_READY = "connection.ready"
-    CONNECTION_DISCONNECTED = "connection.disconnected"
-    CONNECTION_LOGGED_OUT = "connection.logged_out"
-    CONNECTION_AUTH_FAILED = "connection.auth_failed"
-    WEBHOOK_TEST = "webhook.test"
-
-
-EVENT_TYPE_VALUES: list[str] = [member.value for member in EventType]
-ALL_TYPES: frozenset[str] = frozenset(EVENT_TYPE_VALUES)
+from wildcat.errors import MESSAGE_FAILURE_MEANINGS, message_failure_codes_text
+from wildcat.event_types import EventType
 
 _NULLABLE_STRING = {"type": ["string", "null"]}
 _MEDIA = {
@@ -36,6 +18,18 @@ _MEDIA = {
         "size": {"type": "integer"},
         "sha256": {"type": "string"},
         "filename": {"type": "string"},
+    },
+}
+_MESSAGE_ERROR = {
+    "type": ["object", "null"],
+    "description": "Why an outbound message failed; null otherwise.",
+    "properties": {
+        "code": {
+            "type": "string",
+            "description": f"Published codes:\n{message_failure_codes_text()}",
+            "examples": [code.value for code in MESSAGE_FAILURE_MEANINGS],
+        },
+        "message": {"type": "string"},
     },
 }
 _MESSAGE = {
@@ -53,7 +47,7 @@ _MESSAGE = {
         "text": {"type": "string"},
         "media": _MEDIA,
         "status": {"enum": ["queued", "sending", "sent", "delivered", "read", "failed"]},
-        "error": {"type": ["object", "null"]},
+        "error": _MESSAGE_ERROR,
         "timestamp": _NULLABLE_STRING,
     },
     "additionalProperties": True,
@@ -101,7 +95,11 @@ DESCRIPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
     EventType.MESSAGE_SENT: ("WhatsApp accepted an outbound message.", _MESSAGE),
     EventType.MESSAGE_DELIVERED: ("An outbound message reached the recipient's phone.", _MESSAGE),
     EventType.MESSAGE_READ: ("The recipient read an outbound message.", _MESSAGE),
-    EventType.MESSAGE_FAILED: ("An outbound message failed for good.", _MESSAGE),
+    EventType.MESSAGE_FAILED: (
+        "An outbound message failed for good; `error.code` says why (`send_outcome_unknown`: it may have "
+        "arrived, so it is not resent; `not_on_whatsapp`: the number has no account).",
+        _MESSAGE,
+    ),
     EventType.MESSAGE_UPDATED: ("A message was edited, revoked or reacted to.", _MESSAGE_UPDATED),
     EventType.CONNECTION_QR: ("A new QR code is ready to scan.", _CONNECTION_QR),
     EventType.CONNECTION_AUTHENTICATED: ("The phone paired with the connection.", _CONNECTION),
