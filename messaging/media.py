@@ -154,15 +154,23 @@ def media_store(*, api_key_id: int, data: bytes, mimetype: str, filename: str = 
     return media
 
 
-def media_fetch_url(url: str) -> tuple[bytes, str]:
-    """Download a media URL through the guarded outbound module; never hands the URL to a driver."""
+def media_fetch_url(url: str, *, api_key_id: int) -> tuple[bytes, str]:
+    """Download a media URL through the guarded outbound module; never hands the URL to a driver.
+
+    The whole download is bounded by ``WILDCAT_MEDIA_FETCH_TIMEOUT``, and how many run at once by
+    ``WILDCAT_MEDIA_FETCH_MAX_CONCURRENT`` (overall) and ``..._PER_KEY``: it runs inside an API request.
+    """
+    timeout = settings.WILDCAT_MEDIA_FETCH_TIMEOUT
     try:
         resource = outbound.fetch(
-            url, max_bytes=settings.WILDCAT_MAX_MEDIA_BYTES, timeout=settings.WILDCAT_MEDIA_FETCH_TIMEOUT
+            url, max_bytes=settings.WILDCAT_MAX_MEDIA_BYTES, timeout=timeout, owner=f"key:{api_key_id}"
         )
     except outbound.UnsafeDestination as exc:
         raise AppError(ErrorCode.MEDIA_URL_REFUSED, f"The media URL is not allowed: {exc.message}")
     except outbound.OutboundError as exc:
+        if exc.code == "busy":
+            message = "Too many media URLs are being fetched at once; retry shortly."
+            raise AppError(ErrorCode.THROTTLED, message, {"retry_after": int(timeout + 0.999)}) from exc
         if exc.code == "too_large":
             raise AppError(
                 ErrorCode.MEDIA_TOO_LARGE, f"The media is larger than {settings.WILDCAT_MAX_MEDIA_BYTES} bytes."

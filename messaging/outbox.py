@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
@@ -23,6 +23,7 @@ from messaging import pacing
 from messaging.media import media_read
 from messaging.message_events import message_event_emit
 from messaging.models import Message
+from wildcat.db import commit_without_flush_wait
 from wildcat.errors import ErrorCode
 from wildcat.event_types import EventType
 from wildcat.whatsapp import DriverError, MediaPayload, MessageType, OutboundMessage, SendResult, SessionPort
@@ -55,23 +56,13 @@ def outbox_process(*, connection_id: int, port: SessionPort) -> int:
         # saw) commits once with the outcome instead of once per message. If the process dies
         # first, the batch stays ``sending`` and goes again with the same WhatsApp ids.
         with transaction.atomic():
-            _commit_without_flush_wait()
+            # Losing this commit in a crash only resends the batch, with the same ids (see above).
+            commit_without_flush_wait()
             outcome = _send_all(connection_id, claimed, port, paced=paced)
             _record(outcome)
         total += len(outcome.sent)
         if paced or len(claimed) < limit or outcome.retry or time.monotonic() > deadline:
             return total
-
-
-def _commit_without_flush_wait() -> None:
-    """PostgreSQL may acknowledge this batch's commit before the WAL reaches disk.
-
-    Safe here: if a crash forgets the commit, the batch is back in ``sending`` and goes again with
-    the same WhatsApp ids, which recipients never show twice. Accepting a message stays durable.
-    """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 def outbox_seconds_until_due(connection_id: int) -> float:

@@ -118,12 +118,12 @@ def _resolve_reference(connection_id: int, reference: str, field_name: str) -> M
     return found
 
 
-def _media(request: SendRequest) -> tuple[bytes, str] | None:
+def _media(request: SendRequest, api_key_id: int) -> tuple[bytes, str] | None:
     if request.type not in MEDIA_TYPES:
         return None
     data, declared = request.media_bytes, request.media_mimetype
     if data is None and request.media_url:
-        data, fetched_type = media_fetch_url(request.media_url)
+        data, fetched_type = media_fetch_url(request.media_url, api_key_id=api_key_id)
         declared = declared or fetched_type
     mimetype = media_check(data=data or b"", declared_mimetype=declared, message_type=request.type)
     return data or b"", mimetype
@@ -172,7 +172,7 @@ def message_send(
         if replayed is not None:
             return replayed, True
     connection_check_sendable(connection)
-    media = _media(request)  # fetched outside the transaction: a slow URL must not hold locks
+    media = _media(request, api_key_id)  # fetched outside the transaction: a slow URL must not hold locks
     values = _build(connection, request, api_key_id)
     try:
         body = _store(values, media=media, request=request, idempotency_key=idempotency_key, body_hash=body_hash)

@@ -23,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from django.db import close_old_connections
+
 from accounts.runtime.commands import commands_run, connections_with_commands
 from accounts.runtime.drivers import driver_for
 from accounts.runtime.drivers.base import SessionDriver
@@ -108,6 +110,9 @@ class SessionHost:
                 self._tick_all(now)
                 next_tick = now + TICK_SECONDS
             if now >= next_poll:
+                # This thread's connection may have broken (a database restart): replace it before the
+                # full poll, or every later poll would fail on it ("the connection is closed").
+                close_old_connections()
                 self._poll(all_sessions=True)
                 next_poll = now + self.poll_seconds
             else:
