@@ -234,13 +234,10 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_THROTTLE_CLASSES": ["apikeys.throttling.ApiKeyRateThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": [
-        "wildcat.api.parsers.JsonObjectParser",
-        "rest_framework.parsers.MultiPartParser",
-        "rest_framework.parsers.FormParser",
-    ],
+    # JSON objects only; the message send adds multipart for uploads. Anything else is a 415.
+    "DEFAULT_PARSER_CLASSES": ["wildcat.api.parsers.JsonObjectParser"],
     "DEFAULT_PAGINATION_CLASS": "wildcat.api.pagination.CreatedCursorPagination",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "wildcat.api.schema.ApiAutoSchema",
     "EXCEPTION_HANDLER": "wildcat.api.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
 }

@@ -1,4 +1,4 @@
-"""Serializers of the connections API: what goes in, what comes out, and the error shape for the schema."""
+"""Serializers of the connections API: what goes in and what comes out."""
 
 from __future__ import annotations
 
@@ -10,16 +10,6 @@ from rest_framework import serializers
 from accounts.models import ConnectionEvent, SessionCommand, WaConnection
 from accounts.selectors import connection_current_qr
 from wildcat.whatsapp import MessageType
-
-
-class ErrorDetailSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    message = serializers.CharField()
-    details = serializers.JSONField()
-
-
-class ErrorSerializer(serializers.Serializer):
-    error = ErrorDetailSerializer()
 
 
 class AccountSerializer(serializers.Serializer):

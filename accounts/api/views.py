@@ -21,15 +21,16 @@ from accounts.session_commands import session_command_wait
 from wildcat.api.errors import Conflict
 from wildcat.api.pagination import CreatedCursorPagination
 from wildcat.api.parsers import JsonObjectParser
+from wildcat.api.schema import ErrorSerializer
 
 # The connections API reads JSON objects only: a form cannot say null, and there are no uploads here.
 JSON_ONLY = [JsonObjectParser]
 
 Status = WaConnection.Status
 # Every endpoint can answer 401 (no or bad key) and 429 (throttled), in the one error shape.
-COMMON = {401: s.ErrorSerializer, 415: s.ErrorSerializer, 429: s.ErrorSerializer}
-ERRORS = {400: s.ErrorSerializer, 404: s.ErrorSerializer, 409: s.ErrorSerializer, **COMMON}
-NOT_FOUND = {404: s.ErrorSerializer, **COMMON}
+COMMON = {401: ErrorSerializer, 415: ErrorSerializer, 429: ErrorSerializer}
+ERRORS = {400: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer, **COMMON}
+NOT_FOUND = {404: ErrorSerializer, **COMMON}
 
 
 class NoQrCode(Conflict):
@@ -76,7 +77,7 @@ class ConnectionListView(ListAPIView):
 
     @extend_schema(
         summary="List your connections",
-        responses={200: s.ConnectionSerializer(many=True), 400: s.ErrorSerializer, **COMMON},
+        responses={200: s.ConnectionSerializer(many=True), 400: ErrorSerializer, **COMMON},
     )
     def get(self, request: Request, *args, **kwargs) -> Response:
         return super().get(request, *args, **kwargs)
@@ -84,7 +85,7 @@ class ConnectionListView(ListAPIView):
     @extend_schema(
         summary="Create a connection (stopped; start it to get a QR code)",
         request=s.ConnectionCreateSerializer,
-        responses={201: s.ConnectionSerializer, 400: s.ErrorSerializer, 409: s.ErrorSerializer, **COMMON},
+        responses={201: s.ConnectionSerializer, 400: ErrorSerializer, 409: ErrorSerializer, **COMMON},
     )
     def post(self, request: Request) -> Response:
         incoming = s.ConnectionCreateSerializer(data=request.data)
@@ -129,7 +130,7 @@ class ConnectionQrView(APIView):
 
     @extend_schema(
         summary="The current QR code (JSON with a PNG data URL)",
-        responses={200: s.QrSerializer, 404: s.ErrorSerializer, 409: s.ErrorSerializer, **COMMON},
+        responses={200: s.QrSerializer, 404: ErrorSerializer, 409: ErrorSerializer, **COMMON},
     )
     def get(self, request: Request, connection_id: int) -> Response:
         connection = _connection(request, connection_id)
@@ -157,10 +158,10 @@ class ConnectionQrPngView(APIView):
         summary="The current QR code as a PNG image",
         responses={
             (200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY, description="The QR code."),
-            (404, "application/json"): s.ErrorSerializer,
-            (409, "application/json"): s.ErrorSerializer,
-            (401, "application/json"): s.ErrorSerializer,
-            (429, "application/json"): s.ErrorSerializer,
+            (404, "application/json"): ErrorSerializer,
+            (409, "application/json"): ErrorSerializer,
+            (401, "application/json"): ErrorSerializer,
+            (429, "application/json"): ErrorSerializer,
         },
     )
     def get(self, request: Request, connection_id: int) -> HttpResponse:
@@ -219,8 +220,8 @@ class _ActionView(APIView):
 ACTION_RESPONSES = {
     200: OpenApiResponse(s.ActionResultSerializer, description="Done."),
     202: OpenApiResponse(s.ActionResultSerializer, description="Accepted; the session carries it out shortly."),
-    404: s.ErrorSerializer,
-    409: s.ErrorSerializer,
+    404: ErrorSerializer,
+    409: ErrorSerializer,
     **COMMON,
 }
 
@@ -283,7 +284,7 @@ class ConnectionEventsView(ListAPIView):
 
     @extend_schema(
         summary="The connection's timeline, newest first",
-        responses={200: s.ConnectionEventSerializer(many=True), 400: s.ErrorSerializer, **NOT_FOUND},
+        responses={200: s.ConnectionEventSerializer(many=True), 400: ErrorSerializer, **NOT_FOUND},
     )
     def get(self, request: Request, *args, **kwargs) -> Response:
         return super().get(request, *args, **kwargs)
