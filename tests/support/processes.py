@@ -144,3 +144,19 @@ def running(*children: ChildProcess) -> Iterator[tuple[ChildProcess, ...]]:
     finally:
         for child in children:
             child.stop()
+
+
+def wait_for_child_sessions_to_end(timeout: float = 20) -> None:
+    """PostgreSQL ends a stopped child's backends a moment later; the test database is dropped only then."""
+    if connection.vendor != "postgresql":
+        return
+
+    def alone() -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = %s",
+                [CHILD_APPLICATION_NAME],
+            )
+            return cursor.fetchone()[0] == 0
+
+    wait_until(alone, timeout=timeout, interval=0.2, message="the child processes' database sessions to end")
