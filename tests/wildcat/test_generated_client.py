@@ -10,6 +10,7 @@ import io
 import json
 
 import pytest
+from jsonschema import Draft202012Validator
 
 from tests.messaging.samples import JPEG, MP4, OGG, PDF, PNG, WEBP, b64
 from tests.support.http_receiver import receiving
@@ -53,6 +54,7 @@ class Flow:
         self.models = generated.models
         self.client = generated.authenticated(base_url, secret)
         self.stranger = generated.authenticated(base_url, "wc_live_not_a_key")
+        self.data_schemas: dict[str, dict] = {}
 
     def call(self, operation_id: str, expected: int, **kwargs):
         response = self.generated.op(operation_id).sync_detailed(client=self.client, **kwargs)
@@ -103,7 +105,8 @@ def step_register_webhook(flow: Flow, url: str):
     endpoint = flow.call("v1_webhooks_create", 201, body=body)
     assert isinstance(endpoint, flow.models.EndpointWithSecret) and endpoint.secret.startswith("whsec_")
     types = flow.call("v1_webhooks_event_types_list", 200)
-    assert "message.updated" in {entry.type_ for entry in types}
+    flow.data_schemas = {entry.type_: entry.data_schema for entry in types}
+    assert "message.updated" in flow.data_schemas
     return endpoint
 
 
@@ -241,8 +244,13 @@ def step_webhooks(flow: Flow, endpoint_id: int, receiver) -> None:
     assert test.event_type == "webhook.test"
     rotated = flow.call("v1_webhooks_rotate_secret_create", 200, id=endpoint_id)
     assert rotated.secret.startswith("whsec_")
-    events = [json.loads(request.body)["type"] for request in receiver.requests]
-    assert {"message.sent", "message.updated", "message.received"} <= set(events)
+    events = [json.loads(request.body) for request in receiver.requests]
+    assert {"message.sent", "message.updated", "message.received"} <= {event["type"] for event in events}
+    # A receiver that validates each event's data against the published schema accepts every one.
+    for event in events:
+        schema = flow.data_schemas[event["type"]]
+        errors = [error.message for error in Draft202012Validator(schema).iter_errors(event["data"])]
+        assert not errors, (event["type"], errors)
 
 
 def step_errors(flow: Flow, connection_id: int, sent: dict) -> None:
