@@ -249,6 +249,9 @@ class WaConnectionAdmin(admin.ModelAdmin):
                 if not sandbox_only or connection.driver == WaConnection.Driver.SANDBOX
             ]
             live = self._live(connection)
+            not_starting = selectors.connection_not_starting_reason(connection)
+            if not_starting and request.method == "GET":
+                messages.warning(request, not_starting)
             extra_context.setdefault("pair_form", console.PairCodeForm())
             extra_context.setdefault("send_form", console.TestMessageForm())
             extra_context.update(

@@ -10,6 +10,7 @@ class AccountsConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
+        from accounts.runtime import tasks  # noqa: F401 - registers the runtime's Celery tasks
         from accounts.runtime.supervisor import SessionSupervisorStep
         from wildcat.celery import app, beat_schedule_add
 

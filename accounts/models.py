@@ -1,4 +1,4 @@
-"""WhatsApp connections, their timeline, durable session commands, and the worker nodes that host sessions."""
+"""WhatsApp connections, their timeline, durable session commands, and the sandbox phone's shared store."""
 
 from __future__ import annotations
 

@@ -7,6 +7,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from accounts.models import ConnectionEvent, WaConnection
+from wildcat.worker_heartbeat import HOW_TO_HOST_SESSIONS, session_hosts_alive
 
 MAX_ID = 2**63 - 1
 
@@ -42,3 +43,21 @@ def connection_current_qr(connection: WaConnection) -> str | None:
     if connection.qr_expires_at is not None and connection.qr_expires_at <= timezone.now():
         return None
     return connection.last_qr
+
+
+def connection_not_starting_reason(connection: WaConnection, *, hosts_cache: dict | None = None) -> str:
+    """Why a connection that should run has no live session, when nothing can start it; "" otherwise.
+
+    Looks at the workers only for a connection that wants to run and has no live lease, and at most once
+    per ``hosts_cache`` (a list of connections shares one).
+    """
+    wants_to_run = connection.desired_state == WaConnection.DesiredState.RUNNING
+    leased = connection.lease_expires_at is not None and connection.lease_expires_at > timezone.now()
+    if not wants_to_run or leased:
+        return ""
+    cache = {} if hosts_cache is None else hosts_cache
+    if "session_hosts" not in cache:
+        cache["session_hosts"] = session_hosts_alive()
+    if cache["session_hosts"]:
+        return ""
+    return f"No worker can host sessions, so this connection cannot start; {HOW_TO_HOST_SESSIONS}."

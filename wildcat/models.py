@@ -1,4 +1,4 @@
-"""The audit log: who did what to keys, connections, webhooks and the admin, and when."""
+"""Plumbing models: the audit log (who did what, and when) and the worker nodes that report themselves alive."""
 
 from __future__ import annotations
 

@@ -124,6 +124,10 @@ else:
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("WILDCAT_TASK_SOFT_TIME_LIMIT", 300, minimum=1)
 CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 30
 CELERY_TASK_ALWAYS_EAGER = env_bool("WILDCAT_CELERY_EAGER", False)
+# Session hosts are supervised from a worker's main process, which only an in-process pool allows, so a
+# plain `celery -A wildcat worker` can host sessions. Celery lets a configured pool win over `-P prefork`
+# (the CLI default), so another pool is chosen here: WILDCAT_WORKER_POOL=prefork.
+CELERY_WORKER_POOL = env_str("WILDCAT_WORKER_POOL", "threads")
 
 # --- Auth, API ------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

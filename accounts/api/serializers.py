@@ -8,7 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import ConnectionEvent, SessionCommand, WaConnection
-from accounts.selectors import connection_current_qr
+from accounts.selectors import connection_current_qr, connection_not_starting_reason
 from wildcat.whatsapp import MessageType
 
 
@@ -25,6 +25,9 @@ class ConnectionSerializer(serializers.ModelSerializer):
     step = serializers.CharField(source="connection_step")
     account = serializers.SerializerMethodField()
     qr_available = serializers.SerializerMethodField()
+    not_starting_reason = serializers.SerializerMethodField(
+        help_text="Why a connection that should run cannot start (no worker can host sessions); empty otherwise."
+    )
 
     class Meta:
         model = WaConnection
@@ -39,6 +42,7 @@ class ConnectionSerializer(serializers.ModelSerializer):
             "error",
             "disconnect_reason",
             "qr_available",
+            "not_starting_reason",
             "last_qr_at",
             "qr_expires_at",
             "pair_code",
@@ -61,6 +65,9 @@ class ConnectionSerializer(serializers.ModelSerializer):
 
     def get_qr_available(self, obj: WaConnection) -> bool:
         return connection_current_qr(obj) is not None
+
+    def get_not_starting_reason(self, obj: WaConnection) -> str:
+        return connection_not_starting_reason(obj, hosts_cache=self.context.setdefault("session_hosts_cache", {}))
 
 
 class ConnectionCreateSerializer(serializers.Serializer):

@@ -7,11 +7,11 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 from django.utils import timezone
-from console.dashboard import dashboard_figures
 
 from accounts import services as connections
 from accounts.models import SessionCommand, WaConnection
 from apikeys.models import ApiKey
+from console.dashboard import dashboard_figures
 from messaging.models import Message
 from tests.accounts.factories import ConnectionFactory, RunningConnectionFactory
 from tests.apikeys.factories import ApiKeyFactory

@@ -93,8 +93,10 @@ class ChildProcess:
 
 
 def start_worker(
-    name: str, queues: str, log_dir: Path, *, pool: str = "threads", concurrency: int = 4, **env: str
+    name: str, queues: str, log_dir: Path, *, pool: str | None = "threads", concurrency: int = 4, **env: str
 ) -> ChildProcess:
+    """A worker on `queues`; pool=None starts it the way an operator usually would, without -P."""
+    pool_options = ["-P", pool] if pool else []
     argv = [
         sys.executable,
         "-m",
@@ -106,8 +108,7 @@ def start_worker(
         f"{name}@%h",
         "-Q",
         queues,
-        "-P",
-        pool,
+        *pool_options,
         "-c",
         str(concurrency),
         "--without-gossip",
