@@ -13,6 +13,7 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from apikeys.models import ApiKey
+from apikeys.selectors import apikey_revocation_cut
 from apikeys.services import apikey_create, apikey_revoke
 
 _REVEAL_SESSION_KEY = "apikeys:reveal"
@@ -37,6 +38,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
         "last_used_at",
         "last_used_ip",
         "revoked_at",
+        "revocation_cut",
         "created_at",
         "updated_at",
     ]
@@ -58,6 +60,11 @@ class ApiKeyAdmin(admin.ModelAdmin):
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj: ApiKey) -> str:
         return format_html('<span class="wc-badge wc-badge--{}">{}</span>', obj.status, obj.get_status_display())
+
+    @admin.display(description="Cut when revoked")
+    def revocation_cut(self, obj: ApiKey) -> str:
+        cut = apikey_revocation_cut(api_key=obj) if obj.status == ApiKey.Status.REVOKED else None
+        return _cut_summary(cut) if cut else "—"
 
     def save_model(self, request: HttpRequest, obj: ApiKey, form: forms.ModelForm, change: bool) -> None:
         if change:
@@ -107,7 +114,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
             raise PermissionDenied
         if api_key.status == ApiKey.Status.ACTIVE:
             apikey_revoke(api_key=api_key)
-            self.message_user(request, f"API key “{api_key.label}” was revoked.", messages.SUCCESS)
+            cut = _cut_summary(apikey_revocation_cut(api_key=api_key) or {})
+            self.message_user(request, f"API key “{api_key.label}” was revoked: {cut}", messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:apikeys_apikey_change", args=[api_key.pk]))
 
     def has_delete_permission(self, request: HttpRequest, obj: ApiKey | None = None) -> bool:
@@ -119,4 +127,20 @@ class ApiKeyAdmin(admin.ModelAdmin):
         for api_key in queryset.filter(status=ApiKey.Status.ACTIVE):
             apikey_revoke(api_key=api_key)
             revoked += 1
+            cut = _cut_summary(apikey_revocation_cut(api_key=api_key) or {})
+            self.message_user(request, f"API key “{api_key.label}” was revoked: {cut}", messages.SUCCESS)
         self.message_user(request, f"Revoked {revoked} API key(s).", messages.SUCCESS)
+
+
+def _cut_summary(cut: dict) -> str:
+    """What a revocation cut, in one sentence the operator can act on."""
+    endpoints, connections = cut.get("webhook_endpoints", []), cut.get("connections", [])
+    return (
+        f"{len(endpoints)} webhook endpoint(s) disabled{_ids(endpoints)}, "
+        f"{len(connections)} connection(s) stopped with their credentials kept{_ids(connections)}, "
+        f"{cut.get('queued_messages', 0)} queued message(s) failed."
+    )
+
+
+def _ids(ids: list[int]) -> str:
+    return f" (#{', #'.join(map(str, ids))})" if ids else ""

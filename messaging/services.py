@@ -290,6 +290,18 @@ def message_revoke(*, message: Message) -> Message:
     return message
 
 
+def messages_fail_queued(*, api_key_id: int, code: str, reason: str) -> int:
+    """Fail every message of a key still waiting to be sent; returns how many.
+
+    Messages already being sent are left to finish: WhatsApp may have them, and a send is never
+    reported failed when its outcome is unknown.
+    """
+    now = timezone.now()
+    return Message.objects.filter(api_key_id=api_key_id, status=Message.Status.QUEUED).update(
+        status=Message.Status.FAILED, error_code=code, error=reason, failed_at=now, updated_at=now
+    )
+
+
 def chat_mark_read(*, connection, chat_jid: str) -> int:
     """Send read receipts for the chat's unread inbound messages; returns how many were marked."""
     unread = list(

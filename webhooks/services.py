@@ -265,6 +265,20 @@ def endpoint_disable(*, endpoint_id: int, reason: str) -> None:
         )
 
 
+def endpoints_disable_for_key(*, api_key_id: int, reason: str) -> list[int]:
+    """Disable every enabled endpoint of a key (as ``endpoint_disable`` does); returns their ids."""
+    with transaction.atomic():
+        ids = list(
+            WebhookEndpoint.objects.select_for_update()
+            .filter(api_key_id=api_key_id, enabled=True)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        for endpoint_id in ids:
+            endpoint_disable(endpoint_id=endpoint_id, reason=reason)
+    return ids
+
+
 def endpoint_send_test(*, endpoint: WebhookEndpoint) -> WebhookDelivery:
     """Send a ``webhook.test`` event to this endpoint only, whatever its filters."""
     data = {"endpoint_id": endpoint.pk, "message": "This is a test event from Wildcat."}
