@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
-from django.http import Http404
 from django.utils import timezone
 
 from accounts.models import ConnectionEvent, WaConnection
+from wildcat.errors import not_found
 from wildcat.worker_heartbeat import HOW_TO_HOST_SESSIONS, session_hosts_alive
 
 MAX_ID = 2**63 - 1
@@ -17,12 +17,12 @@ def connection_list(*, api_key_id: int) -> QuerySet[WaConnection]:
 
 
 def connection_get(*, api_key_id: int, connection_id: int) -> WaConnection:
-    """The key's connection, or Http404 (the same answer for a missing id and someone else's)."""
+    """The key's connection, or a 404 ``AppError`` (the same answer for a missing id and someone else's)."""
     if not 0 < connection_id <= MAX_ID:  # an id the database cannot even hold is simply not found
-        raise Http404("No such connection.")
+        raise not_found()
     connection = WaConnection.objects.filter(api_key_id=api_key_id, pk=connection_id).first()
     if connection is None:
-        raise Http404("No such connection.")
+        raise not_found()
     return connection
 
 

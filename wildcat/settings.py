@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "corsheaders",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc served from our own static files: the docs work offline
     "wildcat",
     "apikeys",
     "accounts",
@@ -250,6 +251,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Self-hosted WhatsApp HTTP gateway.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
@@ -257,7 +261,7 @@ SPECTACULAR_SETTINGS = {
         "ConnectionStatusEnum": "accounts.models.WaConnection.Status",
         "SessionCommandStatusEnum": "accounts.models.SessionCommand.Status",
         "MessageTypeEnum": "wildcat.whatsapp.MessageType",
-        "WebhookEventTypeEnum": "webhooks.event_types.EVENT_TYPE_VALUES",
+        "WebhookEventTypeEnum": "wildcat.event_types.EVENT_TYPE_VALUES",
         "WebhookDeliveryStatusEnum": "webhooks.models.WebhookDelivery.Status",
     },
 }
@@ -301,6 +305,7 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+FORMAT_MODULE_PATH = ["wildcat.formats"]  # times to the second in the console
 
 # --- Logging: JSON lines carrying the request id -----------------------------
 LOG_LEVEL = env_str("WILDCAT_LOG_LEVEL", "INFO")

@@ -147,7 +147,7 @@ def running(*children: ChildProcess) -> Iterator[tuple[ChildProcess, ...]]:
             child.stop()
 
 
-def wait_for_child_sessions_to_end(timeout: float = 20) -> None:
+def wait_for_child_sessions_to_end() -> None:
     """PostgreSQL ends a stopped child's backends a moment later; the test database is dropped only then."""
     if connection.vendor != "postgresql":
         return
@@ -160,4 +160,4 @@ def wait_for_child_sessions_to_end(timeout: float = 20) -> None:
             )
             return cursor.fetchone()[0] == 0
 
-    wait_until(alone, timeout=timeout, interval=0.2, message="the child processes' database sessions to end")
+    wait_until(alone, timeout=20, interval=0.2, message="the child processes' database sessions to end")

@@ -19,9 +19,10 @@ from tests.messaging.conftest import SandboxPhone, make_connection
 from tests.messaging.samples import PNG
 from tests.messaging.test_session_calls import CommandRunner
 from tests.webhooks.factories import EndpointFactory
-from webhooks.event_types import ALL_TYPES, catalogue
+from webhooks.catalog import catalogue
 from webhooks.models import WebhookEvent
 from webhooks.services import endpoint_send_test
+from wildcat.event_types import ALL_TYPES
 from wildcat.whatsapp import AccountInfo, DriverError, InboundMessage, MediaPayload, MessageType
 
 pytestmark = pytest.mark.django_db(transaction=True)
