@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from messaging.media import media_file_response
 from messaging.models import Media, Message
 
 
@@ -109,12 +110,8 @@ class MediaAdmin(admin.ModelAdmin):
             from django.core.exceptions import PermissionDenied
 
             raise PermissionDenied
-        media = get_object_or_404(Media, pk=media_id)
-        response = FileResponse(media.file.open("rb"), content_type=media.mimetype)
-        # Served inside the admin only, never as active content.
-        response["Content-Security-Policy"] = "sandbox"
-        response["X-Content-Type-Options"] = "nosniff"
-        return response
+        # An attachment: the message page still shows images inline (an <img> ignores the disposition).
+        return media_file_response(get_object_or_404(Media, pk=media_id))
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

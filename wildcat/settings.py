@@ -245,6 +245,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "wildcat.api.schema.ApiAutoSchema",
     "EXCEPTION_HANDLER": "wildcat.api.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
+    # The API takes JSON (uploads say format="multipart"): DRF's test client sends JSON unless told.
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Wildcat API",

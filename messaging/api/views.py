@@ -23,6 +23,7 @@ from messaging.api.serializers import (
     SendUploadSerializer,
     fast_text_request,
 )
+from messaging.media import media_file_response
 from messaging.payloads import message_payload
 from messaging.recipients import recipient_to_jid
 from wildcat.api.parsers import JsonObjectParser
@@ -137,11 +138,7 @@ class MessageDetailView(APIView):
 class MediaDownloadView(APIView):
     @extend_schema(responses={(200, "application/octet-stream"): bytes}, summary="Download a media file")
     def get(self, request: Request, media_id: int) -> FileResponse:
-        media = selectors.media_get(api_key_id=request.auth.pk, media_id=media_id)
-        response = FileResponse(media.file.open("rb"), content_type=media.mimetype, filename=media.filename or None)
-        response["X-Content-Type-Options"] = "nosniff"
-        response["Content-Length"] = str(media.size)
-        return response
+        return media_file_response(selectors.media_get(api_key_id=request.auth.pk, media_id=media_id))
 
 
 @extend_schema_view(get=extend_schema(responses=ChatSerializer(many=True), summary="Chats, newest first"))
