@@ -139,6 +139,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 WILDCAT_API_RATE = env_str("WILDCAT_API_RATE", "1200/min")
+# Failed authentications per client address; past it, that address's failing attempts answer 429.
+WILDCAT_AUTH_FAILURE_RATE = env_str("WILDCAT_AUTH_FAILURE_RATE", "30/min")
 WILDCAT_API_KEY_CACHE_SECONDS = env_int("WILDCAT_API_KEY_CACHE_SECONDS", 300, minimum=1)
 WILDCAT_API_LAST_USED_SECONDS = env_int("WILDCAT_API_LAST_USED_SECONDS", 60, minimum=1)
 WILDCAT_API_USAGE_FLUSH_SECONDS = env_int("WILDCAT_API_USAGE_FLUSH_SECONDS", 30, minimum=1)

@@ -171,3 +171,23 @@ def test_a_revoked_marker_outlives_forgets_and_stale_fills(request, with_redis):
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key.secret}")
     _assert_401(client.get(ME))
     assert cache.get(records.cache_key(other.token_hash)) is None, "other records are still forgotten"
+
+
+@pytest.mark.parametrize("with_redis", [False, True], ids=["file-cache", "redis"])
+def test_failed_authentications_are_throttled_per_client_address(request, settings, with_redis):
+    if with_redis:
+        request.getfixturevalue("redis_url")
+    settings.WILDCAT_AUTH_FAILURE_RATE = "3/min"
+    api_key = ApiKeyFactory()
+    guesser = APIClient(REMOTE_ADDR="192.0.2.10")
+    for presented in (keys.generate_key(), "not-a-key", keys.generate_key()):
+        _assert_401(guesser.get(ME, HTTP_AUTHORIZATION=f"Bearer {presented}"))
+    throttled = guesser.get(ME, HTTP_AUTHORIZATION=f"Bearer {keys.generate_key()}")
+    assert throttled.status_code == 429
+    error = throttled.json()["error"]
+    assert error["code"] == "throttled" and "failed authentications from this address" in error["message"]
+    assert int(throttled["Retry-After"]) == error["details"]["retry_after"] >= 1
+    assert guesser.get(ME, HTTP_X_API_KEY="still-guessing").status_code == 429
+    _assert_401(APIClient(REMOTE_ADDR="192.0.2.11").get(ME, HTTP_AUTHORIZATION=f"Bearer {keys.generate_key()}"))
+    # Only failures are refused: a valid key still works from that address.
+    assert guesser.get(ME, HTTP_AUTHORIZATION=f"Bearer {api_key.secret}").status_code == 200

@@ -137,6 +137,8 @@ def api_exception_handler(exc: Exception, context: dict) -> Response:
     response = Response(error_body(error.code, error.message, error.details), status=error.http_status)
     if headers is not None and "Retry-After" in headers:
         response["Retry-After"] = headers["Retry-After"]
+    elif error.code == ErrorCode.THROTTLED and error.details.get("retry_after"):
+        response["Retry-After"] = str(error.details["retry_after"])
     if error.code == ErrorCode.NOT_AUTHENTICATED:
         response["WWW-Authenticate"] = 'Bearer realm="api"'
     return response
