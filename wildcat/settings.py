@@ -11,7 +11,9 @@ from wildcat.env import env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("WILDCAT_DATA_DIR", str(BASE_DIR / "data"))).resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+# It holds the database, session stores, media and generated keys: only this user may enter it.
+# An existing folder keeps its mode (an operator may have mounted it on purpose).
+DATA_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 DEBUG = env_bool("WILDCAT_DEBUG", False)
 SECRET_KEY = env_str("WILDCAT_SECRET_KEY")
