@@ -16,6 +16,7 @@ from apikeys.models import ApiKey
 from apikeys.selectors import apikey_revocation_cut
 from apikeys.services import apikey_create, apikey_revoke
 from wildcat.errors import AppError
+from wildcat.one_time_secrets import one_time_secret_stash, one_time_secret_take
 
 _REVEAL_SESSION_KEY = "apikeys:reveal"
 
@@ -73,7 +74,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
         created, secret = apikey_create(label=form.cleaned_data["label"], created_by=request.user)
         obj.pk = created.pk
         obj.__dict__.update(created.__dict__)
-        request.session[_REVEAL_SESSION_KEY] = {"id": created.pk, "secret": secret}
+        one_time_secret_stash(request, slot=_REVEAL_SESSION_KEY, object_id=created.pk, secret=secret)
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict | None = None) -> HttpResponse:
         try:
@@ -93,11 +94,10 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
     ) -> HttpResponse:
-        reveal = request.session.get(_REVEAL_SESSION_KEY)
         extra_context = dict(extra_context or {})
-        if reveal and str(reveal.get("id")) == str(object_id):
-            extra_context["revealed_secret"] = reveal["secret"]
-            del request.session[_REVEAL_SESSION_KEY]
+        revealed = one_time_secret_take(request, slot=_REVEAL_SESSION_KEY, object_id=object_id)
+        if revealed:
+            extra_context["revealed_secret"] = revealed
         # Every field is read-only once created: no Save buttons.
         extra_context.update(show_save=False, show_save_and_continue=False, show_save_and_add_another=False)
         if str(object_id).isdigit():
