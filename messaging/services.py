@@ -329,11 +329,30 @@ def chat_mark_read(*, connection, chat_jid: str) -> int:
     return len(unread)
 
 
+def _unsent_expire(cutoff) -> None:
+    """Messages never sent end failed, with their message.failed event, before retention deletes them."""
+    unsent = Message.objects.filter(created_at__lt=cutoff, status__in=[Message.Status.QUEUED, Message.Status.SENDING])
+    for message in unsent.select_related("media").iterator():
+        with transaction.atomic():
+            now = timezone.now()
+            updated = Message.objects.filter(pk=message.pk, status=message.status).update(
+                status=Message.Status.FAILED,
+                error_code=ErrorCode.RETENTION_EXPIRED,
+                error="Not sent within the retention period; deleted by retention.",
+                failed_at=now,
+                updated_at=now,
+            )
+            if updated:
+                message.refresh_from_db()
+                emit(message, EventType.MESSAGE_FAILED)
+
+
 def messages_prune(*, older_than_days: int, batch: int = 1000) -> int:
     """Delete messages older than the retention period, and media nothing refers to any more."""
     if older_than_days <= 0:
         return 0
     cutoff = timezone.now() - timedelta(days=older_than_days)
+    _unsent_expire(cutoff)
     deleted = 0
     while True:
         ids = list(Message.objects.filter(created_at__lt=cutoff).values_list("pk", flat=True)[:batch])

@@ -50,6 +50,7 @@ class ErrorCode(enum.StrEnum):
     TOO_MANY_ATTEMPTS = "too_many_attempts"
     CANCELLED = "cancelled"
     KEY_REVOKED = "key_revoked"
+    RETENTION_EXPIRED = "retention_expired"
 
     @property
     def http_status(self) -> int:
@@ -94,7 +95,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
 
 
 MESSAGE_FAILURE_CODES: frozenset[ErrorCode] = frozenset(
-    {ErrorCode.TOO_MANY_ATTEMPTS, ErrorCode.CANCELLED, ErrorCode.KEY_REVOKED}
+    {ErrorCode.TOO_MANY_ATTEMPTS, ErrorCode.CANCELLED, ErrorCode.KEY_REVOKED, ErrorCode.RETENTION_EXPIRED}
 )
 
 
