@@ -9,6 +9,7 @@ import secrets
 
 from django.conf import settings
 from django.core.files.base import ContentFile
+from django.db import transaction
 from django.http import FileResponse
 from PIL import Image, UnidentifiedImageError
 
@@ -166,3 +167,12 @@ def media_file_response(media: Media) -> FileResponse:
     response["Content-Security-Policy"] = MEDIA_CONTENT_SECURITY_POLICY
     response["Content-Length"] = str(media.size)
     return response
+
+
+def media_orphans_delete(*, media_ids: list[int]) -> int:
+    """Delete those media that no message refers to any more, their files once the transaction commits."""
+    orphans = list(Media.objects.filter(pk__in=media_ids, messages__isnull=True))
+    for media in orphans:
+        name, storage = media.file.name, media.file.storage
+        transaction.on_commit(lambda name=name, storage=storage: storage.delete(name))
+    return Media.objects.filter(pk__in=[media.pk for media in orphans]).delete()[0]

@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 import pytest
 from django.urls import reverse
 
+from accounts.session_commands import connection_row_delete
+from messaging.models import Media, Message
 from messaging.services import message_receive
 from tests.messaging.conftest import make_connection
 from wildcat.whatsapp import InboundMessage, MediaPayload, MessageType
@@ -51,3 +53,21 @@ def test_the_admin_serves_media_as_a_sandboxed_attachment(admin_client, api_key)
     media_id = _received_media(api_key, "page.html")
     response = admin_client.get(reverse("admin:messaging_media_content", args=[media_id]))
     _assert_served_as_a_download(response, "page.html")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_media_of_a_deleted_connection_is_no_longer_downloadable_nor_stored(api_client, api_key):
+    media_id = _received_media(api_key, "page.html")
+    media = Media.objects.get(pk=media_id)
+    stored, storage = media.file.name, media.file.storage
+    assert api_client.get(f"/api/v1/media/{media_id}").status_code == 200
+    connection_row_delete(connection_id=Message.objects.get(media_id=media_id).connection_id)
+    response = api_client.get(f"/api/v1/media/{media_id}")
+    assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
+    assert not Media.objects.filter(pk=media_id).exists() and not storage.exists(stored)
+
+
+def test_media_no_message_refers_to_is_not_downloadable(api_client, api_key):
+    media_id = _received_media(api_key, "page.html")
+    Message.objects.filter(media_id=media_id).delete()  # what deleting a connection's messages leaves
+    assert api_client.get(f"/api/v1/media/{media_id}").status_code == 404
