@@ -25,6 +25,10 @@ class WaConnection(models.Model):
         RUNNING = "running", "Running"
         STOPPED = "stopped", "Stopped"
 
+    class Presence(models.TextChoices):
+        AVAILABLE = "available", "Available (online: the phone gets no notifications)"
+        UNAVAILABLE = "unavailable", "Unavailable (the phone keeps its notifications)"
+
     api_key = models.ForeignKey("apikeys.ApiKey", on_delete=models.CASCADE, related_name="connections")
     name = models.CharField(max_length=100)
     driver = models.CharField(max_length=16, choices=Driver.choices, default=Driver.SANDBOX)
@@ -63,6 +67,13 @@ class WaConnection(models.Model):
     lease_owner = models.CharField(max_length=200, blank=True, default="", db_index=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
     lease_heartbeat_at = models.DateTimeField(null=True, blank=True)
+    presence = models.CharField(
+        max_length=16,
+        choices=Presence.choices,
+        default=Presence.UNAVAILABLE,
+        help_text="What the session tells WhatsApp once connected. Available marks the account online, "
+        "which stops notifications on the phone; delivery receipts (two grey ticks) work either way.",
+    )
     send_rate_per_minute = models.PositiveIntegerField(
         null=True, blank=True, help_text="Messages per minute for this connection; empty uses the default pacing."
     )

@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
 from accounts.models import ConnectionEvent, SandboxCredential, SessionCommand, WaConnection
@@ -23,6 +23,7 @@ from accounts.session_commands import (
     session_command_wait,
 )
 from accounts.states import LINKED_STATUSES, LIVE_STATUSES, STAMP_FIELDS, WEBHOOK_EVENTS, transition_allowed
+from webhooks.services import event_emit
 from wildcat.audit import audit_record
 from wildcat.errors import AppError, ErrorCode, invalid_request
 from wildcat.wakeup import wake_connection
@@ -45,6 +46,7 @@ __all__ = [
     "connection_stop",
     "connection_touch",
     "connection_transition",
+    "connection_update",
     "connections_stop_for_key",
     "sandbox_call_create",
     "session_command_cancel",
@@ -80,8 +82,6 @@ def connection_payload(connection: WaConnection) -> dict[str, Any]:
 
 
 def _emit(connection: WaConnection, event_type: str, extra: dict[str, Any] | None = None) -> None:
-    from webhooks.services import event_emit
-
     data = {"connection_id": connection.pk, "connection": connection_payload(connection), **(extra or {})}
     event_emit(api_key_id=connection.api_key_id, event_type=event_type, data=data, connection_id=connection.pk)
 
@@ -110,7 +110,13 @@ def has_live_owner(connection: WaConnection) -> bool:
 
 
 # --- creation -------------------------------------------------------------------------------
-def connection_create(*, api_key_id: int, name: str, driver: str = WaConnection.Driver.SANDBOX) -> WaConnection:
+def connection_create(
+    *,
+    api_key_id: int,
+    name: str,
+    driver: str = WaConnection.Driver.SANDBOX,
+    presence: str = WaConnection.Presence.UNAVAILABLE,
+) -> WaConnection:
     """Create a stopped connection for a key; nothing runs until it is started."""
     name = (name or "").strip()
     limit = settings.WILDCAT_CONNECTION_NAME_MAX
@@ -121,6 +127,8 @@ def connection_create(*, api_key_id: int, name: str, driver: str = WaConnection.
         errors["name"] = [f"At most {min(limit, 100)} characters."]
     if driver not in WaConnection.Driver.values:
         errors["driver"] = [f"Unknown driver {driver!r}; use one of: {', '.join(WaConnection.Driver.values)}."]
+    if presence not in WaConnection.Presence.values:
+        errors["presence"] = [f"Unknown presence {presence!r}; use one of: {', '.join(WaConnection.Presence.values)}."]
     if errors:
         raise invalid_request(errors)
     try:
@@ -130,9 +138,9 @@ def connection_create(*, api_key_id: int, name: str, driver: str = WaConnection.
             if len(existing.values_list("pk", flat=True)) >= settings.WILDCAT_MAX_CONNECTIONS_PER_KEY:
                 most = settings.WILDCAT_MAX_CONNECTIONS_PER_KEY
                 raise AppError(ErrorCode.LIMIT_EXCEEDED, f"This API key already has {most} connections, the maximum.")
-            connection = WaConnection.objects.create(api_key_id=api_key_id, name=name, driver=driver)
+            connection = WaConnection.objects.create(api_key_id=api_key_id, name=name, driver=driver, presence=presence)
             _timeline(connection, ConnectionEvent.Kind.STATE, to_status=connection.status, detail={"created": True})
-            _audit(connection, "connection.created", {"driver": driver})
+            _audit(connection, "connection.created", {"driver": driver, "presence": presence})
     except IntegrityError as exc:
         message = "A connection with this name already exists for this API key."
         raise AppError(ErrorCode.NAME_TAKEN, message) from exc
@@ -260,16 +268,34 @@ def connection_give_up(*, connection_id: int, error: str, reason: str) -> bool:
     return changed
 
 
-def connection_touch(*, connection_id: int) -> None:
-    """Record traffic or a keepalive: the zombie watchdog reads last_activity_at."""
-    now = timezone.now()
-    WaConnection.objects.filter(pk=connection_id).update(last_activity_at=now, last_seen=now)
+def connection_touch(*, connection_id: int) -> int | None:
+    """Record traffic or a keepalive (the zombie watchdog reads last_activity_at).
+
+    Returns the id of the API key that owns the connection, or None when the connection is gone, so
+    the event sink needs no other statement on the row before it stores an inbound message.
+    """
+    return connections_touch(connection_ids=[connection_id]).get(connection_id)
 
 
-def connections_touch(*, connection_ids: list[int]) -> None:
-    """``connection_touch`` for several connections at once (a burst of traffic on the event sink)."""
-    now = timezone.now()
-    WaConnection.objects.filter(pk__in=connection_ids).update(last_activity_at=now, last_seen=now)
+def connections_touch(*, connection_ids: list[int]) -> dict[int, int]:
+    """``connection_touch`` for several connections at once: ``{connection id: owner key id}`` of those that exist.
+
+    One ``UPDATE ... RETURNING`` (PostgreSQL, and SQLite since 3.35, which the system checks require):
+    Django's ``update()`` returns only a row count.
+    """
+    if not connection_ids:
+        return {}
+    db = connections[WaConnection.objects.db]
+    table, pk, owner, activity, seen = map(
+        db.ops.quote_name, (WaConnection._meta.db_table, "id", "api_key_id", "last_activity_at", "last_seen")
+    )
+    stamp = WaConnection._meta.get_field("last_seen").get_db_prep_value(timezone.now(), db)
+    ids = ", ".join(["%s"] * len(connection_ids))
+    # Only quoted column names are formatted in; every value is a parameter.
+    sql = f"UPDATE {table} SET {activity} = %s, {seen} = %s WHERE {pk} IN ({ids}) RETURNING {pk}, {owner}"  # noqa: S608
+    with db.cursor() as cursor:
+        cursor.execute(sql, [stamp, stamp, *connection_ids])
+        return dict(cursor.fetchall())
 
 
 def connection_record_event(*, connection_id: int, kind: str, detail: dict[str, Any]) -> ConnectionEvent | None:
@@ -325,6 +351,24 @@ def connections_stop_for_key(*, api_key_id: int) -> list[int]:
         for connection in WaConnection.objects.filter(pk__in=ids).order_by("pk"):
             connection_stop(connection=connection)
     return ids
+
+
+def connection_update(*, connection: WaConnection, presence: str) -> WaConnection:
+    """Change a connection's settings; a running neonize session applies a new presence at once."""
+    if presence not in WaConnection.Presence.values:
+        choices = ", ".join(WaConnection.Presence.values)
+        raise invalid_request({"presence": [f"Unknown presence {presence!r}; use one of: {choices}."]})
+    with transaction.atomic():
+        connection = _locked(connection.pk)
+        if connection.presence == presence:
+            return connection
+        connection.presence = presence
+        connection.save(update_fields=["presence", "updated_at"])
+        running = connection.desired_state == WaConnection.DesiredState.RUNNING
+        if running and connection.driver == WaConnection.Driver.NEONIZE:
+            payload = {"op": "presence_apply", "args": {}}
+            session_command_create(connection=connection, kind=SessionCommand.Kind.CALL, payload=payload)
+    return connection
 
 
 def connection_restart(*, connection: WaConnection) -> SessionCommand:

@@ -1,15 +1,19 @@
-"""Operators' view of messages and media: filters, and media shown inline on the message page."""
+"""Operators' view of messages, media and inbound dead letters: filters, media inline, retrying dead letters."""
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import FileResponse, HttpRequest
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from messaging.dead_letters import inbound_dead_letter_retry
 from messaging.media import media_file_response
-from messaging.models import Media, Message
+from messaging.models import InboundDeadLetter, Media, Message
+from wildcat.errors import MESSAGE_FAILURE_MEANINGS
 
 
 def _media_preview(media: Media | None) -> str:
@@ -24,20 +28,36 @@ def _media_preview(media: Media | None) -> str:
     return format_html('<a href="{}">{} ({} bytes)</a>', source, media.filename or media.mimetype, media.size)
 
 
+class ErrorCodeFilter(admin.SimpleListFilter):
+    """Failed messages by their published error code (``send_outcome_unknown`` needs a decision)."""
+
+    title = "error code"
+    parameter_name = "error_code"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [(code.value, code.value) for code in MESSAGE_FAILURE_MEANINGS]
+
+    def queryset(self, request: HttpRequest, queryset):
+        return queryset.filter(error_code=self.value()) if self.value() else queryset
+
+
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
     list_display = ("id", "status_badge", "direction", "type", "chat", "short_text", "connection", "created_at")
-    list_filter = ("direction", "status", "type", "connection")
+    list_filter = ("direction", "status", "type", ErrorCodeFilter, "connection")
     search_fields = ("wa_message_id", "chat_jid", "text")
     list_select_related = ("connection",)
     show_full_result_count = False
     date_hierarchy = "created_at"
-    readonly_fields = [field.name for field in Message._meta.fields] + ["media_inline"]
+    readonly_fields = [field.name for field in Message._meta.fields] + ["media_inline", "error_meaning"]
     fieldsets = (
         (None, {"fields": ("connection", "api_key", "direction", "from_me", "type", "status", "wa_message_id")}),
         ("Chat", {"fields": ("chat_jid", "sender_jid", "push_name", "quoted", "quoted_wa_message_id")}),
         ("Content", {"fields": ("text", "media_inline", "content", "reactions")}),
-        ("Delivery", {"fields": ("attempts", "next_attempt_at", "error_code", "error", "idempotency_key")}),
+        (
+            "Delivery",
+            {"fields": ("attempts", "next_attempt_at", "error_code", "error_meaning", "error", "idempotency_key")},
+        ),
         (
             "Times",
             {
@@ -76,6 +96,10 @@ class MessageAdmin(admin.ModelAdmin):
     def short_text(self, message: Message) -> str:
         return (message.text or "")[:60]
 
+    @admin.display(description="what the error code means")
+    def error_meaning(self, message: Message) -> str:
+        return MESSAGE_FAILURE_MEANINGS.get(message.error_code, "—") if message.error_code else "—"
+
     @admin.display(description="media")
     def media_inline(self, message: Message) -> str:
         return _media_preview(message.media)
@@ -107,8 +131,6 @@ class MediaAdmin(admin.ModelAdmin):
 
     def content_view(self, request: HttpRequest, media_id: int) -> FileResponse:
         if not self.has_view_permission(request):
-            from django.core.exceptions import PermissionDenied
-
             raise PermissionDenied
         # An attachment: the message page still shows images inline (an <img> ignores the disposition).
         return media_file_response(get_object_or_404(Media, pk=media_id))
@@ -117,4 +139,40 @@ class MediaAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Media | None = None) -> bool:
+        return False
+
+
+@admin.register(InboundDeadLetter)
+class InboundDeadLetterAdmin(admin.ModelAdmin):
+    """Inbound messages that failed to store, with their payload; the action stores them again."""
+
+    list_display = ("id", "created_at", "connection", "wa_message_id", "status", "attempts", "short_error")
+    list_filter = ("status",)
+    search_fields = ("wa_message_id",)
+    list_select_related = ("connection",)
+    show_full_result_count = False
+    readonly_fields = [field.name for field in InboundDeadLetter._meta.fields]
+    actions = ["retry_selected"]
+
+    @admin.display(description="error")
+    def short_error(self, letter: InboundDeadLetter) -> str:
+        return (letter.error or "")[:60]
+
+    @admin.action(description="Store the selected messages again", permissions=["retry"])
+    def retry_selected(self, request: HttpRequest, queryset: QuerySet[InboundDeadLetter]) -> None:
+        pending = queryset.filter(status=InboundDeadLetter.Status.PENDING).values_list("pk", flat=True)
+        outcomes = [inbound_dead_letter_retry(dead_letter_id=pk).status for pk in pending]
+        stored = outcomes.count(InboundDeadLetter.Status.STORED)
+        failing = len(outcomes) - stored
+        level = messages.WARNING if failing else messages.SUCCESS
+        self.message_user(request, f"{stored} stored; {failing} still failing (see their error).", level)
+
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        # Rows are never edited by hand, but storing them again is a change: it needs that permission.
+        return request.user.has_perm("messaging.change_inbounddeadletter")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: InboundDeadLetter | None = None) -> bool:
         return False

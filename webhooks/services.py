@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,7 +22,6 @@ from wildcat.event_types import ALL_TYPES, EventType
 
 logger = logging.getLogger(__name__)
 
-DELIVER_TASK = "webhooks.tasks.delivery_attempt_task"
 DRAIN_TASK = "webhooks.tasks.deliveries_drain_task"
 DRAIN_QUEUED_KEY = "wildcat:webhooks:drain-queued"
 QUEUE = "webhooks"
@@ -107,22 +105,9 @@ def media_url(media_id: int) -> str:
 
 
 def dispatch_on_commit(delivery_ids: list[int]) -> None:
+    """Wake a drainer once the caller's transaction commits; a lost wake-up only delays: the sweeper re-dispatches."""
     if delivery_ids:
-        transaction.on_commit(lambda: dispatch(delivery_ids), robust=True)
-
-
-def dispatch(delivery_ids: Iterable[int], *, force: bool = False) -> None:
-    """Get these deliveries attempted. A lost wake-up only delays them: the sweeper re-dispatches."""
-    if not settings.CELERY_TASK_ALWAYS_EAGER:
-        drain_wake(force=force)
-        return
-    from wildcat.celery import app
-
-    # send_task ignores eager mode; run the registered task (autodiscovered by name) right here,
-    # for just these deliveries, since the caller may be a web request.
-    app.loader.import_default_modules()
-    for delivery_id in delivery_ids:
-        app.tasks[DELIVER_TASK].apply(args=[delivery_id])
+        transaction.on_commit(drain_wake, robust=True)
 
 
 def drain_wake(*, force: bool = False) -> None:

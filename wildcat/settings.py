@@ -201,6 +201,8 @@ WILDCAT_NEONIZE_QR_GRACE_SECONDS = env_float("WILDCAT_NEONIZE_QR_GRACE_SECONDS",
 WILDCAT_NEONIZE_CONNECT_RETRY_MAX_SECONDS = env_float("WILDCAT_NEONIZE_CONNECT_RETRY_MAX_SECONDS", 60.0)
 # Presence and group traffic counts as keepalive at most this often (each one touches the database).
 WILDCAT_NEONIZE_KEEPALIVE_MIN_SECONDS = env_float("WILDCAT_NEONIZE_KEEPALIVE_MIN_SECONDS", 10.0)
+# Longest wait for one media upload or download (whatsmeow's have no timeout of their own).
+WILDCAT_NEONIZE_MEDIA_TIMEOUT_SECONDS = env_float("WILDCAT_NEONIZE_MEDIA_TIMEOUT_SECONDS", 120.0)
 
 # --- Connections (accounts): commands and the sandbox phone ---------------------------------
 WILDCAT_CONNECTION_NAME_MAX = env_int("WILDCAT_CONNECTION_NAME_MAX", 100, minimum=1)
@@ -230,6 +232,9 @@ WILDCAT_MAX_TEXT_LENGTH = env_int("WILDCAT_MAX_TEXT_LENGTH", 65536, minimum=1)
 WILDCAT_MAX_CAPTION_LENGTH = env_int("WILDCAT_MAX_CAPTION_LENGTH", 1024, minimum=1)
 WILDCAT_MAX_CHECK_NUMBERS = env_int("WILDCAT_MAX_CHECK_NUMBERS", 50, minimum=1)
 WILDCAT_MEDIA_FETCH_TIMEOUT = env_float("WILDCAT_MEDIA_FETCH_TIMEOUT", 20.0)
+# Media URLs are fetched inside the API request: cap how many web workers slow URLs can occupy.
+WILDCAT_MEDIA_FETCH_MAX_CONCURRENT = env_int("WILDCAT_MEDIA_FETCH_MAX_CONCURRENT", 2, minimum=1)
+WILDCAT_MEDIA_FETCH_MAX_CONCURRENT_PER_KEY = env_int("WILDCAT_MEDIA_FETCH_MAX_CONCURRENT_PER_KEY", 1, minimum=1)
 WILDCAT_SESSION_CALL_TIMEOUT = env_float("WILDCAT_SESSION_CALL_TIMEOUT", 15.0)
 WILDCAT_RETENTION_SWEEP_SECONDS = env_float("WILDCAT_RETENTION_SWEEP_SECONDS", 3600.0)
 WILDCAT_SEND_CONNECTION_CACHE_SECONDS = env_float("WILDCAT_SEND_CONNECTION_CACHE_SECONDS", 2.0)
@@ -265,6 +270,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "ConnectionStatusEnum": "accounts.models.WaConnection.Status",
+        "ConnectionPresenceEnum": "accounts.models.WaConnection.Presence",
         "SessionCommandStatusEnum": "accounts.models.SessionCommand.Status",
         "MessageTypeEnum": "wildcat.whatsapp.MessageType",
         "WebhookEventTypeEnum": "wildcat.event_types.EVENT_TYPE_VALUES",

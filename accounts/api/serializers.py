@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+
 from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -39,6 +43,7 @@ class ConnectionSerializer(serializers.ModelSerializer):
             "status",
             "step",
             "desired_state",
+            "presence",
             "account",
             "error",
             "disconnect_reason",
@@ -71,15 +76,37 @@ class ConnectionSerializer(serializers.ModelSerializer):
         return connection_not_starting_reason(obj, hosts_cache=self.context.setdefault("session_hosts_cache", {}))
 
 
+PRESENCE_HELP = (
+    "What the session tells WhatsApp once connected (neonize). `unavailable` (the default) keeps the "
+    "phone's notifications; `available` marks the account online, which silences them. Delivery receipts "
+    "(two grey ticks) are sent either way."
+)
+
+
 class ConnectionCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100, help_text="Unique per API key.")
     driver = serializers.ChoiceField(choices=WaConnection.Driver.choices)
+    presence = serializers.ChoiceField(
+        choices=WaConnection.Presence.choices, default=WaConnection.Presence.UNAVAILABLE, help_text=PRESENCE_HELP
+    )
 
     def validate_name(self, value: str) -> str:
         limit = min(settings.WILDCAT_CONNECTION_NAME_MAX, 100)
         if len(value.strip()) > limit:
             raise serializers.ValidationError(f"At most {limit} characters.")
         return value.strip()
+
+
+class ConnectionUpdateSerializer(serializers.Serializer):
+    presence = serializers.ChoiceField(choices=WaConnection.Presence.choices, help_text=PRESENCE_HELP)
+
+    def to_internal_value(self, data: dict) -> dict:
+        unknown = sorted(set(data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError(
+                {name: ["Unknown field; only presence can be changed."] for name in unknown}
+            )
+        return super().to_internal_value(data)
 
 
 class ConnectionEventSerializer(serializers.ModelSerializer):
@@ -143,8 +170,6 @@ class InjectMessageSerializer(serializers.Serializer):
     quoted_wa_message_id = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
 
     def validate_content(self, value: dict) -> dict:
-        import json
-
         encoded = json.dumps(value)
         if "\\u0000" in encoded:
             raise serializers.ValidationError("Null characters are not allowed.")
@@ -158,9 +183,6 @@ class InjectMessageSerializer(serializers.Serializer):
         return value
 
     def validate_media_base64(self, value: str) -> str:
-        import base64
-        import binascii
-
         if not value:
             return value
         try:

@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.selectors import connection_get
 from messaging import selectors, services, session_calls
 from messaging.api.serializers import (
     ChatSerializer,
@@ -73,9 +74,7 @@ class ConnectionMessagesView(generics.ListAPIView):
         filters = HistoryFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
         values = dict(filters.validated_data)
-        connection = services.connection_for_key(
-            api_key_id=self.request.auth.pk, connection_id=self.kwargs["connection_id"]
-        )
+        connection = connection_get(api_key_id=self.request.auth.pk, connection_id=self.kwargs["connection_id"])
         chat = values.pop("chat", "")
         return selectors.message_list(
             api_key_id=self.request.auth.pk, connection_id=connection.pk, chat_jid=chat, **values
@@ -148,9 +147,7 @@ class ChatListView(generics.ListAPIView):
     serializer_class = MessageSerializer
 
     def get_queryset(self):
-        connection = services.connection_for_key(
-            api_key_id=self.request.auth.pk, connection_id=self.kwargs["connection_id"]
-        )
+        connection = connection_get(api_key_id=self.request.auth.pk, connection_id=self.kwargs["connection_id"])
         return selectors.chat_list(api_key_id=self.request.auth.pk, connection_id=connection.pk)
 
     def list(self, request: Request, *args, **kwargs) -> Response:
@@ -166,7 +163,7 @@ class ChatReadView(APIView):
         summary="Mark a chat read (sends read receipts)",
     )
     def post(self, request: Request, connection_id: int, jid: str) -> Response:
-        connection = services.connection_for_key(api_key_id=request.auth.pk, connection_id=connection_id)
+        connection = connection_get(api_key_id=request.auth.pk, connection_id=connection_id)
         marked = services.chat_mark_read(connection=connection, chat_jid=_chat_jid(jid))
         return Response({"chat_jid": _chat_jid(jid), "marked": marked})
 
@@ -178,7 +175,7 @@ class ChatPresenceView(APIView):
         summary="Show typing / recording / paused in a chat",
     )
     def post(self, request: Request, connection_id: int, jid: str) -> Response:
-        connection = services.connection_for_key(api_key_id=request.auth.pk, connection_id=connection_id)
+        connection = connection_get(api_key_id=request.auth.pk, connection_id=connection_id)
         serializer = PresenceSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         chat = _chat_jid(jid)
@@ -196,7 +193,7 @@ class ContactsCheckView(APIView):
         summary="Which numbers are on WhatsApp",
     )
     def post(self, request: Request, connection_id: int) -> Response:
-        connection = services.connection_for_key(api_key_id=request.auth.pk, connection_id=connection_id)
+        connection = connection_get(api_key_id=request.auth.pk, connection_id=connection_id)
         serializer = ContactsCheckSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         valid: list[str] = []
@@ -219,7 +216,7 @@ class GroupListView(APIView):
         responses={200: OpenApiTypes.OBJECT, **SESSION_ERRORS}, summary="The groups this connection belongs to"
     )
     def get(self, request: Request, connection_id: int) -> Response:
-        connection = services.connection_for_key(api_key_id=request.auth.pk, connection_id=connection_id)
+        connection = connection_get(api_key_id=request.auth.pk, connection_id=connection_id)
         answer = session_calls.session_call(connection_id=connection.pk, op="list_groups", args={})
         return Response({"results": answer.get("results", [])})
 
@@ -231,7 +228,7 @@ class GroupDetailView(APIView):
         summary="One group with its members",
     )
     def get(self, request: Request, connection_id: int, jid: str) -> Response:
-        connection = services.connection_for_key(api_key_id=request.auth.pk, connection_id=connection_id)
+        connection = connection_get(api_key_id=request.auth.pk, connection_id=connection_id)
         group = _chat_jid(jid)
         if not group.endswith("@g.us"):
             raise invalid_request({"jid": ["Not a group JID (…@g.us)."]})

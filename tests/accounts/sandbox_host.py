@@ -14,7 +14,7 @@ from django.db import close_old_connections, connection
 
 from accounts.models import SessionCommand
 from accounts.runtime.drivers.sandbox import SandboxDriver
-from accounts.runtime.events import handle_driver_event
+from accounts.runtime.event_sink import handle_driver_event
 from accounts.services import session_command_claim, session_command_finish
 from wildcat.whatsapp import DriverError
 

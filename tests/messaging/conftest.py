@@ -68,7 +68,7 @@ class SandboxPhone:
         """Let the simulated recipients' receipts arrive and feed them through the real event sink."""
         import time
 
-        from accounts.runtime.events import handle_driver_event
+        from accounts.runtime.event_sink import handle_driver_event
 
         self.driver.tick(time.monotonic() + after)
         events, self.events[:] = list(self.events), []

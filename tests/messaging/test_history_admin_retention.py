@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.utils import timezone
 
+from messaging.inbound import message_receive
 from messaging.models import Media, Message
-from messaging.services import message_receive
 from messaging.tasks import retention_prune_task
 from tests.messaging.samples import PNG
 from tests.webhooks.factories import EndpointFactory

@@ -9,8 +9,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from messaging.inbound import message_apply_receipt
 from messaging.models import Message
-from messaging.services import SendRequest, message_apply_receipt, message_send
+from messaging.services import SendRequest, message_send
 from wildcat.whatsapp import DriverError, Receipt, ReceiptType
 
 pytestmark = pytest.mark.django_db

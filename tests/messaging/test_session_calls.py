@@ -9,8 +9,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from messaging.inbound import message_receive
 from messaging.models import Message
-from messaging.services import message_receive
 from tests.messaging.conftest import SandboxPhone, make_connection
 from wildcat.whatsapp import InboundMessage, MessageType
 
@@ -32,7 +32,7 @@ class CommandRunner:
 
         from accounts.runtime.commands import commands_run
 
-        host = SimpleNamespace(sessions={self.phone.connection.pk: SimpleNamespace(driver=self.phone.driver)})
+        host = SimpleNamespace(session_driver={self.phone.connection.pk: self.phone.driver}.get)
         try:
             while not self.stop.is_set():
                 commands_run(host=host, connection_id=self.phone.connection.pk)

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from tests.support.http_receiver import Reply, always, receiving
 from tests.webhooks.factories import ConnectionFactory, EndpointFactory
-from webhooks import delivery as engine
+from webhooks.drain import deliveries_drain
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.services import endpoint_disable, endpoint_rotate_secret, endpoint_update, event_emit
 from wildcat.event_types import ALL_TYPES
@@ -120,7 +120,7 @@ def test_send_a_test_event_then_see_the_delivery_and_its_attempts(api_client):
         response = api_client.post(f"/api/v1/webhooks/{endpoint_id}/test")
         assert response.status_code == 202
         delivery_id = response.json()["id"]
-        engine.delivery_attempt(delivery_id)
+        deliveries_drain(ids=[delivery_id])
         assert receiver.requests[0].headers["webhook-id"] == response.json()["webhook_id"]
     detail = api_client.get(f"/api/v1/deliveries/{delivery_id}").json()
     assert detail["status"] == "delivered" and detail["event_type"] == "webhook.test"

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
+import threading
 import time
 
 import pytest
+import redis
 
 from tests.support.http_receiver import Reply, always, in_turn, receiving
+from tests.support.processes import wait_until
+from tests.support.trickle import trickling
 from wildcat import outbound
 from wildcat.outbound import OutboundError, UnsafeDestination
 
@@ -61,6 +66,9 @@ SSRF_MATRIX = [
     "http://[ff02::1]/",
     "http://[fe80::1%25eth0]/",
     "http://[fc00::1]/",
+    "http://[fec0::1]/",
+    "http://[::ffff:0:7f00:1]/",
+    "http://[::ffff:0:808:808]/",
     "file:///etc/passwd",
     "ftp://8.8.8.8/",
     "gopher://8.8.8.8:70/",
@@ -72,8 +80,11 @@ SSRF_MATRIX = [
 
 @pytest.mark.parametrize("url", SSRF_MATRIX)
 def test_ssrf_matrix_is_refused_at_save_time(no_allowed_networks, url):
-    with pytest.raises(UnsafeDestination):
+    with pytest.raises(UnsafeDestination) as refused:
         outbound.validate_url(url)
+    # Whoever reads the refusal learns which setting opens a network.
+    assert "WILDCAT_WEBHOOK_ALLOWED_NETWORKS" in str(refused.value)
+    assert "WILDCAT_WEBHOOK_ALLOWED_NETWORKS" in refused.value.message
 
 
 @pytest.mark.parametrize("url", SSRF_MATRIX)
@@ -329,3 +340,82 @@ def test_a_kept_alive_connection_closed_by_the_receiver_while_idle_is_replaced(l
     assert (first.status, second.status) == (200, 200)
     assert (first.body_excerpt, second.body_excerpt) == (b"ok", b"ok")
     assert len(set(accepted)) == 2  # a second connection, opened (and checked) for the second post
+
+
+def test_site_local_and_ipv4_translated_addresses_are_refused_with_the_reason(no_allowed_networks):
+    with pytest.raises(UnsafeDestination) as site_local:
+        outbound.check_address(ipaddress.ip_address("fec0::1"))
+    with pytest.raises(UnsafeDestination) as translated:
+        outbound.check_address(ipaddress.ip_address("::ffff:0:808:808"))
+    assert "site-local" in site_local.value.message
+    assert "embeds an IPv4 address" in translated.value.message
+
+
+@pytest.mark.parametrize("headers_first", [False, True], ids=["status-line", "body"])
+def test_post_to_a_trickling_receiver_is_cut_at_the_deadline(loopback_allowed, headers_first):
+    """One byte every 0.2 s never trips a per-read timeout; the whole exchange still ends at 1 s."""
+    with trickling(interval=0.2, headers_first=headers_first) as receiver:
+        started = time.monotonic()
+        if headers_first:  # the status arrived in time: that is the outcome, the slow body is dropped
+            result = outbound.post(receiver.url, body=b"{}", headers={}, timeout=1.0)
+            assert (result.status, result.body_excerpt) == (200, b"")
+        else:
+            with pytest.raises(OutboundError) as caught:
+                outbound.post(receiver.url, body=b"{}", headers={}, timeout=1.0)
+            assert caught.value.code == "timeout" and not caught.value.permanent
+        elapsed = time.monotonic() - started
+    assert receiver.count() == 1
+    assert 0.9 <= elapsed < 1.6
+
+
+@pytest.mark.parametrize("headers_first", [False, True], ids=["headers", "body"])
+def test_fetch_from_a_trickling_server_is_cut_at_the_deadline(loopback_allowed, headers_first):
+    with trickling(interval=0.2, headers_first=headers_first) as server:
+        started = time.monotonic()
+        with pytest.raises(OutboundError) as caught:
+            outbound.fetch(f"{server.url}/media", max_bytes=1024, timeout=1.0)
+        elapsed = time.monotonic() - started
+    assert caught.value.code == "timeout"
+    assert 0.9 <= elapsed < 1.6
+
+
+def _hold_fetch(url: str, owner: str) -> threading.Thread:
+    thread = threading.Thread(target=_fetch_quietly, args=(url, owner), daemon=True)
+    thread.start()
+    return thread
+
+
+def _fetch_quietly(url: str, owner: str) -> None:
+    with contextlib.suppress(OutboundError):
+        outbound.fetch(url, max_bytes=1024, timeout=1.5, owner=owner)
+
+
+def _check_fetch_caps(settings) -> None:
+    settings.WILDCAT_MEDIA_FETCH_MAX_CONCURRENT = 2
+    settings.WILDCAT_MEDIA_FETCH_MAX_CONCURRENT_PER_KEY = 1
+    with trickling(interval=0.2) as slow, receiving(always(Reply(body=b"fast"))) as fast:
+        first = _hold_fetch(f"{slow.url}/a", "key:1")
+        wait_until(lambda: slow.count() == 1, timeout=5, message="the first fetch holds its slot")
+        with pytest.raises(OutboundError) as same_key:
+            outbound.fetch(fast.url, max_bytes=1024, timeout=5, owner="key:1")
+        assert outbound.fetch(fast.url, max_bytes=1024, timeout=5, owner="key:2").content == b"fast"
+        second = _hold_fetch(f"{slow.url}/b", "key:2")
+        wait_until(lambda: slow.count() == 2, timeout=5, message="the second fetch holds its slot")
+        with pytest.raises(OutboundError) as overall:
+            outbound.fetch(fast.url, max_bytes=1024, timeout=5, owner="key:3")
+        first.join(timeout=5)
+        second.join(timeout=5)
+        # Slots come back when the fetches end (cut at their deadline here).
+        assert outbound.fetch(fast.url, max_bytes=1024, timeout=5, owner="key:1").content == b"fast"
+    assert (same_key.value.code, overall.value.code) == ("busy", "busy")
+    assert fast.count() == 2  # the refused fetches never reached the server
+
+
+def test_media_fetches_are_capped_overall_and_per_key_within_a_process(loopback_allowed, settings):
+    _check_fetch_caps(settings)
+
+
+@pytest.mark.redis
+def test_media_fetches_are_capped_overall_and_per_key_across_processes(loopback_allowed, settings, redis_url):
+    _check_fetch_caps(settings)
+    assert not redis.Redis.from_url(redis_url).zcard("wildcat:slots:media-fetch")  # every slot given back
