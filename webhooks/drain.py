@@ -174,7 +174,9 @@ def deliveries_record(sent: list[_Sent], stamped: dict[int, datetime | None]) ->
     unsent = [(item.delivery.pk, item.token) for item in sent if item.outcome is None]
     if unsent:
         claims_release(unsent)
-    sent = [item for item in sent if item.outcome is not None]
+    # Endpoint rows are stamped in id order: two drains recording at once then lock them in the same
+    # order and wait for each other instead of deadlocking.
+    sent = sorted((item for item in sent if item.outcome is not None), key=lambda item: item.delivery.endpoint_id)
     if not sent:
         return
     now = timezone.now()
