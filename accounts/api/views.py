@@ -101,7 +101,7 @@ class ConnectionDetailView(APIView):
     @extend_schema(
         summary="Change a connection's settings (presence)",
         request=s.ConnectionUpdateSerializer,
-        responses={200: s.ConnectionSerializer, 400: s.ErrorSerializer, **NOT_FOUND},
+        responses={200: s.ConnectionSerializer, 400: ErrorSerializer, **NOT_FOUND},
     )
     def patch(self, request: Request, connection_id: int) -> Response:
         connection = _connection(request, connection_id)

@@ -12,6 +12,7 @@ from apikeys.models import ApiKey
 from apikeys.selectors import apikey_revocation_cut
 from apikeys.services import apikey_revoke
 from messaging import services as messaging
+from messaging.inbound import message_receive
 from messaging.models import Message
 from tests.apikeys.factories import ApiKeyFactory
 from tests.messaging.conftest import SandboxPhone, make_connection
@@ -68,7 +69,7 @@ class Tenant:
 
     def traffic(self, tag: str) -> None:
         """What a live session produces: an inbound message, the outbox's sends and their receipts."""
-        messaging.message_receive(connection_id=self.connection.pk, message=_inbound(f"IN{tag}{self.connection.pk}"))
+        message_receive(connection_id=self.connection.pk, message=_inbound(f"IN{tag}{self.connection.pk}"))
         self.phone.process()
         self.phone.deliver_receipts()
 

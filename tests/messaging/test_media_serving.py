@@ -8,8 +8,8 @@ import pytest
 from django.urls import reverse
 
 from accounts.session_commands import connection_row_delete
+from messaging.inbound import message_receive
 from messaging.models import Media, Message
-from messaging.services import message_receive
 from tests.messaging.conftest import make_connection
 from wildcat.whatsapp import InboundMessage, MediaPayload, MessageType
 

@@ -13,6 +13,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 
 from accounts import services as connections
 from messaging import services as messaging
+from messaging.inbound import message_receive
 from messaging.models import Message
 from tests.apikeys.factories import ApiKeyFactory
 from tests.messaging.conftest import SandboxPhone, make_connection
@@ -95,7 +96,7 @@ def produce_outbound_events(phone: SandboxPhone) -> None:
 
 
 def produce_inbound_events(connection) -> None:
-    receive = messaging.message_receive
+    receive = message_receive
     original = receive(connection_id=connection.pk, message=_inbound(push_name="Ada"))
     receive(connection_id=connection.pk, message=_inbound(type=MessageType.IMAGE, media=MediaPayload(PNG, "image/png")))
     receive(connection_id=connection.pk, message=_inbound(from_me=True, text="from the phone"))
