@@ -47,6 +47,7 @@ __all__ = [
     "connection_touch",
     "connection_transition",
     "connection_update",
+    "connections_stop_for_key",
     "sandbox_call_create",
     "session_command_cancel",
     "session_command_claim",
@@ -340,6 +341,16 @@ def connection_stop(*, connection: WaConnection) -> WaConnection:
         connection_id = connection.pk
         transaction.on_commit(lambda: wake_connection(connection_id))
     return WaConnection.objects.get(pk=connection.pk)
+
+
+def connections_stop_for_key(*, api_key_id: int) -> list[int]:
+    """Stop every running connection of a key, keeping credentials; returns their ids."""
+    with transaction.atomic():
+        running = WaConnection.objects.filter(api_key_id=api_key_id, desired_state=WaConnection.DesiredState.RUNNING)
+        ids = list(running.order_by("pk").values_list("pk", flat=True))
+        for connection in WaConnection.objects.filter(pk__in=ids).order_by("pk"):
+            connection_stop(connection=connection)
+    return ids
 
 
 def connection_update(*, connection: WaConnection, presence: str) -> WaConnection:

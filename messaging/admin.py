@@ -11,6 +11,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from messaging.dead_letters import inbound_dead_letter_retry
+from messaging.media import media_file_response
 from messaging.models import InboundDeadLetter, Media, Message
 from wildcat.errors import MESSAGE_FAILURE_MEANINGS
 
@@ -131,12 +132,8 @@ class MediaAdmin(admin.ModelAdmin):
     def content_view(self, request: HttpRequest, media_id: int) -> FileResponse:
         if not self.has_view_permission(request):
             raise PermissionDenied
-        media = get_object_or_404(Media, pk=media_id)
-        response = FileResponse(media.file.open("rb"), content_type=media.mimetype)
-        # Served inside the admin only, never as active content.
-        response["Content-Security-Policy"] = "sandbox"
-        response["X-Content-Type-Options"] = "nosniff"
-        return response
+        # An attachment: the message page still shows images inline (an <img> ignores the disposition).
+        return media_file_response(get_object_or_404(Media, pk=media_id))
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

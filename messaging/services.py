@@ -272,6 +272,18 @@ def message_revoke(*, message: Message) -> Message:
     return message
 
 
+def messages_fail_queued(*, api_key_id: int, code: str, reason: str) -> int:
+    """Fail every message of a key still waiting to be sent; returns how many.
+
+    Messages already being sent are left to finish: WhatsApp may have them, and a send is never
+    reported failed when its outcome is unknown.
+    """
+    now = timezone.now()
+    return Message.objects.filter(api_key_id=api_key_id, status=Message.Status.QUEUED).update(
+        status=Message.Status.FAILED, error_code=code, error=reason, failed_at=now, updated_at=now
+    )
+
+
 def chat_mark_read(*, connection, chat_jid: str) -> int:
     """Send read receipts for the chat's unread inbound messages; returns how many were marked."""
     unread = list(
@@ -300,11 +312,30 @@ def chat_mark_read(*, connection, chat_jid: str) -> int:
     return len(unread)
 
 
+def _unsent_expire(cutoff) -> None:
+    """Messages never sent end failed, with their message.failed event, before retention deletes them."""
+    unsent = Message.objects.filter(created_at__lt=cutoff, status__in=[Message.Status.QUEUED, Message.Status.SENDING])
+    for message in unsent.select_related("media").iterator():
+        with transaction.atomic():
+            now = timezone.now()
+            updated = Message.objects.filter(pk=message.pk, status=message.status).update(
+                status=Message.Status.FAILED,
+                error_code=ErrorCode.RETENTION_EXPIRED,
+                error="Not sent within the retention period; deleted by retention.",
+                failed_at=now,
+                updated_at=now,
+            )
+            if updated:
+                message.refresh_from_db()
+                message_event_emit(message, EventType.MESSAGE_FAILED)
+
+
 def messages_prune(*, older_than_days: int, batch: int = 1000) -> int:
     """Delete messages older than the retention period, and media nothing refers to any more."""
     if older_than_days <= 0:
         return 0
     cutoff = timezone.now() - timedelta(days=older_than_days)
+    _unsent_expire(cutoff)
     deleted = 0
     while True:
         ids = list(Message.objects.filter(created_at__lt=cutoff).values_list("pk", flat=True)[:batch])

@@ -1,4 +1,4 @@
-"""Serializers of the connections API: what goes in, what comes out, and the error shape for the schema."""
+"""Serializers of the connections API: what goes in and what comes out."""
 
 from __future__ import annotations
 
@@ -15,16 +15,6 @@ from accounts.selectors import connection_current_qr, connection_not_starting_re
 from wildcat.errors import AppError
 from wildcat.phones import EXAMPLE, phone_e164
 from wildcat.whatsapp import MessageType
-
-
-class ErrorDetailSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    message = serializers.CharField()
-    details = serializers.JSONField()
-
-
-class ErrorSerializer(serializers.Serializer):
-    error = ErrorDetailSerializer()
 
 
 class AccountSerializer(serializers.Serializer):

@@ -21,6 +21,9 @@ EXAMPLES = int(os.environ.get("WILDCAT_TEST_FUZZ_EXAMPLES", "8"))
 def test_fuzz_the_api_schema(short_waits, settings, tmp_path):
     settings.MEDIA_ROOT = str(tmp_path / "media")
     settings.WILDCAT_API_RATE = "100000/min"
+    # The fuzzer sends wrong keys from one address on purpose; each must answer 401, not the 429 of
+    # the failed-authentication throttle (tested in tests/apikeys/test_authentication.py).
+    settings.WILDCAT_AUTH_FAILURE_RATE = "100000/min"
     settings.WILDCAT_SESSION_CALL_TIMEOUT = 5  # the hosted session below answers session calls
     world = build_world("fuzz", "4915100000009")
     real_ids = {
