@@ -15,7 +15,7 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from webhooks import selectors, services
-from webhooks.console import EndpointCreateForm, ReplaySinceForm
+from webhooks.admin_forms import EndpointCreateForm, ReplaySinceForm
 from webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
 from wildcat.one_time_secrets import one_time_secret_stash, one_time_secret_take
 
