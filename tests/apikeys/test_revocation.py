@@ -14,8 +14,9 @@ from apikeys.services import apikey_revoke
 from messaging import services as messaging
 from messaging.inbound import message_receive
 from messaging.models import Message
+from tests.accounts.factories import ConnectionFactory
 from tests.apikeys.factories import ApiKeyFactory
-from tests.messaging.conftest import SandboxPhone, make_connection
+from tests.messaging.conftest import SandboxPhone
 from tests.support.http_receiver import receiving
 from tests.webhooks.factories import EndpointFactory
 from webhooks import drain
@@ -53,7 +54,7 @@ class Tenant:
     def __init__(self, receiver_url: str, name: str) -> None:
         self.api_key = ApiKeyFactory()
         self.endpoint = EndpointFactory(api_key=self.api_key, url=f"{receiver_url}/{name}")
-        connection = make_connection(self.api_key, name=name, desired_state=WaConnection.DesiredState.RUNNING)
+        connection = ConnectionFactory(api_key=self.api_key, ready=True, running=True, name=name)
         self.phone = SandboxPhone(connection)
         assert SandboxCredential.objects.filter(connection=connection).exists(), "the scan stored credentials"
         self.connection = connection
@@ -109,7 +110,7 @@ def test_after_revocation_nothing_of_the_key_reaches_its_endpoints(settings):
 def test_the_admin_shows_what_a_revocation_cut(admin_client):
     api_key = ApiKeyFactory()
     endpoint = EndpointFactory(api_key=api_key)
-    connection = make_connection(api_key, desired_state=WaConnection.DesiredState.RUNNING)
+    connection = ConnectionFactory(api_key=api_key, ready=True, running=True)
     response = admin_client.post(reverse("admin:apikeys_apikey_revoke", args=[api_key.pk]), follow=True)
     text = response.content.decode()
     assert "was revoked: 1 webhook endpoint(s) disabled" in text

@@ -10,7 +10,7 @@ from django.urls import reverse
 from accounts.session_commands import connection_row_delete
 from messaging.inbound import message_receive
 from messaging.models import Media, Message
-from tests.messaging.conftest import make_connection
+from tests.accounts.factories import ConnectionFactory
 from wildcat.whatsapp import InboundMessage, MediaPayload, MessageType
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +30,7 @@ def _received_media(api_key, filename: str) -> int:
         timestamp=datetime.now(UTC),
         media=MediaPayload(PAGE, "text/html", filename),
     )
-    return message_receive(connection_id=make_connection(api_key).pk, message=message).media_id
+    return message_receive(connection_id=ConnectionFactory(api_key=api_key, ready=True).pk, message=message).media_id
 
 
 def _assert_served_as_a_download(response, filename: str) -> None:

@@ -15,10 +15,12 @@ from accounts import services as connections
 from messaging import services as messaging
 from messaging.inbound import message_receive
 from messaging.models import Message
+from messaging.outbox import outbox_process
+from tests.accounts.factories import ConnectionFactory
 from tests.apikeys.factories import ApiKeyFactory
-from tests.messaging.conftest import SandboxPhone, make_connection
 from tests.messaging.samples import PNG
-from tests.messaging.test_session_calls import CommandRunner
+from tests.support.inprocess_host import InProcessHost, lease_for_the_test, sandbox_link
+from tests.support.processes import wait_until
 from tests.webhooks.factories import EndpointFactory
 from webhooks.catalog import catalogue
 from webhooks.models import WebhookEvent
@@ -75,23 +77,29 @@ class RefusingNetwork:
         raise DriverError("invalid_recipient", "not on WhatsApp", permanent=True)
 
 
-def produce_outbound_events(phone: SandboxPhone) -> None:
-    connection = phone.connection
+def produce_outbound_events(connection) -> None:
+    """Sends, receipts, edit and revoke through the production session host; then a cancel and a refusal."""
+    sandbox_link(connection.pk)
+    lease_for_the_test(connection.pk)
     request = messaging.SendRequest(chat_jid=PEER_JID, type="text", text="to be edited")
-    sent_id = messaging.message_send(api_key_id=connection.api_key_id, connection_id=connection.pk, request=request)
-    image = messaging.SendRequest(chat_jid=PEER_JID, type="image", media_bytes=PNG, text="a picture")
-    messaging.message_send(api_key_id=connection.api_key_id, connection_id=connection.pk, request=image)
-    phone.process()  # message.sent
-    phone.deliver_receipts()  # message.delivered, message.read
-    text = Message.objects.get(pk=sent_id[0]["id"])
-    messaging.message_edit(message=text, text="edited")  # message.updated, change edited, by api
-    messaging.message_revoke(message=Message.objects.get(pk=text.pk))  # change revoked, by api
+    with InProcessHost(connection.pk) as host:
+        wait_until(lambda: host.ready(connection.pk), timeout=30, message="the hosted session is online")
+        sent = messaging.message_send(api_key_id=connection.api_key_id, connection_id=connection.pk, request=request)
+        image = messaging.SendRequest(chat_jid=PEER_JID, type="image", media_bytes=PNG, text="a picture")
+        messaging.message_send(api_key_id=connection.api_key_id, connection_id=connection.pk, request=image)
+        host.wake(connection.pk)
+        text_id = sent[0]["id"]
+        wait_until(  # message.sent, then the recipient's message.delivered and message.read
+            lambda: Message.objects.get(pk=text_id).status == "read", timeout=30, message="the text is read"
+        )
+        messaging.message_edit(message=Message.objects.get(pk=text_id), text="edited")  # change edited, by api
+        messaging.message_revoke(message=Message.objects.get(pk=text_id))  # change revoked, by api
+        assert not host.failures()
+    # No session runs now: a queued send is cancelled, and one the network refuses fails.
     queued = messaging.SendRequest(chat_jid=PEER_JID, type="text", text="cancel me")
     body, _ = messaging.message_send(api_key_id=connection.api_key_id, connection_id=connection.pk, request=queued)
     messaging.message_revoke(message=Message.objects.get(pk=body["id"]))  # message.failed (cancelled)
     messaging.message_send(api_key_id=connection.api_key_id, connection_id=connection.pk, request=request)
-    from messaging.outbox import outbox_process
-
     outbox_process(connection_id=connection.pk, port=RefusingNetwork())  # message.failed (refused)
 
 
@@ -118,11 +126,9 @@ def emitted(settings) -> list[WebhookEvent]:
     api_key = ApiKeyFactory()
     endpoint = EndpointFactory(api_key=api_key)
     produce_connection_events(api_key)
-    produce_inbound_events(make_connection(api_key))
+    produce_inbound_events(ConnectionFactory(api_key=api_key, ready=True))
     settings.WILDCAT_MAX_MEDIA_BYTES = 10 * 1024 * 1024
-    phone = SandboxPhone(make_connection(api_key, name="sender"))
-    with CommandRunner(phone):
-        produce_outbound_events(phone)
+    produce_outbound_events(ConnectionFactory(api_key=api_key, ready=True, name="sender"))
     endpoint_send_test(endpoint=endpoint)
     return list(WebhookEvent.objects.order_by("pk"))
 
