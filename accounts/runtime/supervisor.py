@@ -31,6 +31,8 @@ PING_SECONDS = 1.0
 CRASH_MEMORY_SECONDS = 300.0
 START_FAILURE_COOLDOWN = 10.0
 HOST_STARTUP_GRACE = 60.0
+# Waits before a session whose connect failed is started again in a fresh host (capped by a setting).
+CONNECT_RETRY_SECONDS = (5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 SPARE = ""  # driver kind of a warm spare host that has no sessions yet
 
 _current: Supervisor | None = None
@@ -121,6 +123,7 @@ class Supervisor:
         self.restart_due: dict[int, float] = {}
         self.crashes: dict[int, tuple[int, float]] = {}  # connection id -> (count, last crash time)
         self.cooldown: dict[int, float] = {}
+        self.connect_failures: dict[int, int] = {}  # connection id -> failed connects since it was last ready
         self.starting: set[int] = set()
         self._lock = threading.RLock()
         self._stopping = threading.Event()
@@ -248,6 +251,7 @@ class Supervisor:
             host_id = self.placements.pop(connection_id, None)
             self.kinds.pop(connection_id, None)
             self.restart_due.pop(connection_id, None)
+            self.connect_failures.pop(connection_id, None)
             host = self.hosts.get(host_id) if host_id is not None else None
             if host is not None:
                 host.sessions.discard(connection_id)
@@ -283,6 +287,9 @@ class Supervisor:
             if op == "pong" and message.get("seq") == host.ping_seq:
                 host.pong_latency = host.last_pong - host.ping_sent_at
                 host.reported = message.get("sessions") or {}
+                self._forget_failures(host.reported)
+        elif op == "retry":
+            self._retry_in_fresh_host(host, int(message["connection_id"]), reason=str(message.get("reason", "")))
         elif op == "start_failed":
             connection_id = int(message["connection_id"])
             with self._lock:
@@ -293,6 +300,33 @@ class Supervisor:
                 detail={"error": message.get("error", ""), "stage": "session_start", "node": self.node},
             )
             self.session_stop(connection_id, release=True, reason="start_failed")
+
+    def _retry_in_fresh_host(self, host: HostProcess, connection_id: int, *, reason: str) -> None:
+        """A session that must not reconnect in its process: retire that host, start the session anew later.
+
+        The retired host takes no more sessions and is closed once empty, so whatever the failed
+        connect left open (the neonize store's database pool) goes away with the process.
+        """
+        with self._lock:
+            host.sessions.discard(connection_id)
+            host.capacity = 0
+            if self.placements.get(connection_id) != host.host_id:
+                return  # stopped or moved meanwhile
+            delay = 0.0
+            if reason == "connect_error":
+                failures = self.connect_failures.get(connection_id, 0)
+                self.connect_failures[connection_id] = failures + 1
+                step = CONNECT_RETRY_SECONDS[min(failures, len(CONNECT_RETRY_SECONDS) - 1)]
+                delay = min(step, settings.WILDCAT_NEONIZE_CONNECT_RETRY_MAX_SECONDS)
+            self.placements[connection_id] = None
+            self.restart_due[connection_id] = time.monotonic() + delay
+        logger.info("session %s goes to a fresh host in %.1f s (%s)", connection_id, delay, reason)
+
+    def _forget_failures(self, reported: dict[str, Any]) -> None:
+        with self._lock:
+            for key, state in reported.items():
+                if state.get("ready"):
+                    self.connect_failures.pop(int(key), None)
 
     def _on_host_exit(self, host: HostProcess) -> None:
         """A host died (crash, kill, hang): write the crash on each session's timeline and restart them."""
@@ -382,7 +416,7 @@ class Supervisor:
         with self._lock:
             for connection_id, due in list(self.restart_due.items()):
                 if due <= now and self.placements.get(connection_id, 0) is None:
-                    logger.info("restarting session %s after a host crash", connection_id)
+                    logger.info("restarting session %s in a fresh host", connection_id)
                     self._place(connection_id)
 
     def _close_idle_hosts(self) -> None:

@@ -18,13 +18,19 @@ BASE_DIR = Path(__file__).resolve().parents[2]
 @pytest.mark.parametrize(
     ("url", "expected"),
     [
-        ("postgres://postgres@127.0.0.1:5432/wildcat", "postgres://postgres@127.0.0.1:5432/wildcat?sslmode=disable"),
-        ("postgresql://u:secret@db:5432/wc", "postgres://u:secret@db:5432/wc?sslmode=disable"),
-        ("postgres://u@db/wc?sslmode=require", "postgres://u@db/wc?sslmode=require"),
-        ("postgres://u@db/wc?connect_timeout=5", "postgres://u@db/wc?connect_timeout=5&sslmode=disable"),
+        (
+            "postgres://postgres@127.0.0.1:5432/wildcat",
+            "postgres://postgres@127.0.0.1:5432/wildcat?sslmode=disable&application_name=wildcat-session-3",
+        ),
+        ("postgresql://u:secret@db:5432/wc", "postgres://u:secret@db:5432/wc?sslmode=disable&application_name=wildcat-session-3"),
+        ("postgres://u@db/wc?sslmode=require", "postgres://u@db/wc?sslmode=require&application_name=wildcat-session-3"),
+        (
+            "postgres://u@db/wc?connect_timeout=5",
+            "postgres://u@db/wc?connect_timeout=5&sslmode=disable&application_name=wildcat-session-3",
+        ),
     ],
 )
-def test_postgres_store_url_gets_sslmode_disable_when_it_has_none(url, expected):
+def test_postgres_store_url_gets_sslmode_disable_and_the_session_application_name(url, expected):
     assert store.is_postgres_url(url)
     assert store.session_store_name(connection_id=3, database_url=url, data_dir=Path("/unused")) == expected
 
