@@ -22,7 +22,10 @@ BASE_DIR = Path(__file__).resolve().parents[2]
             "postgres://postgres@127.0.0.1:5432/wildcat",
             "postgres://postgres@127.0.0.1:5432/wildcat?sslmode=disable&application_name=wildcat-session-3",
         ),
-        ("postgresql://u:secret@db:5432/wc", "postgres://u:secret@db:5432/wc?sslmode=disable&application_name=wildcat-session-3"),
+        (
+            "postgresql://u:secret@db:5432/wc",
+            "postgres://u:secret@db:5432/wc?sslmode=disable&application_name=wildcat-session-3",
+        ),
         ("postgres://u@db/wc?sslmode=require", "postgres://u@db/wc?sslmode=require&application_name=wildcat-session-3"),
         (
             "postgres://u@db/wc?connect_timeout=5",
