@@ -15,6 +15,7 @@ from messaging.codes import EventType
 from messaging.media import media_store
 from messaging.models import STATUS_RANK, Message
 from messaging.payloads import message_payload
+from messaging.polls import poll_vote_apply
 from wildcat.whatsapp import InboundMessage, Receipt, ReceiptType
 
 
@@ -97,6 +98,8 @@ def message_receive(*, connection_id: int, message: InboundMessage) -> Message |
     api_key_id = connection_owner(connection_id)
     if api_key_id is None:
         return None
+    if message.votes_on_wa_message_id:
+        return poll_vote_apply(connection_id=connection_id, vote=message)
     if message.edits_wa_message_id or message.revokes_wa_message_id or message.reacts_to_wa_message_id:
         return _apply_change(connection_id, message)
     if Message.objects.filter(connection_id=connection_id, wa_message_id=message.wa_message_id).exists():

@@ -5,6 +5,8 @@ from __future__ import annotations
 import enum
 from typing import Any
 
+from wildcat.whatsapp import MessageType
+
 
 class EventType(enum.StrEnum):
     MESSAGE_RECEIVED = "message.received"
@@ -49,8 +51,12 @@ _MESSAGE = {
         "from_me": {"type": "boolean"},
         "chat_jid": {"type": "string"},
         "sender_jid": {"type": "string"},
-        "type": {"type": "string"},
+        "type": {
+            "enum": [t.value for t in MessageType],
+            "description": "unknown: a kind Wildcat does not read; content.message is its raw protobuf as JSON.",
+        },
         "text": {"type": "string"},
+        "content": {"type": "object", "description": "Type-specific fields; a poll keeps votes and tally here."},
         "media": _MEDIA,
         "status": {"enum": ["queued", "sending", "sent", "delivered", "read", "failed"]},
         "error": {"type": ["object", "null"]},
@@ -62,8 +68,14 @@ _MESSAGE_UPDATED = {
     **_MESSAGE,
     "properties": {
         **_MESSAGE["properties"],
-        "change": {"enum": ["edit", "revoke", "reaction"], "description": "What changed the message."},
+        "change": {"enum": ["edited", "revoked", "reaction", "poll_vote"], "description": "What changed the message."},
         "by": {"type": "string", "description": "The JID that made the change."},
+        "voter": {"type": "string", "description": "poll_vote: the JID that voted."},
+        "selected_options": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "poll_vote: the voter's whole selection now (empty: the vote was withdrawn).",
+        },
     },
 }
 _CONNECTION = {
@@ -102,7 +114,7 @@ DESCRIPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
     EventType.MESSAGE_DELIVERED: ("An outbound message reached the recipient's phone.", _MESSAGE),
     EventType.MESSAGE_READ: ("The recipient read an outbound message.", _MESSAGE),
     EventType.MESSAGE_FAILED: ("An outbound message failed for good.", _MESSAGE),
-    EventType.MESSAGE_UPDATED: ("A message was edited, revoked or reacted to.", _MESSAGE_UPDATED),
+    EventType.MESSAGE_UPDATED: ("A message was edited, revoked or reacted to, or a poll got a vote.", _MESSAGE_UPDATED),
     EventType.CONNECTION_QR: ("A new QR code is ready to scan.", _CONNECTION_QR),
     EventType.CONNECTION_AUTHENTICATED: ("The phone paired with the connection.", _CONNECTION),
     EventType.CONNECTION_READY: ("The session is connected and can send.", _CONNECTION),

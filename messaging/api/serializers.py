@@ -15,9 +15,9 @@ from messaging.media import MEDIA_TYPES
 from messaging.payloads import message_payload
 from messaging.recipients import InvalidRecipient, phone_to_digits, recipient_to_jid
 from messaging.services import SendRequest
-from wildcat.whatsapp import MessageType
+from wildcat.whatsapp import RECEIVE_ONLY_TYPES, MessageType
 
-SENDABLE = [t.value for t in MessageType if t != MessageType.UNKNOWN]
+SENDABLE = [t.value for t in MessageType if t not in RECEIVE_ONLY_TYPES]
 
 
 class StrictSerializer(serializers.Serializer):

@@ -43,6 +43,7 @@ from django.conf import settings
 
 from accounts.runtime.drivers import neonize_store as store
 from accounts.runtime.drivers.base import SessionDriver
+from accounts.runtime.drivers.neonize_content import is_poll_vote, poll_vote_translate
 from accounts.runtime.drivers.neonize_errors import driver_error
 from accounts.runtime.drivers.neonize_events import (
     CONNECTION_TRANSLATORS,
@@ -50,6 +51,7 @@ from accounts.runtime.drivers.neonize_events import (
     message_translate,
     receipt_translate,
     seconds_to_datetime,
+    sender_resolve,
 )
 from accounts.runtime.drivers.neonize_messages import (
     edit_build,
@@ -100,6 +102,7 @@ class NeonizeDriver(SessionDriver):
         self._last_keepalive = float("-inf")
         self._inbound: collections.deque[tuple[InboundMessage, tuple[Any, int, Any] | None]] = collections.deque()
         self._sent: collections.OrderedDict[str, SendResult] = collections.OrderedDict()
+        self._votes: collections.deque[Any] = collections.deque()  # poll votes: decrypted on the command thread
 
     # --- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -277,6 +280,9 @@ class NeonizeDriver(SessionDriver):
         return AccountInfo(whatsapp_id=self._own_jid, phone_number=phone)
 
     def _on_message(self, _client: Any, event: Any) -> None:
+        if is_poll_vote(event.Message):
+            self._votes.append(event)  # decrypting is a Go call: it waits for tick()
+            return
         inbound = message_translate(event)
         if inbound is None:
             return
@@ -300,6 +306,22 @@ class NeonizeDriver(SessionDriver):
         while self._inbound:
             inbound, media = self._inbound.popleft()
             self._deliver(inbound, media)
+        while self._votes:
+            self._vote_deliver(self._votes.popleft())
+
+    def _vote_deliver(self, event: Any) -> None:
+        """Decrypt a poll vote with the poll's secret (kept by whatsmeow) and report the voter's selection."""
+        if self.client is None:
+            logger.info("session %s: poll vote %s dropped, the session stopped", self.connection_id, event.Info.ID)
+            return
+        try:
+            vote = self.client.decrypt_poll_vote(event)
+        except Exception as exc:  # noqa: BLE001 - e.g. a vote on a poll whose secret this device never saw
+            logger.warning("session %s: poll vote %s not decrypted: %s", self.connection_id, event.Info.ID, exc)
+            return
+        chat, sender = sender_resolve(event.Info.MessageSource)
+        inbound = poll_vote_translate(event, vote, chat_jid=chat, sender_jid=sender)
+        self.emit(DriverEvent(type=DriverEventType.MESSAGE, message=inbound))
 
     def _deliver(self, inbound: InboundMessage, media: tuple[Any, int, Any] | None) -> None:
         if media is not None:

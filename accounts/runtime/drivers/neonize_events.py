@@ -39,6 +39,7 @@ from neonize import events as nev
 from neonize.proto import Neonize_pb2 as npb
 from neonize.proto.waE2E import WAWebProtobufsE2E_pb2 as e2e
 
+from accounts.runtime.drivers.neonize_content import CONTENT_READERS, unknown_content
 from accounts.runtime.drivers.neonize_messages import jid_string, jid_user_string
 from wildcat.whatsapp import (
     AccountInfo,
@@ -67,6 +68,7 @@ WRAPPERS = (
     "viewOnceMessageV2",
     "viewOnceMessageV2Extension",
     "documentWithCaptionMessage",
+    "associatedChildMessage",
 )
 _RECEIPT_TYPES = {
     npb.Receipt.DELIVERED: ReceiptType.DELIVERED,
@@ -242,7 +244,7 @@ def _content(message: e2e.Message) -> dict[str, Any] | None:
             return reader(message_field(message, field))
     if message.conversation:
         return {"type": MessageType.TEXT, "text": message.conversation}
-    return None
+    return unknown_content(message)
 
 
 def _quoted(part: Any) -> str:
@@ -335,4 +337,5 @@ _READERS = (
     ("pollCreationMessage", _poll),
     ("pollCreationMessageV2", _poll),
     ("pollCreationMessageV3", _poll),
+    *CONTENT_READERS,
 )
