@@ -87,6 +87,8 @@ def test_twenty_failed_connects_do_not_grow_the_store_connections(api_key, setti
     finally:
         supervisor.stop()
         close_old_connections()
+        # Retired hosts exit on their own once their stdin closes; the database must be free after the test.
+        processes.wait_until(lambda: not _host_pids(), timeout=30, message="every session host exited")
     # Every attempt opened the store (so the samples saw real connections) and at most two hosts
     # overlap (the retired one exiting, the fresh one connecting): one store connection each.
     assert max(samples) >= 1
