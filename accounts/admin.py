@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 from rest_framework.exceptions import APIException
 
 from accounts import console, selectors, services
-from accounts.models import SessionCommand, WaConnection, WorkerNode
+from accounts.models import SessionCommand, WaConnection
 from accounts.qr import qr_data_url
 from messaging.recipients import recipient_to_jid
 from messaging.services import SendRequest, message_send
@@ -354,15 +354,6 @@ class SessionCommandAdmin(admin.ModelAdmin):
     list_select_related = ["connection"]
     readonly_fields = ["connection", "kind", "payload", "status", "result", "error", "attempts", "created_at"]
     show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-
-@admin.register(WorkerNode)
-class WorkerNodeAdmin(admin.ModelAdmin):
-    list_display = ["name", "hostname", "pid", "queues", "session_count", "last_heartbeat"]
-    readonly_fields = ["name", "hostname", "pid", "queues", "session_count", "started_at", "last_heartbeat"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -10,11 +10,10 @@ class AccountsConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
+        from accounts.runtime import tasks  # noqa: F401 - registers the runtime's Celery tasks
         from accounts.runtime.supervisor import SessionSupervisorStep
-        from accounts.worker_heartbeat import WorkerHeartbeatStep
         from wildcat.celery import app, beat_schedule_add
 
-        app.steps["worker"].add(WorkerHeartbeatStep)
         app.steps["worker"].add(SessionSupervisorStep)
         # On the sessions queue, so a node running only a sessions worker still reconciles.
         beat_schedule_add(

@@ -18,7 +18,7 @@ from rest_framework.request import Request
 
 from apikeys import keys, records, usage
 from apikeys.models import ApiKey
-from apikeys.throttling import parse_rate
+from wildcat.rates import parse_rate
 from wildcat.redis_client import get_redis
 
 

@@ -9,6 +9,10 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 
 
+# Long runs that `python -m bench` skips unless named: the soak lasts about 20 minutes (`make soak`).
+LONG_RUNS = {"soak"}
+
+
 def available() -> list[str]:
     return sorted(path.parent.name for path in BENCH_DIR.glob("*/__main__.py"))
 
@@ -17,7 +21,7 @@ def main(argv: list[str]) -> int:
     if any(arg.startswith("-") for arg in argv):
         print(f"usage: python -m bench [NAME ...]   (available: {', '.join(available())})")
         return 0 if argv in (["-h"], ["--help"]) else 2
-    names = argv or available()
+    names = argv or [name for name in available() if name not in LONG_RUNS]
     unknown = sorted(set(names) - set(available()))
     if unknown:
         print(f"unknown benchmark(s): {', '.join(unknown)}; available: {', '.join(available())}")

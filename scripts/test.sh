@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite: lint, then every test on SQLite and again on PostgreSQL, with real Redis,
+# The whole test suite: ruff and the import layers, then every test on SQLite and again on PostgreSQL, with real Redis,
 # real Celery worker processes and headless Chromium. Extra arguments go to pytest.
 # Installs what is missing first (scripts/bootstrap.sh, scripts/services.sh). A pytest exit code
 # of 5 ("no tests collected") is a failure like any other: the suite always has tests.
@@ -17,6 +17,9 @@ mkdir -p "$WILDCAT_DATA_DIR"
 
 echo "== ruff"
 .venv/bin/ruff check .
+
+echo "== import layers (lint-imports, contracts in pyproject.toml)"
+.venv/bin/lint-imports --no-cache
 
 echo "== tests on SQLite"
 DATABASE_URL= .venv/bin/python -m pytest "$@"

@@ -5,7 +5,11 @@ from __future__ import annotations
 import os
 
 from celery import Celery
+from celery.signals import task_failure, task_prerun, task_retry, task_success
+from django.db import close_old_connections
 from kombu import Queue
+
+from wildcat import metrics
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "wildcat.settings")
 
@@ -57,14 +61,20 @@ def beat_schedule_add(name: str, task: str, seconds: float, queue: str = "defaul
     app.conf.beat_schedule[name] = {"task": task, "schedule": seconds, "options": {"queue": queue, "expires": seconds}}
 
 
-def _connect_task_metrics() -> None:
-    from celery.signals import task_failure, task_retry, task_success
+def close_broken_connections(**_: object) -> None:
+    """Before each task: drop this thread's database connection if it broke or outlived CONN_MAX_AGE.
 
-    from wildcat import metrics
+    With CELERY_DB_REUSE_MAX, Celery's Django fixup looks at connections only every 2,000 tasks, so a
+    connection broken by a database restart would fail every later task of its thread until then.
+    """
+    close_old_connections()
 
+
+def _connect_task_signals() -> None:
+    task_prerun.connect(close_broken_connections, weak=False)
     task_success.connect(lambda sender=None, **_: metrics.observe_task(sender.name, "success"), weak=False)
     task_failure.connect(lambda sender=None, **_: metrics.observe_task(sender.name, "failure"), weak=False)
     task_retry.connect(lambda sender=None, **_: metrics.observe_task(sender.name, "retry"), weak=False)
 
 
-_connect_task_metrics()
+_connect_task_signals()

@@ -9,6 +9,8 @@ from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 
+from wildcat.rates import parse_rate
+
 
 @register(Tags.security, deploy=False)
 def check_secret_key(app_configs, **kwargs) -> list:
@@ -42,8 +44,6 @@ def check_limits(app_configs, **kwargs) -> list:
                 Error(f"WILDCAT_WEBHOOK_ALLOWED_NETWORKS has an invalid CIDR: {network!r}.", id="wildcat.E004")
             )
     try:
-        from apikeys.throttling import parse_rate
-
         parse_rate(settings.WILDCAT_API_RATE)
     except ValueError as exc:
         problems.append(Error(f"WILDCAT_API_RATE is invalid: {exc}", id="wildcat.E005"))

@@ -11,6 +11,8 @@ from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
+from wildcat.models import WorkerNode
+
 
 def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
@@ -47,8 +49,6 @@ def _check_broker() -> str:
 
 
 def _check_workers() -> str:
-    from accounts.models import WorkerNode
-
     cutoff = timezone.now() - timedelta(seconds=settings.WILDCAT_WORKER_FRESH_SECONDS)
     alive = WorkerNode.objects.filter(last_heartbeat__gte=cutoff).count()
     if alive == 0:

@@ -1,4 +1,4 @@
-"""The audit log: who did what to keys, connections, webhooks and the admin, and when."""
+"""Plumbing models: the audit log (who did what, and when) and the worker nodes that report themselves alive."""
 
 from __future__ import annotations
 
@@ -44,3 +44,21 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.action} {self.target_type}:{self.target_id}"
+
+
+class WorkerNode(models.Model):
+    """A Celery worker process that reports itself alive; session workers also report their load."""
+
+    name = models.CharField(max_length=200, unique=True)
+    hostname = models.CharField(max_length=200)
+    pid = models.IntegerField()
+    queues = models.CharField(max_length=200, blank=True)
+    session_count = models.IntegerField(default=0)
+    started_at = models.DateTimeField(auto_now_add=True)
+    last_heartbeat = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "accounts",
     "messaging",
     "webhooks",
+    "console",
 ]
 
 MIDDLEWARE = [

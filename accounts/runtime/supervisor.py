@@ -22,8 +22,9 @@ from celery import bootsteps
 from django.conf import settings
 from django.db import close_old_connections
 
-from accounts.models import ConnectionEvent, WaConnection, WorkerNode
+from accounts.models import ConnectionEvent, WaConnection
 from accounts.runtime import leases
+from wildcat.models import WorkerNode
 
 logger = logging.getLogger(__name__)
 LOOP_SECONDS = 0.5

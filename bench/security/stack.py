@@ -113,9 +113,10 @@ class PrivatePostgres:
 
     simulated = False
 
-    def __init__(self, port: int = 5442) -> None:
+    def __init__(self, port: int = 5442, database: str = "wildcat_faults") -> None:
         self.port = port
-        self.url = f"postgres://postgres@127.0.0.1:{port}/wildcat_faults"
+        self.database = database
+        self.url = f"postgres://postgres@127.0.0.1:{port}/{database}"
 
     def ensure(self) -> None:
         listed = subprocess.run(["pg_lsclusters", "-h"], capture_output=True, text=True, check=True).stdout
@@ -126,8 +127,8 @@ class PrivatePostgres:
         import psycopg
 
         with psycopg.connect(self.url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as connection:
-            connection.execute("DROP DATABASE IF EXISTS wildcat_faults WITH (FORCE)")
-            connection.execute("CREATE DATABASE wildcat_faults")
+            connection.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
+            connection.execute(f'CREATE DATABASE "{self.database}"')
 
     def start(self) -> None:
         subprocess.run(["pg_ctlcluster", PG_VERSION, PG_CLUSTER, "start"], check=False, capture_output=True)
@@ -263,6 +264,13 @@ class App:
         self.supervised["worker"] = Supervised(worker, self.env, self.log_dir / "worker.log")
         self.supervised["beat"] = Supervised(beat, self.env, self.log_dir / "beat.log")
         self.children.extend(self.supervised.values())
+
+    def start_sessions_worker(self) -> None:
+        """A `sessions` worker (thread pool) that supervises session hosts, restarted whenever it exits."""
+        argv = [PYTHON, "-m", "celery", "-A", "wildcat", "worker", "-n", "sessions@%h", "-Q", "sessions",
+                "-P", "threads", "-c", "4", "--without-gossip", "--without-mingle", "-l", "WARNING"]  # fmt: skip
+        self.supervised["sessions"] = Supervised(argv, self.env, self.log_dir / "sessions.log")
+        self.children.append(self.supervised["sessions"])
 
     def restarts(self) -> dict[str, int]:
         return {name: process.restarts for name, process in self.supervised.items()}

@@ -94,5 +94,5 @@ def test_add_form_creates_through_the_service(admin_client, settings):
 
 def test_command_and_worker_lists_render(admin_client):
     RunningConnectionFactory()
-    for name in ["admin:accounts_sessioncommand_changelist", "admin:accounts_workernode_changelist"]:
+    for name in ["admin:accounts_sessioncommand_changelist", "admin:wildcat_workernode_changelist"]:
         assert admin_client.get(reverse(name)).status_code == 200

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from accounts.models import ConnectionEvent, SessionCommand, WaConnection, WorkerNode
+from accounts.models import ConnectionEvent, SessionCommand, WaConnection
 from accounts.services import connection_create, connection_start, connection_stop, session_command_create
 from tests.accounts.runtime_support import RUNTIME_ENV, host_pids, node_pid, sandbox_scan, start_sessions_worker
 from tests.support.processes import running, start_beat, wait_until
+from wildcat.models import WorkerNode
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -9,10 +9,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from accounts.models import ConnectionEvent, WaConnection, WorkerNode
+from accounts.models import ConnectionEvent, WaConnection
 from accounts.services import connection_create, connection_start
 from tests.accounts.runtime_support import RUNTIME_ENV, host_pids, sandbox_scan, start_sessions_worker
 from tests.support.processes import running, start_beat, wait_until
+from wildcat.models import WorkerNode
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -11,9 +11,9 @@ from rest_framework.test import APIClient
 
 from apikeys.models import ApiKey
 from apikeys.tasks import usage_flush_task
-from apikeys.throttling import parse_rate
 from tests.apikeys.factories import ApiKeyFactory
 from tests.support.processes import wait_until
+from wildcat.rates import parse_rate
 
 pytestmark = pytest.mark.django_db
 ME = "/api/v1/me"

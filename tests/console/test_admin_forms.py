@@ -9,15 +9,16 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts import services as connections
-from accounts.models import SessionCommand, WaConnection, WorkerNode
+from accounts.models import SessionCommand, WaConnection
 from apikeys.models import ApiKey
+from console.dashboard import dashboard_figures
 from messaging.models import Message
 from tests.accounts.factories import ConnectionFactory, RunningConnectionFactory
 from tests.apikeys.factories import ApiKeyFactory
 from tests.webhooks.factories import EndpointFactory
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.services import event_emit
-from wildcat.dashboard import dashboard_figures
+from wildcat.models import WorkerNode
 
 pytestmark = pytest.mark.django_db
 

@@ -19,7 +19,7 @@ def _closed_port() -> int:
 
 
 def _live_worker(seconds_ago: float = 0) -> None:
-    from accounts.models import WorkerNode
+    from wildcat.models import WorkerNode
 
     WorkerNode.objects.create(
         name="celery@test",

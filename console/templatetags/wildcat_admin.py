@@ -7,7 +7,7 @@ from datetime import datetime
 from django import template
 from django.utils import timezone
 
-from wildcat.dashboard import CHART_HOURS, dashboard_figures
+from console.dashboard import CHART_HOURS, dashboard_figures
 
 register = template.Library()
 

@@ -1,4 +1,4 @@
-"""The audit log in the admin: searchable and filterable, and read-only for everyone."""
+"""The console's own admin pages: the audit log and the live worker list, both read-only."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from django.contrib.auth import get_user_model
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest
 
-from wildcat.models import AuditEntry
+from apikeys.models import ApiKey
+from wildcat.models import AuditEntry, WorkerNode
 
 
 @admin.register(AuditEntry)
@@ -32,8 +33,6 @@ class AuditEntryAdmin(admin.ModelAdmin):
     list_per_page = 100
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[AuditEntry]:
-        from apikeys.models import ApiKey
-
         # Labels by subquery, not one lookup per row; ids stay visible when the key or user is gone.
         users = get_user_model().objects.filter(pk=OuterRef("actor_user_id"))
         keys = ApiKey.objects.filter(pk=OuterRef("actor_key_id"))
@@ -62,4 +61,13 @@ class AuditEntryAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: AuditEntry | None = None) -> bool:
+        return False
+
+
+@admin.register(WorkerNode)
+class WorkerNodeAdmin(admin.ModelAdmin):
+    list_display = ["name", "hostname", "pid", "queues", "session_count", "last_heartbeat"]
+    readonly_fields = ["name", "hostname", "pid", "queues", "session_count", "started_at", "last_heartbeat"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -11,13 +11,13 @@ from celery import bootsteps
 from django.db import close_old_connections
 from django.utils import timezone
 
+from wildcat.models import WorkerNode
+
 logger = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 10
 
 
 def worker_heartbeat(*, name: str, queues: str, session_count: int | None = None) -> None:
-    from accounts.models import WorkerNode
-
     defaults = {
         "hostname": socket.gethostname(),
         "pid": os.getpid(),

@@ -10,8 +10,10 @@ from django.db.models import Count, Q
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
-# This module reads across apps for the admin (floor 4); the apps' models are imported inside the
-# functions so that importing wildcat/ never pulls in the apps.
+from accounts.models import WaConnection
+from messaging.models import Message
+from webhooks.models import WebhookDelivery
+from wildcat.models import WorkerNode
 
 CHART_HOURS = 24
 
@@ -44,8 +46,6 @@ class Dashboard:
 
 
 def _connections(board: Dashboard) -> None:
-    from accounts.models import WaConnection
-
     counts = dict(WaConnection.objects.order_by().values_list("status").annotate(n=Count("id")))
     board.connections_by_status = [
         (value, label, counts.get(value, 0)) for value, label in WaConnection.Status.choices if counts.get(value)
@@ -54,8 +54,6 @@ def _connections(board: Dashboard) -> None:
 
 
 def _messages(board: Dashboard, now: datetime) -> None:
-    from messaging.models import Message
-
     first = (now - timedelta(hours=CHART_HOURS - 1)).replace(minute=0, second=0, microsecond=0)
     rows = (
         Message.objects.filter(created_at__gte=first)
@@ -83,8 +81,6 @@ def _messages(board: Dashboard, now: datetime) -> None:
 
 
 def _webhooks(board: Dashboard, now: datetime) -> None:
-    from webhooks.models import WebhookDelivery
-
     status = WebhookDelivery.Status
     recent = Q(created_at__gte=now - timedelta(hours=CHART_HOURS))
     figures = WebhookDelivery.objects.order_by().aggregate(
@@ -99,8 +95,6 @@ def _webhooks(board: Dashboard, now: datetime) -> None:
 
 
 def _workers(board: Dashboard, now: datetime) -> None:
-    from accounts.models import WorkerNode
-
     cutoff = now - timedelta(seconds=settings.WILDCAT_WORKER_FRESH_SECONDS)
     board.workers = list(WorkerNode.objects.filter(last_heartbeat__gte=cutoff).order_by("name"))
     board.sessions_hosted = sum(worker.session_count for worker in board.workers)

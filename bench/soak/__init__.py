@@ -1,0 +1,1 @@
+"""The soak: every fault at once, counted to the last message."""
