@@ -194,7 +194,7 @@ class SmokeRun:
             self.options.login_timeout,
             lambda: (row := self._row()).status == "ready" and row,
         )
-        return f"linked as {row.whatsapp_id} (+{row.phone_number}, platform {row.platform or '-'})"
+        return f"linked as {row.whatsapp_id} (+{row.phone_number.lstrip('+')}, platform {row.platform or '-'})"
 
     def step_text_sent(self) -> str:
         self.text_id = self._send(SendRequest(chat_jid=self.chat_jid, type="text", text=SMOKE_TEXT))
