@@ -86,7 +86,19 @@ CONNECTION_ACTIONS = {
 
 DETAIL_FIELDSETS = [
     ("Account", {"fields": ["api_key", "name", "driver", "phone_number", "whatsapp_id", "profile_name", "platform"]}),
-    ("Session", {"fields": ["lease_owner", "lease_expires_at", "last_seen", "last_activity_at", "disconnect_reason"]}),
+    (
+        "Session",
+        {
+            "fields": [
+                "lease_owner",
+                "lease_expires_at",
+                "last_seen",
+                "last_activity_at",
+                "disconnect_reason",
+                "retry_at",
+            ]
+        },
+    ),
     (
         "Times",
         {
@@ -143,6 +155,7 @@ class WaConnectionAdmin(admin.ModelAdmin):
         "last_activity_at",
         "lease_owner",
         "lease_expires_at",
+        "retry_at",
         "created_at",
         "updated_at",
     ]

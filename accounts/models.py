@@ -64,7 +64,9 @@ class WaConnection(models.Model):
     lease_expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
     lease_heartbeat_at = models.DateTimeField(null=True, blank=True)
     # A disconnected session that must wait (a temporary ban) is restarted by the watchdog at this time.
-    retry_at = models.DateTimeField(null=True, blank=True)
+    retry_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a disconnected session is restarted (the end of a temporary ban)."
+    )
     send_rate_per_minute = models.PositiveIntegerField(
         null=True, blank=True, help_text="Messages per minute for this connection; empty uses the default pacing."
     )

@@ -48,6 +48,7 @@ class ConnectionSerializer(serializers.ModelSerializer):
             "account",
             "error",
             "disconnect_reason",
+            "retry_at",
             "qr_available",
             "last_qr_at",
             "qr_expires_at",

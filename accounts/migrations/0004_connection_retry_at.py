@@ -13,6 +13,8 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='waconnection',
             name='retry_at',
-            field=models.DateTimeField(blank=True, null=True),
+            field=models.DateTimeField(
+                blank=True, null=True, help_text='When a disconnected session is restarted (the end of a temporary ban).'
+            ),
         ),
     ]
