@@ -16,8 +16,9 @@ Pure functions: no neonize calls, no I/O, so they are safe on neonize's event th
 | ``DisconnectedEv``         | DISCONNECTED, reason ``disconnected`` (whatsmeow reconnects by itself)      |
 | ``ClientOutdatedEv``       | DISCONNECTED, reason ``client_outdated`` (WhatsApp refuses this version)     |
 | ``StreamErrorEv``          | DISCONNECTED, reason ``stream_error``, detail ``code``                      |
-| ``MessageEv``              | MESSAGE with an ``InboundMessage``; protocol noise (key shares, history      |
-|                            | notifications, poll votes) is dropped                                      |
+| ``MessageEv``              | MESSAGE with an ``InboundMessage``; kinds not read become ``unknown``;       |
+|                            | protocol noise (key shares, history notifications) is dropped; poll votes   |
+|                            | are decrypted by the driver (``neonize_content``)                           |
 | ``ReceiptEv``              | RECEIPT for delivered, read and played; other receipt kinds are dropped    |
 | ``ChatPresenceEv``         | KEEPALIVE (traffic proves the socket is alive; typing is not stored)         |
 | ``PresenceEv``             | KEEPALIVE                                                                  |
