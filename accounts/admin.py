@@ -13,13 +13,13 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
-from rest_framework.exceptions import APIException
 
-from accounts import console, selectors, services
+from accounts import admin_forms, selectors, services
 from accounts.models import SessionCommand, WaConnection
 from accounts.qr import qr_data_url
 from messaging.recipients import recipient_to_jid
 from messaging.services import SendRequest, message_send
+from wildcat.errors import AppError
 
 Status = WaConnection.Status
 
@@ -246,10 +246,10 @@ class WaConnectionAdmin(admin.ModelAdmin):
             "qr_png": qr_data_url(qr) if qr else None,
             "qr_expires_at": connection.qr_expires_at.isoformat() if qr and connection.qr_expires_at else None,
             "pair_code": pair_code,
-            "actions": console.actions_available(connection),
+            "actions": admin_forms.actions_available(connection),
             "now": now.isoformat(),
-            "events": [console.timeline_entry(event, now=now) for event in timeline],
-            "fields": console.detail_values(connection, DETAIL_FIELDS),
+            "events": [admin_forms.timeline_entry(event, now=now) for event in timeline],
+            "fields": admin_forms.detail_values(connection, DETAIL_FIELDS),
         }
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
@@ -262,8 +262,11 @@ class WaConnectionAdmin(admin.ModelAdmin):
                 if not sandbox_only or connection.driver == WaConnection.Driver.SANDBOX
             ]
             live = self._live(connection)
-            extra_context.setdefault("pair_form", console.PairCodeForm())
-            extra_context.setdefault("send_form", console.TestMessageForm())
+            not_starting = selectors.connection_not_starting_reason(connection)
+            if not_starting and request.method == "GET":
+                messages.warning(request, not_starting)
+            extra_context.setdefault("pair_form", admin_forms.PairCodeForm())
+            extra_context.setdefault("send_form", admin_forms.TestMessageForm())
             extra_context.update(
                 READ_ONLY_PAGE,
                 connection=connection,
@@ -302,7 +305,7 @@ class WaConnectionAdmin(admin.ModelAdmin):
             raise Http404("Only sandbox connections have a sandbox phone.")
         try:
             outcome = run(connection)
-        except (APIException, ValidationError) as exc:
+        except AppError as exc:
             self.message_user(request, f"{label}: {_problem(exc)}", messages.ERROR)
         else:
             queued = isinstance(outcome, SessionCommand)
@@ -315,11 +318,11 @@ class WaConnectionAdmin(admin.ModelAdmin):
         if not self.has_change_permission(request):
             raise PermissionDenied
         connection = get_object_or_404(WaConnection, pk=object_id)
-        form = console.PairCodeForm(request.POST)
+        form = admin_forms.PairCodeForm(request.POST)
         if form.is_valid():
             try:
                 services.connection_request_pair_code(connection=connection, phone=form.cleaned_data["phone"])
-            except (APIException, ValidationError) as exc:
+            except AppError as exc:
                 form.add_error(None, _problem(exc))
         if not form.is_valid():
             return self._page_with_errors(request, connection, pair_form=form)
@@ -331,7 +334,7 @@ class WaConnectionAdmin(admin.ModelAdmin):
         if not self.has_change_permission(request):
             raise PermissionDenied
         connection = get_object_or_404(WaConnection, pk=object_id)
-        form = console.TestMessageForm(request.POST)
+        form = admin_forms.TestMessageForm(request.POST)
         body = None
         if form.is_valid():
             outgoing = SendRequest(
@@ -339,7 +342,7 @@ class WaConnectionAdmin(admin.ModelAdmin):
             )
             try:
                 body, _ = message_send(api_key_id=connection.api_key_id, connection_id=connection.pk, request=outgoing)
-            except (APIException, ValidationError) as exc:
+            except AppError as exc:
                 form.add_error(None, _problem(exc))
         if body is None:
             return self._page_with_errors(request, connection, send_form=form)
@@ -352,12 +355,9 @@ class WaConnectionAdmin(admin.ModelAdmin):
         return self._back(connection)
 
 
-def _problem(exc: Exception) -> str:
+def _problem(exc: AppError) -> str:
     """A service's refusal as one sentence for the operator."""
-    detail = getattr(exc, "detail", None)
-    if isinstance(detail, dict):
-        detail = detail.get("message") or "; ".join(str(v) for v in detail.values())
-    return str(detail or "; ".join(getattr(exc, "messages", [str(exc)])))
+    return exc.describe()
 
 
 @admin.register(SessionCommand)

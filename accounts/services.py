@@ -7,7 +7,6 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -24,8 +23,8 @@ from accounts.session_commands import (
     session_command_wait,
 )
 from accounts.states import LINKED_STATUSES, LIVE_STATUSES, STAMP_FIELDS, WEBHOOK_EVENTS, transition_allowed
-from wildcat.api.errors import Conflict, LimitExceeded
 from wildcat.audit import audit_record
+from wildcat.errors import AppError, ErrorCode, invalid_request
 from wildcat.wakeup import wake_connection
 from wildcat.whatsapp import AccountInfo
 
@@ -33,7 +32,6 @@ logger = logging.getLogger(__name__)
 Status = WaConnection.Status
 
 __all__ = [
-    "ConnectionStateConflict",
     "InvalidTransition",
     "connection_create",
     "connection_delete",
@@ -57,15 +55,9 @@ __all__ = [
 ]
 
 
-class ConnectionStateConflict(Conflict):
-    """An action that the connection's current state does not allow (409)."""
-
-    default_code = "invalid_state"
-
-
-class ConnectionNameTaken(Conflict):
-    default_code = "name_taken"
-    default_detail = "A connection with this name already exists for this API key."
+def _state_conflict(message: str) -> AppError:
+    """An action that the connection's current state does not allow (409 ``invalid_state``)."""
+    return AppError(ErrorCode.INVALID_STATE, message)
 
 
 class InvalidTransition(ValueError):
@@ -121,28 +113,28 @@ def connection_create(*, api_key_id: int, name: str, driver: str = WaConnection.
     """Create a stopped connection for a key; nothing runs until it is started."""
     name = (name or "").strip()
     limit = settings.WILDCAT_CONNECTION_NAME_MAX
-    errors: dict[str, str] = {}
+    errors: dict[str, list[str]] = {}
     if not name:
-        errors["name"] = "A name is required."
+        errors["name"] = ["A name is required."]
     elif len(name) > min(limit, 100):
-        errors["name"] = f"At most {min(limit, 100)} characters."
+        errors["name"] = [f"At most {min(limit, 100)} characters."]
     if driver not in WaConnection.Driver.values:
-        errors["driver"] = f"Unknown driver {driver!r}; use one of: {', '.join(WaConnection.Driver.values)}."
+        errors["driver"] = [f"Unknown driver {driver!r}; use one of: {', '.join(WaConnection.Driver.values)}."]
     if errors:
-        raise ValidationError(errors)
+        raise invalid_request(errors)
     try:
         with transaction.atomic():
             # Counting under a lock on the key's rows keeps two concurrent creates from both passing.
             existing = WaConnection.objects.select_for_update().filter(api_key_id=api_key_id)
             if len(existing.values_list("pk", flat=True)) >= settings.WILDCAT_MAX_CONNECTIONS_PER_KEY:
-                raise LimitExceeded(
-                    f"This API key already has {settings.WILDCAT_MAX_CONNECTIONS_PER_KEY} connections, the maximum."
-                )
+                most = settings.WILDCAT_MAX_CONNECTIONS_PER_KEY
+                raise AppError(ErrorCode.LIMIT_EXCEEDED, f"This API key already has {most} connections, the maximum.")
             connection = WaConnection.objects.create(api_key_id=api_key_id, name=name, driver=driver)
             _timeline(connection, ConnectionEvent.Kind.STATE, to_status=connection.status, detail={"created": True})
             _audit(connection, "connection.created", {"driver": driver})
     except IntegrityError as exc:
-        raise ConnectionNameTaken() from exc
+        message = "A connection with this name already exists for this API key."
+        raise AppError(ErrorCode.NAME_TAKEN, message) from exc
     return connection
 
 
@@ -327,7 +319,7 @@ def connection_start(*, connection: WaConnection) -> WaConnection:
     with transaction.atomic():
         connection = _locked(connection.pk)
         if connection.desired_state == WaConnection.DesiredState.RUNNING:
-            raise ConnectionStateConflict("The connection is already started.")
+            raise _state_conflict("The connection is already started.")
         connection.desired_state = WaConnection.DesiredState.RUNNING
         connection.connection_step = "starting"
         connection.error = ""
@@ -343,7 +335,7 @@ def connection_stop(*, connection: WaConnection) -> WaConnection:
     with transaction.atomic():
         connection = _locked(connection.pk)
         if connection.desired_state == WaConnection.DesiredState.STOPPED:
-            raise ConnectionStateConflict("The connection is already stopped.")
+            raise _state_conflict("The connection is already stopped.")
         connection.desired_state = WaConnection.DesiredState.STOPPED
         connection.save(update_fields=["desired_state", "updated_at"])
         _timeline(connection, ConnectionEvent.Kind.COMMAND, detail={"action": "stop"})
@@ -361,7 +353,7 @@ def connection_restart(*, connection: WaConnection) -> SessionCommand:
     with transaction.atomic():
         connection = _locked(connection.pk)
         if connection.desired_state != WaConnection.DesiredState.RUNNING:
-            raise ConnectionStateConflict("The connection is stopped; start it instead.")
+            raise _state_conflict("The connection is stopped; start it instead.")
         _timeline(connection, ConnectionEvent.Kind.RESTART, detail={"reason": "requested"})
         return session_command_create(
             connection=connection, kind=SessionCommand.Kind.RESTART, payload={"reason": "requested"}
@@ -379,7 +371,7 @@ def connection_logout(*, connection: WaConnection) -> SessionCommand | None:
     with transaction.atomic():
         connection = _locked(connection.pk)
         if connection.status not in LINKED_STATUSES:
-            raise ConnectionStateConflict(f"Nothing to log out: the connection is {connection.status}.")
+            raise _state_conflict(f"Nothing to log out: the connection is {connection.status}.")
         _audit(connection, "connection.logout")
         owned = has_live_owner(connection)
         if not owned and connection.driver == WaConnection.Driver.SANDBOX:
@@ -440,9 +432,9 @@ def connection_request_pair_code(*, connection: WaConnection, phone: str) -> Ses
     with transaction.atomic():
         connection = _locked(connection.pk)
         if connection.desired_state != WaConnection.DesiredState.RUNNING:
-            raise ConnectionStateConflict("Start the connection first; a pairing code needs a running session.")
+            raise _state_conflict("Start the connection first; a pairing code needs a running session.")
         if connection.status in (Status.AUTHENTICATED, Status.READY):
-            raise ConnectionStateConflict("The connection is already linked to a phone.")
+            raise _state_conflict("The connection is already linked to a phone.")
         kind = SessionCommand.Kind.PAIR_CODE
         return session_command_create(connection=connection, kind=kind, payload={"phone": phone})
 
@@ -466,7 +458,7 @@ def sandbox_call_create(*, connection: WaConnection, op: str, args: dict[str, An
         connection = _locked(connection.pk)
         if connection.desired_state != WaConnection.DesiredState.RUNNING or connection.status not in allowed:
             wanted = " or ".join(sorted(allowed))
-            raise ConnectionStateConflict(
+            raise _state_conflict(
                 f"The sandbox phone cannot do that now: the connection is {connection.status} "
                 f"({connection.desired_state}); it must be running and {wanted}."
             )

@@ -26,8 +26,9 @@ from accounts.services import (
     sandbox_call_create,
 )
 from messaging.models import Message
-from messaging.recipients import phone_to_digits, recipient_to_jid
+from messaging.recipients import recipient_to_jid
 from messaging.services import SendRequest, message_send
+from wildcat.phones import phone_digits
 
 POLL_SECONDS = 0.5
 SMOKE_TEXT = "Wildcat smoke test: please reply to this message with any text."
@@ -175,7 +176,7 @@ class SmokeRun:
             lambda: (row := self._row()).status == "pending" and row.last_qr and row,
         )
         if self.options.pair_code:
-            command = connection_request_pair_code(connection=pending, phone=phone_to_digits(self.options.phone))
+            command = connection_request_pair_code(connection=pending, phone=phone_digits(self.options.phone))
             code = self._command_result(command, self.options.step_timeout)["code"]
             self.say(f"       pairing code {code}: WhatsApp > Linked devices > Link with phone number instead")
             how = f"pairing code {code} issued"
@@ -184,7 +185,7 @@ class SmokeRun:
             self.say("       scan it: WhatsApp > Settings > Linked devices > Link a device")
             how = "QR code shown"
         if self.options.driver == WaConnection.Driver.SANDBOX:
-            phone = phone_to_digits(self.options.phone) if self.options.pair_code else ""
+            phone = phone_digits(self.options.phone) if self.options.pair_code else ""
             sandbox_call_create(connection=pending, op="scan", args={"phone": phone} if phone else {})
         return how
 
@@ -220,7 +221,7 @@ class SmokeRun:
 
     def step_reply(self) -> str:
         sender = recipient_to_jid(self.options.phone)
-        self.say(f"       now reply to the test message from +{phone_to_digits(self.options.phone)}")
+        self.say(f"       now reply to the test message from +{phone_digits(self.options.phone)}")
         if self.options.driver == WaConnection.Driver.SANDBOX:
             args = {"sender": sender, "text": SANDBOX_REPLY, "push_name": "Sandbox"}
             sandbox_call_create(connection=self._row(), op="inject_message", args=args)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from accounts.models import WaConnection
+from wildcat.event_types import EventType
 
 Status = WaConnection.Status
 
@@ -34,13 +35,13 @@ STAMP_FIELDS: dict[str, str] = {
     Status.LOGGED_OUT: "logged_out_at",
 }
 
-WEBHOOK_EVENTS: dict[str, str] = {
-    Status.PENDING: "connection.qr",
-    Status.AUTHENTICATED: "connection.authenticated",
-    Status.READY: "connection.ready",
-    Status.DISCONNECTED: "connection.disconnected",
-    Status.LOGGED_OUT: "connection.logged_out",
-    Status.AUTH_FAILED: "connection.auth_failed",
+WEBHOOK_EVENTS: dict[str, EventType] = {
+    Status.PENDING: EventType.CONNECTION_QR,
+    Status.AUTHENTICATED: EventType.CONNECTION_AUTHENTICATED,
+    Status.READY: EventType.CONNECTION_READY,
+    Status.DISCONNECTED: EventType.CONNECTION_DISCONNECTED,
+    Status.LOGGED_OUT: EventType.CONNECTION_LOGGED_OUT,
+    Status.AUTH_FAILED: EventType.CONNECTION_AUTH_FAILED,
 }
 
 # Statuses in which a phone may be linked, so logging out means something.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from apikeys.models import ApiKey
 from apikeys.services import apikey_create, apikey_revoke
+from wildcat.errors import AppError
 
 _REVEAL_SESSION_KEY = "apikeys:reveal"
 
@@ -70,10 +71,10 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict | None = None) -> HttpResponse:
         try:
             return super().add_view(request, form_url, extra_context)
-        except ValidationError as exc:
+        except AppError as exc:
             # The form found the label free, then another admin created it first: nothing was
             # saved (the add view's transaction rolled back); say so on a fresh add page.
-            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+            self.message_user(request, exc.describe(), messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
 
     def response_add(self, request: HttpRequest, obj: ApiKey, post_url_continue: str | None = None) -> HttpResponse:

@@ -5,7 +5,7 @@ from django.apps import AppConfig
 
 class ApikeysConfig(AppConfig):
     name = "apikeys"
-    verbose_name = "API keys"
+    verbose_name = "API access"
 
     def ready(self) -> None:
         from django.conf import settings

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apikeys import keys, records
 from apikeys.models import ApiKey
 from wildcat.audit import audit_record
+from wildcat.errors import invalid_request
 
 MAX_LABEL_LENGTH = ApiKey._meta.get_field("label").max_length
 
@@ -18,9 +18,9 @@ def apikey_create(*, label: str, created_by: AbstractBaseUser | None = None) -> 
     """Create a key and return it with its secret, which is never stored or shown again."""
     label = (label or "").strip()
     if not label:
-        raise ValidationError({"label": "A label is required."})
+        raise invalid_request({"label": ["A label is required."]})
     if len(label) > MAX_LABEL_LENGTH:
-        raise ValidationError({"label": f"At most {MAX_LABEL_LENGTH} characters."})
+        raise invalid_request({"label": [f"At most {MAX_LABEL_LENGTH} characters."]})
     secret = keys.generate_key()
     try:
         with transaction.atomic():
@@ -38,7 +38,7 @@ def apikey_create(*, label: str, created_by: AbstractBaseUser | None = None) -> 
                 detail={"label": label, "prefix": api_key.token_prefix},
             )
     except IntegrityError as exc:
-        raise ValidationError({"label": "An API key with this label already exists."}) from exc
+        raise invalid_request({"label": ["An API key with this label already exists."]}) from exc
     return api_key, secret
 
 

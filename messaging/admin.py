@@ -35,7 +35,7 @@ class MessageAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("connection", "api_key", "direction", "from_me", "type", "status", "wa_message_id")}),
         ("Chat", {"fields": ("chat_jid", "sender_jid", "push_name", "quoted", "quoted_wa_message_id")}),
-        ("Content", {"fields": ("text", "media_inline", "media", "content_summary", "content", "reactions")}),
+        ("Content", {"fields": ("text", "media_inline", "content_summary", "content", "reactions")}),
         ("Delivery", {"fields": ("attempts", "next_attempt_at", "error_code", "error", "idempotency_key")}),
         (
             "Times",

@@ -5,7 +5,7 @@ from django.apps import AppConfig
 
 class MessagingConfig(AppConfig):
     name = "messaging"
-    verbose_name = "Messages"
+    verbose_name = "Messaging"
 
     def ready(self) -> None:
         from django.conf import settings

@@ -11,11 +11,11 @@ from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from messaging.codes import EventType
 from messaging.media import media_store
 from messaging.models import STATUS_RANK, Message
 from messaging.payloads import message_payload
 from messaging.polls import poll_vote_apply
+from wildcat.event_types import EventType
 from wildcat.whatsapp import InboundMessage, Receipt, ReceiptType
 
 
@@ -74,7 +74,7 @@ def _apply_change(connection_id: int, message: InboundMessage) -> Message | None
                 reactions.pop(message.sender_jid, None)
             original.reactions, change = reactions, "reaction"
         original.save(update_fields=["text", "edited_at", "revoked_at", "reactions", "updated_at"])
-        emit(original, EventType.UPDATED, change=change, by=message.sender_jid)
+        emit(original, EventType.MESSAGE_UPDATED, change=change, by=message.sender_jid)
     return original
 
 
@@ -107,7 +107,7 @@ def message_receive(*, connection_id: int, message: InboundMessage) -> Message |
     try:
         with transaction.atomic():
             row = _store_inbound(api_key_id, connection_id, message)
-            emit(row, EventType.RECEIVED)
+            emit(row, EventType.MESSAGE_RECEIVED)
     except IntegrityError:
         return None  # a concurrent delivery of the same message won
     return row
@@ -165,7 +165,7 @@ def message_apply_receipt(*, connection_id: int, receipt: Receipt) -> int:
         if target == Message.Status.READ:
             changes["read_at"] = Coalesce(F("read_at"), Value(stamp))
         Message.objects.filter(pk__in=[r.pk for r in rows], status__in=lower).update(**changes)
-        event_type = EventType.DELIVERED if target == Message.Status.DELIVERED else EventType.READ
+        event_type = EventType.MESSAGE_DELIVERED if target == Message.Status.DELIVERED else EventType.MESSAGE_READ
         for row in rows:
             row.status = target
             row.delivered_at = row.delivered_at or stamp

@@ -11,8 +11,8 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from PIL import Image, UnidentifiedImageError
 
-from messaging.codes import ErrorCode, api_error
 from messaging.models import Media
+from wildcat.errors import AppError, ErrorCode
 from wildcat.whatsapp import MessageType
 
 MEDIA_TYPES = frozenset(
@@ -84,23 +84,20 @@ def _base(mimetype: str) -> str:
 def media_check(*, data: bytes, declared_mimetype: str, message_type: str) -> str:
     """Validate media bytes for a message type; returns the mimetype to store. Raises a 400 otherwise."""
     if not data:
-        raise api_error(400, ErrorCode.MEDIA_UNREADABLE, "The media is empty.")
+        raise AppError(ErrorCode.MEDIA_UNREADABLE, "The media is empty.")
     if len(data) > settings.WILDCAT_MAX_MEDIA_BYTES:
-        raise api_error(
-            413, ErrorCode.MEDIA_TOO_LARGE, f"The media is larger than {settings.WILDCAT_MAX_MEDIA_BYTES} bytes."
-        )
+        raise AppError(ErrorCode.MEDIA_TOO_LARGE, f"The media is larger than {settings.WILDCAT_MAX_MEDIA_BYTES} bytes.")
     declared = _base(declared_mimetype)
     sniffed = sniff_mimetype(data)
     allowed = _ALLOWED.get(MessageType(message_type))
     if allowed is not None:
         if sniffed not in allowed:
-            raise api_error(
-                400,
+            raise AppError(
                 ErrorCode.MEDIA_TYPE_MISMATCH,
                 f"The media is not a valid {message_type} (detected {sniffed or 'unknown data'}).",
             )
         if declared and declared != "application/octet-stream" and declared.split("/")[0] != sniffed.split("/")[0]:
-            raise api_error(400, ErrorCode.MEDIA_TYPE_MISMATCH, f"The media claims to be {declared} but is {sniffed}.")
+            raise AppError(ErrorCode.MEDIA_TYPE_MISMATCH, f"The media claims to be {declared} but is {sniffed}.")
         return sniffed
     return _document_mimetype(declared, sniffed)
 
@@ -110,8 +107,7 @@ def _document_mimetype(declared: str, sniffed: str | None) -> str:
     if declared in _SIGNED_DOCUMENTS or declared.startswith(_OFFICE_ZIP_PREFIX):
         expected = "application/zip" if declared.startswith(_OFFICE_ZIP_PREFIX) else declared
         if sniffed != expected:
-            raise api_error(
-                400,
+            raise AppError(
                 ErrorCode.MEDIA_TYPE_MISMATCH,
                 f"The media claims to be {declared} but is {sniffed or 'something else'}.",
             )
@@ -140,13 +136,13 @@ def media_fetch_url(url: str) -> tuple[bytes, str]:
             url, max_bytes=settings.WILDCAT_MAX_MEDIA_BYTES, timeout=settings.WILDCAT_MEDIA_FETCH_TIMEOUT
         )
     except outbound.UnsafeDestination as exc:
-        raise api_error(400, ErrorCode.MEDIA_URL_REFUSED, f"The media URL is not allowed: {exc.message}")
+        raise AppError(ErrorCode.MEDIA_URL_REFUSED, f"The media URL is not allowed: {exc.message}")
     except outbound.OutboundError as exc:
         if exc.code == "too_large":
-            raise api_error(
-                413, ErrorCode.MEDIA_TOO_LARGE, f"The media is larger than {settings.WILDCAT_MAX_MEDIA_BYTES} bytes."
+            raise AppError(
+                ErrorCode.MEDIA_TOO_LARGE, f"The media is larger than {settings.WILDCAT_MAX_MEDIA_BYTES} bytes."
             )
-        raise api_error(400, ErrorCode.MEDIA_FETCH_FAILED, f"The media URL could not be fetched: {exc.message}")
+        raise AppError(ErrorCode.MEDIA_FETCH_FAILED, f"The media URL could not be fetched: {exc.message}")
     return resource.content, resource.content_type
 
 

@@ -20,10 +20,11 @@ from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from messaging import pacing
-from messaging.codes import ErrorCode, EventType
 from messaging.media import media_read
 from messaging.models import Message
 from messaging.payloads import message_payload
+from wildcat.errors import ErrorCode
+from wildcat.event_types import EventType
 from wildcat.whatsapp import DriverError, MediaPayload, MessageType, OutboundMessage, SendResult, SessionPort
 
 logger = logging.getLogger(__name__)
@@ -182,9 +183,9 @@ def _record(outcome: _Outcome) -> None:
                 status=Message.Status.QUEUED, updated_at=now
             )
         for message, _result in outcome.sent:
-            _emit(event_emit, message, EventType.SENT)
+            _emit(event_emit, message, EventType.MESSAGE_SENT)
         for message in failed:
-            _emit(event_emit, message, EventType.FAILED)
+            _emit(event_emit, message, EventType.MESSAGE_FAILED)
 
 
 def _emit(event_emit, message: Message, event_type: EventType) -> None:

@@ -13,9 +13,9 @@ from typing import Any
 
 from django.db import transaction
 
-from messaging.codes import EventType
 from messaging.models import Message
 from messaging.payloads import message_payload
+from wildcat.event_types import EventType
 from wildcat.whatsapp import InboundMessage
 
 
@@ -56,5 +56,7 @@ def poll_vote_apply(*, connection_id: int, vote: InboundMessage) -> Message | No
         poll.save(update_fields=["content", "updated_at"])
         data = message_payload(poll)
         data.update(change="poll_vote", by=vote.sender_jid, voter=vote.sender_jid, selected_options=selected)
-        event_emit(api_key_id=poll.api_key_id, event_type=EventType.UPDATED, data=data, connection_id=connection_id)
+        event_emit(
+            api_key_id=poll.api_key_id, event_type=EventType.MESSAGE_UPDATED, data=data, connection_id=connection_id
+        )
     return poll

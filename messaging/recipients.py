@@ -5,32 +5,13 @@ from __future__ import annotations
 import functools
 import re
 
-import phonenumbers
+from wildcat.errors import AppError, ErrorCode
+from wildcat.phones import EXAMPLE, phone_digits
 
 USER_SERVER = "s.whatsapp.net"
 GROUP_SERVER = "g.us"
 _USER_JID = re.compile(r"^(\d{5,20})(?::\d{1,3})?@(s\.whatsapp\.net|c\.us|lid)$")
 _GROUP_JID = re.compile(r"^(\d{5,25}(?:-\d{5,15})?)@g\.us$")
-_PHONE_CHARS = re.compile(r"^\+?[\d\s().-]{5,32}$")
-
-
-class InvalidRecipient(ValueError):
-    """The recipient is neither a valid phone number nor a user or group JID."""
-
-
-def phone_to_digits(value: str) -> str:
-    """Validate an E.164 number (or bare digits with country code) and return its digits."""
-    raw = (value or "").strip()
-    if not _PHONE_CHARS.match(raw):
-        raise InvalidRecipient(f"{value!r} is not a phone number")
-    digits = re.sub(r"\D", "", raw)
-    try:
-        parsed = phonenumbers.parse("+" + digits, None)
-    except phonenumbers.NumberParseException as exc:
-        raise InvalidRecipient(f"{value!r} is not a phone number: {exc}") from exc
-    if not phonenumbers.is_valid_number(parsed):
-        raise InvalidRecipient(f"{value!r} is not a valid phone number")
-    return f"{parsed.country_code}{parsed.national_number}"
 
 
 @functools.lru_cache(maxsize=8192)
@@ -45,8 +26,12 @@ def recipient_to_jid(value: str) -> str:
         if user:
             server = "lid" if user.group(2) == "lid" else USER_SERVER
             return f"{user.group(1)}@{server}"
-        raise InvalidRecipient(f"{value!r} is not a WhatsApp user or group JID")
-    return f"{phone_to_digits(raw)}@{USER_SERVER}"
+        message = (
+            f"{value[:160]!r} is not a WhatsApp user or group JID: use a phone number ({EXAMPLE}), "
+            f"a user JID (4915112345678@s.whatsapp.net) or a group JID (…@g.us)."
+        )
+        raise AppError(ErrorCode.INVALID_RECIPIENT, message)
+    return f"{phone_digits(raw)}@{USER_SERVER}"
 
 
 def is_group_jid(jid: str) -> bool:

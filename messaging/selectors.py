@@ -5,22 +5,22 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db.models import Max, QuerySet
-from rest_framework.exceptions import NotFound
 
 from messaging.models import Media, Message
+from wildcat.errors import not_found
 
 
 def message_get(*, api_key_id: int, message_id: int) -> Message:
     message = Message.objects.select_related("media").filter(pk=message_id, api_key_id=api_key_id).first()
     if message is None:
-        raise NotFound()
+        raise not_found()
     return message
 
 
 def media_get(*, api_key_id: int, media_id: int) -> Media:
     media = Media.objects.filter(pk=media_id, api_key_id=api_key_id).first()
     if media is None:
-        raise NotFound()
+        raise not_found()
     return media
 
 

@@ -11,16 +11,16 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from rest_framework.exceptions import NotFound, ValidationError
 
 from messaging import session_calls
-from messaging.codes import ErrorCode, EventType, api_error
 from messaging.inbound import emit, message_apply_receipt, message_receive
 from messaging.media import MEDIA_TYPES, media_check, media_fetch_url, media_store
 from messaging.message_insert import message_insert
 from messaging.models import Media, Message
 from messaging.payloads import message_payload
 from wildcat import wakeup
+from wildcat.errors import AppError, ErrorCode, invalid_request, not_found
+from wildcat.event_types import EventType
 from wildcat.whatsapp import MessageType, generate_message_id
 
 __all__ = [
@@ -60,7 +60,7 @@ def connection_for_key(*, api_key_id: int, connection_id: int):
 
     connection = WaConnection.objects.filter(pk=connection_id, api_key_id=api_key_id).first()
     if connection is None:
-        raise NotFound()
+        raise not_found()
     return connection
 
 
@@ -94,10 +94,9 @@ def connection_check_sendable(connection) -> None:
     Ready, authenticated and disconnected connections queue. A connection that was never linked
     (no ``authenticated_at``) or is logged out / failed authentication answers 409.
     """
-    if connection.status in _REFUSED or connection.status not in _QUEUEABLE:
-        raise api_error(409, ErrorCode.CONNECTION_NOT_READY, f"The connection is {connection.status}; link it again.")
-    if connection.status in {"not_started", "pending"} and connection.authenticated_at is None:
-        raise api_error(409, ErrorCode.CONNECTION_NOT_READY, "The connection has never been linked to a phone.")
+    never_linked = connection.status in {"not_started", "pending"} and connection.authenticated_at is None
+    if connection.status in _REFUSED or connection.status not in _QUEUEABLE or never_linked:
+        raise session_calls.connection_not_ready_error(connection)
 
 
 def request_hash(parts: dict[str, Any], media_bytes: bytes | None) -> str:
@@ -119,8 +118,8 @@ def _replay(connection_id: int, idempotency_key: str, body_hash: str) -> dict[st
     if existing is None:
         return None
     if existing[0] != body_hash:
-        raise api_error(
-            409, ErrorCode.IDEMPOTENCY_CONFLICT, "This Idempotency-Key was already used with a different request."
+        raise AppError(
+            ErrorCode.IDEMPOTENCY_CONFLICT, "This Idempotency-Key was already used with a different request."
         )
     return existing[1]
 
@@ -133,7 +132,7 @@ def _resolve_reference(connection_id: int, reference: str, field_name: str) -> M
         found = queryset.filter(pk=int(reference)).first()
     found = found or queryset.filter(wa_message_id=reference).first()
     if found is None:
-        raise ValidationError({field_name: [f"No message {reference!r} on this connection."]})
+        raise invalid_request({field_name: [f"No message {reference!r} on this connection."]})
     return found
 
 
@@ -240,15 +239,15 @@ def _store(
 
 def _editable(message: Message, code: str, verb: str) -> None:
     if not message.from_me or message.revoked_at is not None:
-        raise api_error(409, code, f"Only your own messages that are not revoked can be {verb}.")
+        raise AppError(code, f"Only your own messages that are not revoked can be {verb}.")
     if message.status not in {Message.Status.SENT, Message.Status.DELIVERED, Message.Status.READ}:
-        raise api_error(409, code, f"The message is {message.status}; only sent messages can be {verb}.")
+        raise AppError(code, f"The message is {message.status}; only sent messages can be {verb}.")
 
 
 def message_edit(*, message: Message, text: str) -> Message:
     """Edit the text of a sent text message, through the session, and record it."""
     if message.type != MessageType.TEXT:
-        raise api_error(409, ErrorCode.NOT_EDITABLE, "Only text messages can be edited.")
+        raise AppError(ErrorCode.NOT_EDITABLE, "Only text messages can be edited.")
     _editable(message, ErrorCode.NOT_EDITABLE, "edited")
     session_calls.session_call(
         connection_id=message.connection_id,
@@ -258,7 +257,7 @@ def message_edit(*, message: Message, text: str) -> Message:
     with transaction.atomic():
         message.text, message.edited_at = text, timezone.now()
         message.save(update_fields=["text", "edited_at", "updated_at"])
-        emit(message, EventType.UPDATED, change="edited", by="api")
+        emit(message, EventType.MESSAGE_UPDATED, change="edited", by="api")
     return message
 
 
@@ -267,14 +266,14 @@ def message_revoke(*, message: Message) -> Message:
     with transaction.atomic():
         cancelled = Message.objects.filter(pk=message.pk, status=Message.Status.QUEUED).update(
             status=Message.Status.FAILED,
-            error_code="cancelled",
+            error_code=ErrorCode.CANCELLED,
             error="Revoked before it was sent.",
             failed_at=timezone.now(),
             updated_at=timezone.now(),
         )
         if cancelled:
             message.refresh_from_db()
-            emit(message, EventType.FAILED)
+            emit(message, EventType.MESSAGE_FAILED)
             return message
     message.refresh_from_db()
     _editable(message, ErrorCode.NOT_REVOCABLE, "revoked")
@@ -286,7 +285,7 @@ def message_revoke(*, message: Message) -> Message:
     with transaction.atomic():
         message.revoked_at = timezone.now()
         message.save(update_fields=["revoked_at", "updated_at"])
-        emit(message, EventType.UPDATED, change="revoked", by="api")
+        emit(message, EventType.MESSAGE_UPDATED, change="revoked", by="api")
     return message
 
 

@@ -11,14 +11,29 @@ from typing import Any
 
 from django.conf import settings
 
-from messaging.codes import ErrorCode, api_error
+from accounts.states import LINKED_STATUSES
+from wildcat.errors import AppError, ErrorCode
+
+
+def connection_not_ready_error(connection) -> AppError:
+    """The 409 for a connection that cannot do this now, saying what the next step is."""
+    status, base = connection.status, f"/api/v1/connections/{connection.pk}"
+    start = f"start it (POST {base}/start)"
+    link = f"scan its QR code (GET {base}/qr) or request a pairing code (POST {base}/pair-code)"
+    running = connection.desired_state == "running"
+    if status in LINKED_STATUSES and not running:
+        message = f"The connection is stopped: {start}; it resumes without a new scan."
+    elif status in LINKED_STATUSES:
+        message = f"The connection is {status}; it reconnects by itself: try again once its status is ready."
+    else:
+        what = "has never been linked to a phone" if connection.authenticated_at is None else f"is {status}"
+        message = f"The connection {what}: {link if running else f'{start}, then {link}'}."
+    return AppError(ErrorCode.CONNECTION_NOT_READY, message)
 
 
 def session_check_ready(connection) -> None:
     if connection.status != "ready":
-        raise api_error(
-            409, ErrorCode.CONNECTION_NOT_READY, f"The connection is {connection.status}; this needs a ready session."
-        )
+        raise connection_not_ready_error(connection)
 
 
 def _connection(connection_id: int):
@@ -43,7 +58,7 @@ def session_call(*, connection_id: int, op: str, args: dict[str, Any], timeout: 
         cancel = getattr(accounts_services, "session_command_cancel", None)
         if cancel is not None:
             cancel(command_id=command.pk)
-        raise api_error(504, ErrorCode.SESSION_TIMEOUT, f"The WhatsApp session did not answer within {wait:g} s.")
+        raise AppError(ErrorCode.SESSION_TIMEOUT, f"The WhatsApp session did not answer within {wait:g} s.")
     if finished.status == SessionCommand.Status.FAILED:
-        raise api_error(502, ErrorCode.SESSION_ERROR, f"WhatsApp refused the request: {finished.error}")
+        raise AppError(ErrorCode.SESSION_ERROR, f"WhatsApp refused the request: {finished.error}")
     return finished.result or {}

@@ -160,9 +160,11 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         else:
             delivery = services.endpoint_send_test(endpoint=endpoint)
             link = reverse("admin:webhooks_webhookdelivery_change", args=[delivery.pk])
-            self.message_user(
-                request, format_html('Test event sent: <a href="{}">delivery</a>.', link), messages.SUCCESS
+            notice = (
+                'Test event queued for {}. Follow it on <a href="{}">its delivery page</a>: the attempt and the '
+                "receiver's answer show there within seconds (and under Recent deliveries below)."
             )
+            self.message_user(request, format_html(notice, endpoint.url, link), messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:webhooks_webhookendpoint_change", args=[endpoint.pk]))
 
     def replay_since_view(self, request: HttpRequest, object_id: int) -> HttpResponse:

@@ -9,9 +9,9 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import WaConnection
-from webhooks.event_types import EventType
 from webhooks.models import WebhookEndpoint
 from wildcat import outbound
+from wildcat.event_types import EventType
 
 
 class EndpointCreateForm(forms.ModelForm):

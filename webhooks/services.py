@@ -15,11 +15,11 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from webhooks import emit_cache, signing
-from webhooks.event_types import ALL_TYPES, EventType
 from webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from wildcat import outbound
-from wildcat.api.errors import LimitExceeded
 from wildcat.audit import audit_record
+from wildcat.errors import AppError, ErrorCode, invalid_request
+from wildcat.event_types import ALL_TYPES, EventType
 
 logger = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ def drain_woken() -> None:
 def _event_types_clean(event_types: list[str]) -> list[str]:
     unknown = sorted(set(event_types) - ALL_TYPES)
     if unknown:
-        raise ValueError(f"unknown event types: {', '.join(unknown)}")
+        raise invalid_request({"event_types": [f"Unknown event types: {', '.join(unknown)}."]})
     return sorted(set(event_types))
 
 
@@ -185,7 +185,8 @@ def endpoint_create(
 
         ApiKey.objects.select_for_update().filter(pk=api_key_id).first()
         if WebhookEndpoint.objects.filter(api_key_id=api_key_id).count() >= settings.WILDCAT_MAX_WEBHOOKS_PER_KEY:
-            raise LimitExceeded(f"A key may have at most {settings.WILDCAT_MAX_WEBHOOKS_PER_KEY} webhook endpoints.")
+            most = settings.WILDCAT_MAX_WEBHOOKS_PER_KEY
+            raise AppError(ErrorCode.LIMIT_EXCEEDED, f"A key may have at most {most} webhook endpoints.")
         endpoint = WebhookEndpoint.objects.create(
             api_key_id=api_key_id,
             url=url,

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
 from wildcat.models import WorkerNode
+from wildcat.worker_heartbeat import HOW_TO_HOST_SESSIONS, session_hosts_alive
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -56,8 +57,20 @@ def _check_workers() -> str:
     return f"{alive} alive"
 
 
+def _check_session_hosts() -> dict:
+    """A warning, not a failure: the API still serves reads and queues sends while no worker hosts sessions."""
+    result = _timed(session_hosts_alive)
+    hosts = result.pop("detail", 0)
+    if result["status"] != "ok":
+        return result
+    if hosts:
+        return {**result, "detail": f"{hosts} can host sessions"}
+    return {**result, "status": "warn", "detail": f"no worker can host sessions; {HOW_TO_HOST_SESSIONS}"}
+
+
 @never_cache
 def readyz(request: HttpRequest) -> JsonResponse:
     checks = {"database": _timed(_check_database), "broker": _timed(_check_broker), "workers": _timed(_check_workers)}
-    ready = all(check["status"] == "ok" for check in checks.values())
+    checks["sessions"] = _check_session_hosts()
+    ready = all(check["status"] != "down" for check in checks.values())
     return JsonResponse({"status": "ready" if ready else "not_ready", "checks": checks}, status=200 if ready else 503)

@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "corsheaders",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc served from our own static files: the docs work offline
     "wildcat",
     "apikeys",
     "accounts",
@@ -124,6 +125,10 @@ else:
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("WILDCAT_TASK_SOFT_TIME_LIMIT", 300, minimum=1)
 CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 30
 CELERY_TASK_ALWAYS_EAGER = env_bool("WILDCAT_CELERY_EAGER", False)
+# Session hosts are supervised from a worker's main process, which only an in-process pool allows, so a
+# plain `celery -A wildcat worker` can host sessions. Celery lets a configured pool win over `-P prefork`
+# (the CLI default), so another pool is chosen here: WILDCAT_WORKER_POOL=prefork.
+CELERY_WORKER_POOL = env_str("WILDCAT_WORKER_POOL", "threads")
 
 # --- Auth, API ------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -251,6 +256,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Self-hosted WhatsApp HTTP gateway.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
@@ -258,7 +266,7 @@ SPECTACULAR_SETTINGS = {
         "ConnectionStatusEnum": "accounts.models.WaConnection.Status",
         "SessionCommandStatusEnum": "accounts.models.SessionCommand.Status",
         "MessageTypeEnum": "wildcat.whatsapp.MessageType",
-        "WebhookEventTypeEnum": "webhooks.event_types.EVENT_TYPE_VALUES",
+        "WebhookEventTypeEnum": "wildcat.event_types.EVENT_TYPE_VALUES",
         "WebhookDeliveryStatusEnum": "webhooks.models.WebhookDelivery.Status",
     },
 }
@@ -302,6 +310,7 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+FORMAT_MODULE_PATH = ["wildcat.formats"]  # times to the second in the console
 
 # --- Logging: JSON lines carrying the request id -----------------------------
 LOG_LEVEL = env_str("WILDCAT_LOG_LEVEL", "INFO")

@@ -6,8 +6,10 @@ import logging
 import os
 import socket
 import threading
+from datetime import timedelta
 
 from celery import bootsteps
+from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
@@ -15,6 +17,15 @@ from wildcat.models import WorkerNode
 
 logger = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 10
+SESSIONS_QUEUE = "sessions"
+HOW_TO_HOST_SESSIONS = "start one with: celery -A wildcat worker -Q sessions (its default pool, threads, can host them)"
+
+
+def session_hosts_alive() -> int:
+    """Live workers that consume the sessions queue; a worker that cannot host sessions never consumes it."""
+    cutoff = timezone.now() - timedelta(seconds=settings.WILDCAT_WORKER_FRESH_SECONDS)
+    queues = WorkerNode.objects.filter(last_heartbeat__gte=cutoff).values_list("queues", flat=True)
+    return sum(1 for names in queues if SESSIONS_QUEUE in names.split(","))
 
 
 def worker_heartbeat(*, name: str, queues: str, session_count: int | None = None) -> None:

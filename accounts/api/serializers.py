@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import phonenumbers
 from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import ConnectionEvent, SessionCommand, WaConnection
-from accounts.selectors import connection_current_qr
+from accounts.selectors import connection_current_qr, connection_not_starting_reason
+from wildcat.errors import AppError
+from wildcat.phones import EXAMPLE, phone_e164
 from wildcat.whatsapp import MessageType
 
 
@@ -35,6 +36,9 @@ class ConnectionSerializer(serializers.ModelSerializer):
     step = serializers.CharField(source="connection_step")
     account = serializers.SerializerMethodField()
     qr_available = serializers.SerializerMethodField()
+    not_starting_reason = serializers.SerializerMethodField(
+        help_text="Why a connection that should run cannot start (no worker can host sessions); empty otherwise."
+    )
 
     class Meta:
         model = WaConnection
@@ -50,6 +54,7 @@ class ConnectionSerializer(serializers.ModelSerializer):
             "disconnect_reason",
             "retry_at",
             "qr_available",
+            "not_starting_reason",
             "last_qr_at",
             "qr_expires_at",
             "pair_code",
@@ -72,6 +77,9 @@ class ConnectionSerializer(serializers.ModelSerializer):
 
     def get_qr_available(self, obj: WaConnection) -> bool:
         return connection_current_qr(obj) is not None
+
+    def get_not_starting_reason(self, obj: WaConnection) -> str:
+        return connection_not_starting_reason(obj, hosts_cache=self.context.setdefault("session_hosts_cache", {}))
 
 
 class ConnectionCreateSerializer(serializers.Serializer):
@@ -116,18 +124,13 @@ class CommandResultSerializer(serializers.Serializer):
 
 
 class PairCodeRequestSerializer(serializers.Serializer):
-    phone = serializers.RegexField(
-        r"^\+[1-9][0-9 ().-]{5,30}$", max_length=32, help_text="International format, e.g. +4915112345678."
-    )
+    phone = serializers.CharField(max_length=64, allow_blank=True, help_text=f"International format, e.g. {EXAMPLE}.")
 
     def validate_phone(self, value: str) -> str:
         try:
-            number = phonenumbers.parse(value, None)
-        except phonenumbers.NumberParseException:
-            raise serializers.ValidationError("Not a phone number; use the international format, e.g. +4915112345678.")
-        if not phonenumbers.is_valid_number(number):
-            raise serializers.ValidationError("Not a valid phone number.")
-        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+            return phone_e164(value)
+        except AppError as exc:
+            raise serializers.ValidationError(exc.message)
 
 
 class SandboxScanSerializer(serializers.Serializer):

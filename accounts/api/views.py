@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
@@ -18,9 +18,9 @@ from accounts.api import serializers as s
 from accounts.models import SessionCommand, WaConnection
 from accounts.qr import qr_data_url, qr_png
 from accounts.session_commands import session_command_wait
-from wildcat.api.errors import Conflict
 from wildcat.api.pagination import CreatedCursorPagination
 from wildcat.api.parsers import JsonObjectParser
+from wildcat.errors import AppError, ErrorCode, not_found
 
 # The connections API reads JSON objects only: a form cannot say null, and there are no uploads here.
 JSON_ONLY = [JsonObjectParser]
@@ -32,13 +32,9 @@ ERRORS = {400: s.ErrorSerializer, 404: s.ErrorSerializer, 409: s.ErrorSerializer
 NOT_FOUND = {404: s.ErrorSerializer, **COMMON}
 
 
-class NoQrCode(Conflict):
-    default_code = "no_qr"
-    default_detail = "There is no QR code to show: the connection is not waiting for a scan, or the code expired."
-
-
-class SessionCommandFailed(Conflict):
-    default_code = "session_error"
+def _no_qr_code() -> AppError:
+    message = "There is no QR code to show: the connection is not waiting for a scan, or the code expired."
+    return AppError(ErrorCode.NO_QR, message)
 
 
 def _connection(request: Request, connection_id: int) -> WaConnection:
@@ -49,13 +45,14 @@ def _command_response(command: SessionCommand) -> Response:
     """Wait a little for the session's answer: 200 with it, 409 if it failed, 202 if it is still on its way."""
     command = session_command_wait(command_id=command.pk, timeout=settings.WILDCAT_COMMAND_WAIT_SECONDS)
     if command is None:
-        raise Http404("The connection was deleted.")
+        raise not_found()  # deleted while the command ran
     body = {"command": s.SessionCommandSerializer(command).data, "result": None}
     if command.status == SessionCommand.Status.DONE:
         body["result"] = command.result
         return Response(body, status=status.HTTP_200_OK)
     if command.status == SessionCommand.Status.FAILED:
-        raise SessionCommandFailed(f"The session could not do it: {command.error}")
+        # The command was refused in the connection's current state: a conflict, as README documents.
+        raise AppError(ErrorCode.SESSION_ERROR, f"The session could not do it: {command.error}", http_status=409)
     return Response(body, status=status.HTTP_202_ACCEPTED)
 
 
@@ -135,7 +132,7 @@ class ConnectionQrView(APIView):
         connection = _connection(request, connection_id)
         qr = selectors.connection_current_qr(connection)
         if qr is None:
-            raise NoQrCode()
+            raise _no_qr_code()
         return Response({"qr": qr, "png": qr_data_url(qr), "expires_at": connection.qr_expires_at})
 
 
@@ -167,7 +164,7 @@ class ConnectionQrPngView(APIView):
         connection = _connection(request, connection_id)
         qr = selectors.connection_current_qr(connection)
         if qr is None:
-            raise NoQrCode()
+            raise _no_qr_code()
         response = HttpResponse(qr_png(qr), content_type="image/png")
         response["Cache-Control"] = "no-store"
         return response
@@ -300,7 +297,7 @@ class _SandboxView(APIView):
     def post(self, request: Request, connection_id: int) -> Response:
         connection = _connection(request, connection_id)
         if connection.driver != WaConnection.Driver.SANDBOX:
-            raise Http404("Only sandbox connections have a sandbox phone.")
+            raise not_found()  # only sandbox connections have a sandbox phone
         incoming = self.input_serializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         args = {k: v for k, v in incoming.validated_data.items() if v not in (None, "")}

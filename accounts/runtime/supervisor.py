@@ -25,6 +25,7 @@ from django.db import close_old_connections
 from accounts.models import ConnectionEvent, WaConnection
 from accounts.runtime import leases
 from wildcat.models import WorkerNode
+from wildcat.worker_heartbeat import SESSIONS_QUEUE
 
 logger = logging.getLogger(__name__)
 LOOP_SECONDS = 0.5
@@ -452,6 +453,12 @@ class Supervisor:
                 self._stopping.wait(2.0)
 
 
+def pool_can_host_sessions(pool_cls: type | str) -> bool:
+    """Only pools whose tasks run in the worker's own process (threads, solo) can reach its supervisor."""
+    module = pool_cls if isinstance(pool_cls, str) else pool_cls.__module__
+    return not any(name in module for name in ("prefork", "eventlet", "gevent"))
+
+
 class SessionSupervisorStep(bootsteps.StartStopStep):
     """Starts the supervisor in the worker's main process, only on workers that consume `sessions`."""
 
@@ -459,15 +466,16 @@ class SessionSupervisorStep(bootsteps.StartStopStep):
 
     def __init__(self, worker, **kwargs) -> None:
         self.supervisor: Supervisor | None = None
+        self.hosting = SESSIONS_QUEUE in worker.app.amqp.queues.consume_from
+        if self.hosting and not pool_can_host_sessions(worker.pool_cls):
+            # Tasks would run in forked children that cannot reach this supervisor (and neonize hangs
+            # there): leave the queue to workers that can host, instead of taking starts and dropping them.
+            worker.app.amqp.queues.deselect([SESSIONS_QUEUE])
+            self.hosting = False
+            logger.error("this worker's pool cannot host sessions (use -P threads): not consuming the sessions queue")
 
     def start(self, worker) -> None:
-        queues = {q.name for q in worker.app.amqp.queues.consume_from.values()}
-        if "sessions" not in queues:
-            return
-        pool = getattr(worker.pool_cls, "__module__", str(worker.pool_cls))
-        if "prefork" in pool:
-            # Tasks would run in forked children that cannot reach this supervisor (and neonize hangs there).
-            logger.error("the sessions queue needs a thread pool worker (-P threads); not hosting sessions here")
+        if not self.hosting:
             return
         self.supervisor = Supervisor(worker_name=worker.hostname)
         self.supervisor.start()

@@ -10,11 +10,12 @@ from typing import Any
 from django.conf import settings
 from rest_framework import serializers
 
-from messaging.codes import ErrorCode, api_error
 from messaging.media import MEDIA_TYPES
 from messaging.payloads import message_payload
-from messaging.recipients import InvalidRecipient, phone_to_digits, recipient_to_jid
+from messaging.recipients import recipient_to_jid
 from messaging.services import SendRequest
+from wildcat.errors import AppError, ErrorCode
+from wildcat.phones import phone_e164
 from wildcat.whatsapp import RECEIVE_ONLY_TYPES, MessageType
 
 SENDABLE = [t.value for t in MessageType if t not in RECEIVE_ONLY_TYPES]
@@ -51,9 +52,9 @@ class ContactSerializer(StrictSerializer):
 
     def validate_phone(self, value: str) -> str:
         try:
-            return "+" + phone_to_digits(value)
-        except InvalidRecipient as exc:
-            raise serializers.ValidationError(str(exc))
+            return phone_e164(value)
+        except AppError as exc:
+            raise serializers.ValidationError(exc.message)
 
 
 class PollSerializer(StrictSerializer):
@@ -96,8 +97,8 @@ class SendSerializer(StrictSerializer):
     def validate_to(self, value: str) -> str:
         try:
             return recipient_to_jid(value)
-        except InvalidRecipient as exc:
-            raise serializers.ValidationError(str(exc), code=ErrorCode.INVALID_RECIPIENT)
+        except AppError as exc:
+            raise serializers.ValidationError(exc.message, code=exc.code)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         kind = attrs["type"]
@@ -152,7 +153,7 @@ def fast_text_request(data: Any) -> SendRequest | None:
         return None
     try:
         return SendRequest(chat_jid=recipient_to_jid(to), type="text", text=text)
-    except InvalidRecipient:
+    except AppError:
         return None
 
 
@@ -174,9 +175,7 @@ def _decode_base64(value: str) -> bytes:
     if value.startswith("data:") and "," in value:
         value = value.split(",", 1)[1]
     if len(value) * 3 // 4 > settings.WILDCAT_MAX_MEDIA_BYTES + 3:
-        raise api_error(
-            413, ErrorCode.MEDIA_TOO_LARGE, f"The media is larger than {settings.WILDCAT_MAX_MEDIA_BYTES} bytes."
-        )
+        raise AppError(ErrorCode.MEDIA_TOO_LARGE, f"The media is larger than {settings.WILDCAT_MAX_MEDIA_BYTES} bytes.")
     try:
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
@@ -191,8 +190,8 @@ def _fill_media(request: SendRequest, data: dict[str, Any]) -> None:
     request.media_filename = media.get("filename") or data.get("filename") or ""
     if upload is not None:
         if upload.size > settings.WILDCAT_MAX_MEDIA_BYTES:
-            raise api_error(
-                413, ErrorCode.MEDIA_TOO_LARGE, f"The media is larger than {settings.WILDCAT_MAX_MEDIA_BYTES} bytes."
+            raise AppError(
+                ErrorCode.MEDIA_TOO_LARGE, f"The media is larger than {settings.WILDCAT_MAX_MEDIA_BYTES} bytes."
             )
         request.media_bytes = upload.read()
         request.media_mimetype = request.media_mimetype or upload.content_type or ""
@@ -243,8 +242,8 @@ class HistoryFilterSerializer(serializers.Serializer):
     def validate_chat(self, value: str) -> str:
         try:
             return recipient_to_jid(value)
-        except InvalidRecipient as exc:
-            raise serializers.ValidationError(str(exc))
+        except AppError as exc:
+            raise serializers.ValidationError(exc.message)
 
 
 class MediaInfoSerializer(serializers.Serializer):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.http import FileResponse, QueryDict
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import generics, serializers
+from rest_framework import generics
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -22,7 +22,9 @@ from messaging.api.serializers import (
     fast_text_request,
 )
 from messaging.payloads import message_payload
-from messaging.recipients import InvalidRecipient, phone_to_digits, recipient_to_jid
+from messaging.recipients import recipient_to_jid
+from wildcat.errors import AppError, invalid_request
+from wildcat.phones import phone_digits
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 MAX_IDEMPOTENCY_KEY = 255
@@ -33,9 +35,8 @@ PRESENCE_STATES = {"typing": "composing", "recording": "recording", "paused": "p
 def _idempotency_key(request: Request) -> str:
     key = (request.headers.get(IDEMPOTENCY_HEADER) or "").strip()
     if len(key) > MAX_IDEMPOTENCY_KEY or not key.isprintable():
-        raise serializers.ValidationError(
-            {IDEMPOTENCY_HEADER: [f"At most {MAX_IDEMPOTENCY_KEY} printable characters."]}
-        )
+        details = {IDEMPOTENCY_HEADER: [f"At most {MAX_IDEMPOTENCY_KEY} printable characters."]}
+        raise invalid_request(details)
     return key
 
 
@@ -49,8 +50,8 @@ def _body_parts(request: Request) -> dict:
 def _chat_jid(value: str) -> str:
     try:
         return recipient_to_jid(value)
-    except InvalidRecipient as exc:
-        raise serializers.ValidationError({"jid": [str(exc)]})
+    except AppError as exc:
+        raise invalid_request({"jid": [exc.message]})
 
 
 @extend_schema_view(get=extend_schema(parameters=[HistoryFilterSerializer], summary="Message history, newest first"))
@@ -181,8 +182,8 @@ class ContactsCheckView(APIView):
         results: list[dict] = []
         for number in serializer.validated_data["numbers"]:
             try:
-                valid.append(phone_to_digits(number))
-            except InvalidRecipient:
+                valid.append(phone_digits(number))
+            except AppError:
                 results.append({"number": number, "valid": False, "on_whatsapp": False, "jid": None})
         if valid:
             answer = session_calls.session_call(
@@ -210,7 +211,7 @@ class GroupDetailView(APIView):
         connection = services.connection_for_key(api_key_id=request.auth.pk, connection_id=connection_id)
         group = _chat_jid(jid)
         if not group.endswith("@g.us"):
-            raise serializers.ValidationError({"jid": ["Not a group JID (…@g.us)."]})
+            raise invalid_request({"jid": ["Not a group JID (…@g.us)."]})
         return Response(
             session_calls.session_call(connection_id=connection.pk, op="group_info", args={"group_jid": group})
         )

@@ -141,6 +141,23 @@ def test_pair_code_rejects_bad_phones(api_client, api_key, phone):
     assert not SessionCommand.objects.exists()
 
 
+@pytest.mark.parametrize("phone", ["4915112345678", "+49 (151) 123-45678"])
+def test_pair_code_takes_the_same_numbers_as_sends(api_client, api_key, phone):
+    connection = _mine(api_key, desired_state="running", status="pending")
+    response = api_client.post(f"{BASE}/{connection.pk}/pair-code", {"phone": phone}, format="json")
+    assert response.status_code == 202, response.content
+    assert SessionCommand.objects.get(connection=connection).payload == {"phone": "+4915112345678"}
+
+
+@pytest.mark.parametrize("phone", ["015112345678", "12345", ""])
+def test_a_bad_pairing_phone_is_told_the_format_with_an_example(api_client, api_key, phone):
+    connection = _mine(api_key, desired_state="running", status="pending")
+    response = api_client.post(f"{BASE}/{connection.pk}/pair-code", {"phone": phone}, format="json")
+    (problem,) = _error(response, 400)["details"]["phone"]
+    assert "international format" in problem and "e.g. +4915112345678" in problem, problem
+    assert "plus-sign" not in response.content.decode()
+
+
 def test_pair_code_state_and_queueing(api_client, api_key):
     connection = _mine(api_key)
     url = f"{BASE}/{connection.pk}/pair-code"

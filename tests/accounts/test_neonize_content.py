@@ -21,7 +21,7 @@ from messaging.models import Message
 from tests.accounts.test_neonize_events import ME, PEER, STAMP_MS, jid, message_event, roundtrip, source
 from tests.accounts.test_neonize_sends import FakeBinding
 from tests.webhooks.factories import EndpointFactory
-from webhooks.event_types import DESCRIPTIONS
+from webhooks.catalog import DESCRIPTIONS
 from webhooks.models import WebhookEvent
 from wildcat.whatsapp import DriverEventType, MessageType
 

@@ -13,6 +13,7 @@ from accounts import services
 from accounts.models import ConnectionEvent, SessionCommand, WaConnection
 from accounts.states import ALLOWED_TRANSITIONS
 from tests.accounts.factories import ConnectionFactory, RunningConnectionFactory, SessionCommandFactory
+from wildcat.errors import AppError, ErrorCode
 from wildcat.whatsapp import AccountInfo
 
 pytestmark = pytest.mark.django_db
@@ -80,12 +81,12 @@ def test_create_validates_and_records_a_timeline_row(api_key):
     connection = services.connection_create(api_key_id=api_key.pk, name="  shop  ", driver="neonize")
     assert connection.name == "shop" and connection.status == "not_started"
     assert connection.events.get().detail == {"created": True}
-    from django.core.exceptions import ValidationError
-
-    with pytest.raises(services.ConnectionNameTaken):
+    with pytest.raises(AppError) as taken:
         services.connection_create(api_key_id=api_key.pk, name="shop", driver="sandbox")
-    with pytest.raises(ValidationError):
+    assert taken.value.code == ErrorCode.NAME_TAKEN
+    with pytest.raises(AppError) as invalid:
         services.connection_create(api_key_id=api_key.pk, name="other", driver="carrier-pigeon")
+    assert invalid.value.code == ErrorCode.INVALID_REQUEST and "driver" in invalid.value.details
     assert WaConnection.objects.count() == 1
 
 

@@ -16,7 +16,11 @@ ME = "/api/v1/me"
 def _assert_401(response) -> None:
     assert response.status_code == 401, response.content
     assert response.json() == {
-        "error": {"code": "not_authenticated", "message": "A valid API key is required.", "details": {}}
+        "error": {
+            "code": "not_authenticated",
+            "message": "A valid API key is required: send the header Authorization: Bearer <key> or X-API-Key: <key>.",
+            "details": {},
+        }
     }
     assert response["WWW-Authenticate"].startswith("Bearer")
 

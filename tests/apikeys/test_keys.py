@@ -66,10 +66,12 @@ def test_only_digest_and_display_prefix_are_stored():
 
 @pytest.mark.django_db
 def test_duplicate_and_blank_labels_are_refused():
-    from django.core.exceptions import ValidationError
+    from wildcat.errors import AppError, ErrorCode
 
     apikey_create(label="twice")
-    with pytest.raises(ValidationError):
+    with pytest.raises(AppError) as duplicate:
         apikey_create(label="twice")
-    with pytest.raises(ValidationError):
+    assert duplicate.value.code == ErrorCode.INVALID_REQUEST and "label" in duplicate.value.details
+    with pytest.raises(AppError) as blank:
         apikey_create(label="   ")
+    assert blank.value.code == ErrorCode.INVALID_REQUEST and "label" in blank.value.details

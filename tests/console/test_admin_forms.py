@@ -198,6 +198,19 @@ def test_pairing_code_for_an_invalid_number_is_a_form_error(admin_client, phone)
     assert not SessionCommand.objects.filter(kind="pair_code").exists()
 
 
+def test_a_bad_number_in_the_admin_forms_is_told_the_format_with_an_example(admin_client):
+    connection = RunningConnectionFactory()
+    connections.connection_qr_issue(connection_id=connection.pk, qr="2@a,b,c,d", expires_in=60)
+    pair_url = reverse("admin:accounts_waconnection_pair", args=[connection.pk])
+    send_url = reverse("admin:accounts_waconnection_send", args=[connection.pk])
+    pair = admin_client.post(pair_url, {"phone": "0151 2345"})
+    send = admin_client.post(send_url, {"to": "12", "text": "x"})
+    for response in (pair, send):
+        page = response.content.decode()
+        assert response.status_code == 200 and "international format" in page and "e.g. +4915112345678" in page
+        assert "plus-sign" not in page
+
+
 def test_pairing_code_request_reaches_the_session_or_explains_why_not(admin_client):
     stopped = ConnectionFactory()
     url = reverse("admin:accounts_waconnection_pair", args=[stopped.pk])

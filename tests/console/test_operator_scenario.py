@@ -20,7 +20,14 @@ from accounts.models import WaConnection
 from apikeys.models import ApiKey
 from tests.accounts.runtime_support import RUNTIME_ENV
 from tests.support.http_receiver import Reply, receiving
-from tests.support.processes import CHILD_APPLICATION_NAME, PROJECT_ROOT, running, start_beat, start_worker, wait_until
+from tests.support.processes import (
+    PROJECT_ROOT,
+    running,
+    start_beat,
+    start_worker,
+    wait_for_child_sessions_to_end,
+    wait_until,
+)
 from tests.support.services import missing_service
 from webhooks.models import WebhookDelivery
 
@@ -110,23 +117,7 @@ def console_workers(redis_url, process_logs, settings):
     hooks = start_worker("console-hooks", "default,webhooks", process_logs, **WORKER_ENV)
     with running(sessions, hooks, start_beat(process_logs, **WORKER_ENV)):
         yield
-    _wait_for_other_sessions_to_end()
-
-
-def _wait_for_other_sessions_to_end() -> None:
-    """PostgreSQL ends a killed worker's backends a moment later; the test database is dropped only then."""
-    if db_connection.vendor != "postgresql":
-        return
-
-    def alone() -> bool:
-        with db_connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = %s",
-                [CHILD_APPLICATION_NAME],
-            )
-            return cursor.fetchone()[0] == 0
-
-    wait_until(alone, timeout=20, interval=0.2, message="the workers' database sessions to end")
+    wait_for_child_sessions_to_end()
 
 
 def step_log_in(page, shot, url: str) -> None:

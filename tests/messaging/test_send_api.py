@@ -201,6 +201,45 @@ def test_send_to_a_connection_that_cannot_become_ready_is_409(api_client, api_ke
     assert not Message.objects.exists()
 
 
+def _not_ready_message(api_client, connection) -> str:
+    response = send(api_client, connection, {"to": PEER, "text": "x"})
+    assert response.status_code == 409 and response.json()["error"]["code"] == "connection_not_ready"
+    return response.json()["error"]["message"]
+
+
+def test_connection_not_ready_says_the_next_step(api_client, api_key):
+    stopped = make_connection(api_key, status="not_started", authenticated_at=None, desired_state="stopped")
+    base = f"/api/v1/connections/{stopped.pk}"
+    message = _not_ready_message(api_client, stopped)
+    assert "never been linked" in message and f"start it (POST {base}/start), then" in message
+    assert f"GET {base}/qr" in message and f"POST {base}/pair-code" in message
+    started = make_connection(api_key, status="pending", authenticated_at=None, desired_state="running")
+    message = _not_ready_message(api_client, started)
+    assert "start it" not in message and f"/api/v1/connections/{started.pk}/qr" in message and "pair" in message
+    logged_out = make_connection(api_key, status="logged_out", desired_state="stopped")
+    message = _not_ready_message(api_client, logged_out)
+    assert "is logged_out" in message and "/start" in message and "/qr" in message
+    assert not Message.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"to": "12345", "text": "x"}, "to"),
+        ({"to": "0151 12345678", "text": "x"}, "to"),  # no plus: phonenumbers would say "after plus-sign"
+        ({"to": "+99912345678", "text": "x"}, "to"),
+        ({"to": PEER, "type": "contact", "contact": {"name": "Ada", "phone": "0151 2345"}}, "contact"),
+    ],
+)
+def test_a_bad_phone_number_is_told_the_format_with_an_example(api_client, connection, body, field):
+    response = send(api_client, connection, body)
+    assert response.status_code == 400, response.content
+    details = response.json()["error"]["details"][field]
+    problem = details["phone"][0] if field == "contact" else details[0]
+    assert "international format" in problem and "e.g. +4915112345678" in problem, problem
+    assert "plus-sign" not in response.content.decode() and "(0)" not in response.content.decode()
+
+
 def test_send_to_a_disconnected_connection_is_queued(api_client, api_key):
     connection = make_connection(api_key, status="disconnected")
     response = send(api_client, connection, {"to": PEER, "text": "later"})

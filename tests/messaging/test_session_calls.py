@@ -120,6 +120,22 @@ def test_session_calls_on_a_connection_that_is_not_ready_are_409(api_client, api
     assert response.status_code == 409 and response.json()["error"]["code"] == "connection_not_ready"
 
 
+@pytest.mark.parametrize(
+    ("fields", "next_step"),
+    [
+        ({"status": "disconnected", "desired_state": "running"}, "reconnects by itself"),
+        ({"status": "disconnected", "desired_state": "stopped"}, "/start); it resumes without a new scan"),
+        ({"status": "pending", "desired_state": "running", "authenticated_at": None}, "/qr) or request a pairing"),
+        ({"status": "logged_out", "desired_state": "stopped"}, "/start), then scan its QR code"),
+    ],
+)
+def test_a_session_call_that_is_not_ready_says_the_next_step(api_client, api_key, fields, next_step):
+    connection = make_connection(api_key, **fields)
+    response = api_client.get(f"/api/v1/connections/{connection.pk}/groups")
+    assert response.status_code == 409 and response.json()["error"]["code"] == "connection_not_ready"
+    assert next_step in response.json()["error"]["message"]
+
+
 def test_no_session_answering_in_time_is_504(api_client, connection, settings):
     settings.WILDCAT_SESSION_CALL_TIMEOUT = 0.3
     response = api_client.get(f"/api/v1/connections/{connection.pk}/groups")

@@ -82,7 +82,7 @@ def test_array_sizes(world, settings):
     assert "numbers" in _error(response, 400)["details"]
     poll = {"name": "lunch?", "options": [f"option {n}" for n in range(13)]}
     assert "poll" in _error(_send(world, {"to": PHONE, "type": "poll", "poll": poll}), 400)["details"]
-    from webhooks.event_types import ALL_TYPES
+    from wildcat.event_types import ALL_TYPES
 
     too_many = [*sorted(ALL_TYPES), "message.received"]
     body = {"url": "http://127.0.0.1:9/hook", "event_types": too_many}

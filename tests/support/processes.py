@@ -93,8 +93,10 @@ class ChildProcess:
 
 
 def start_worker(
-    name: str, queues: str, log_dir: Path, *, pool: str = "threads", concurrency: int = 4, **env: str
+    name: str, queues: str, log_dir: Path, *, pool: str | None = "threads", concurrency: int = 4, **env: str
 ) -> ChildProcess:
+    """A worker on `queues`; pool=None starts it the way an operator usually would, without -P."""
+    pool_options = ["-P", pool] if pool else []
     argv = [
         sys.executable,
         "-m",
@@ -106,8 +108,7 @@ def start_worker(
         f"{name}@%h",
         "-Q",
         queues,
-        "-P",
-        pool,
+        *pool_options,
         "-c",
         str(concurrency),
         "--without-gossip",
@@ -144,3 +145,19 @@ def running(*children: ChildProcess) -> Iterator[tuple[ChildProcess, ...]]:
     finally:
         for child in children:
             child.stop()
+
+
+def wait_for_child_sessions_to_end() -> None:
+    """PostgreSQL ends a stopped child's backends a moment later; the test database is dropped only then."""
+    if connection.vendor != "postgresql":
+        return
+
+    def alone() -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = %s",
+                [CHILD_APPLICATION_NAME],
+            )
+            return cursor.fetchone()[0] == 0
+
+    wait_until(alone, timeout=20, interval=0.2, message="the child processes' database sessions to end")

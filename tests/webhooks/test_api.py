@@ -10,9 +10,9 @@ from django.utils import timezone
 from tests.support.http_receiver import Reply, always, receiving
 from tests.webhooks.factories import ConnectionFactory
 from webhooks import delivery as engine
-from webhooks.event_types import ALL_TYPES
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.services import event_emit
+from wildcat.event_types import ALL_TYPES
 
 pytestmark = pytest.mark.django_db
 URL = "http://127.0.0.1:9/hook"

@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from wildcat.api.errors import Conflict, LimitExceeded, PayloadTooLarge
+from wildcat.errors import AppError, ErrorCode
 
 handler404 = "wildcat.views.not_found"
 handler500 = "wildcat.views.server_error"
@@ -43,11 +43,13 @@ class FailingView(APIView):
         if kind == "forbidden":
             raise PermissionDenied
         if kind == "conflict":
-            raise Conflict("That name is taken.")
+            raise AppError(ErrorCode.CONFLICT, "That name is taken.")
         if kind == "limit":
-            raise LimitExceeded("Too many connections for this key.")
+            raise AppError(ErrorCode.LIMIT_EXCEEDED, "Too many connections for this key.")
+        if kind == "app_error":
+            raise AppError(ErrorCode.NO_QR, "There is no QR code to show.", {"hint": "start it"})
         if kind == "too_large":
-            raise PayloadTooLarge()
+            raise AppError(ErrorCode.PAYLOAD_TOO_LARGE, "The request body is too large.")
         raise RuntimeError(LEAKY_SECRET)
 
 

@@ -116,3 +116,21 @@ def test_the_image_is_built_from_the_dockerfile(compose):
     assert compose["services"]["web"]["build"] == "."
     assert "requirements.txt" in dockerfile and "collectstatic" in dockerfile
     assert re.search(r"^FROM python:3\.11", dockerfile, re.MULTILINE)
+
+
+def test_the_image_installs_only_what_runs():
+    """Production carries no test tools: they live in requirements-dev.txt, which the image never installs."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    installs = re.findall(r"pip install[^\n]*", dockerfile)
+    assert installs == ["pip install -r requirements.txt"]
+    assert "requirements-dev" not in dockerfile
+    runtime = {
+        re.split(r"[=<>~\[ ]", line.strip(), maxsplit=1)[0].lower().replace("_", "-")
+        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    }
+    assert {"django", "celery", "gunicorn"} <= runtime
+    test_tools = {"pytest", "pytest-django", "pytest-timeout", "playwright", "schemathesis", "factory-boy", "ruff"}
+    assert runtime & test_tools == set()
+    dev = (ROOT / "requirements-dev.txt").read_text()
+    assert "-r requirements.txt" in dev and all(tool in dev.lower().replace("_", "-") for tool in test_tools)

@@ -36,12 +36,31 @@ def test_401_without_a_key():
     _error(APIClient().get("/api/v1/me"), 401, "not_authenticated")
 
 
+@pytest.mark.parametrize("headers", [{}, {"HTTP_AUTHORIZATION": "Bearer nope"}, {"HTTP_X_API_KEY": "nope"}])
+def test_401_names_the_headers_that_carry_a_key(headers):
+    error = _error(APIClient().get("/api/v1/me", **headers), 401, "not_authenticated")
+    assert "Authorization: Bearer <key>" in error["message"] and "X-API-Key" in error["message"]
+
+
 def test_403(api_client):
     _error(api_client.get("/api/v1/test/fail?kind=forbidden"), 403, "permission_denied")
 
 
 def test_404_for_an_unknown_api_route(api_client):
     _error(api_client.get("/api/v1/does-not-exist"), 404, "not_found")
+
+
+@pytest.mark.parametrize("path", ["/api/v1/me/", "/api/v1/connections/", "/api/v1/connections/7/messages/"])
+def test_a_trailing_slash_is_a_404_that_names_the_path_without_it(api_client, path):
+    for response in (api_client.get(path), api_client.post(path, {}, format="json")):
+        error = _error(response, 404, "not_found")
+        assert error["message"].endswith(f"use {path.rstrip('/')}"), error["message"]
+
+
+def test_a_slashed_path_that_does_not_exist_either_is_a_plain_404(api_client):
+    assert api_client.get("/api/v1/me").status_code == 200
+    error = _error(api_client.get("/api/v1/does-not-exist/"), 404, "not_found")
+    assert error["message"] == "Not found."
 
 
 def test_405(api_client):
@@ -52,6 +71,21 @@ def test_405(api_client):
 def test_409(api_client):
     error = _error(api_client.get("/api/v1/test/fail?kind=conflict"), 409, "conflict")
     assert error["message"] == "That name is taken."
+
+
+def test_an_app_error_leaves_with_its_code_status_message_and_details(api_client):
+    error = _error(api_client.get("/api/v1/test/fail?kind=app_error"), 409, "no_qr")
+    assert error == {"code": "no_qr", "message": "There is no QR code to show.", "details": {"hint": "start it"}}
+
+
+def test_every_error_code_has_a_status_and_only_failure_codes_default_to_500():
+    from wildcat.errors import HTTP_STATUS, MESSAGE_FAILURE_CODES, AppError, ErrorCode
+
+    unmapped = {code for code in ErrorCode if code not in HTTP_STATUS}
+    assert unmapped == MESSAGE_FAILURE_CODES and ErrorCode.TOO_MANY_ATTEMPTS in unmapped
+    assert AppError(ErrorCode.MEDIA_TOO_LARGE, "big").http_status == 413
+    assert AppError(ErrorCode.SESSION_ERROR, "refused").http_status == 502
+    assert AppError(ErrorCode.SESSION_ERROR, "refused", http_status=409).http_status == 409
 
 
 def test_limit_exceeded_is_a_400_with_its_own_code(api_client):
@@ -130,3 +164,35 @@ def test_a_real_endpoint_uses_the_object_parser():
 
 def test_open_endpoint_still_validates_the_body():
     _error(APIClient().post("/api/v1/test/open-echo", "[]", content_type="application/json"), 400, "malformed_body")
+
+
+# The modules that may touch DRF's or Django's exception types: the translator itself, and the places
+# where DRF's or Django's own protocol asks for them (authentication, body parsing, a paginator's
+# bad cursor, and admin forms' field errors).
+FRAMEWORK_ERROR_MODULES = {
+    "wildcat/api/errors.py",
+    "apikeys/authentication.py",
+    "wildcat/api/parsers.py",
+    "wildcat/api/pagination.py",
+    "accounts/admin.py",
+}
+
+
+def test_application_code_raises_only_app_error():
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    framework = re.compile(
+        r"from rest_framework(\.exceptions)? import .*\b(exceptions|NotFound|ValidationError|APIException)\b"
+        r"|from django\.core\.exceptions import .*\bValidationError\b|\bapi_error\("
+    )
+    offenders = []
+    for app in ("wildcat", "apikeys", "accounts", "messaging", "webhooks"):
+        for path in sorted((root / app).rglob("*.py")):
+            relative = path.relative_to(root).as_posix()
+            if "/migrations/" in relative or relative in FRAMEWORK_ERROR_MODULES:
+                continue
+            if framework.search(path.read_text()):
+                offenders.append(relative)
+    assert offenders == []

@@ -25,7 +25,7 @@ def _live_worker(seconds_ago: float = 0) -> None:
         name="celery@test",
         hostname="test",
         pid=1,
-        queues="default",
+        queues="default,sessions,webhooks",
         last_heartbeat=timezone.now() - timedelta(seconds=seconds_ago),
     )
 
@@ -47,6 +47,7 @@ def test_readyz_is_ready_with_database_redis_and_a_live_worker(redis_url):
         "database": "ok",
         "broker": "ok",
         "workers": "ok",
+        "sessions": "ok",
     }
     assert body["checks"]["broker"]["detail"] == "redis"
     assert body["checks"]["workers"]["detail"] == "1 alive"

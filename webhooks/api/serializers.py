@@ -7,9 +7,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import WaConnection
-from webhooks.event_types import EVENT_TYPE_VALUES
 from webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
 from wildcat import outbound
+from wildcat.event_types import EVENT_TYPE_VALUES
 
 EVENT_TYPE_CHOICES = EVENT_TYPE_VALUES
 MAX_URL_LENGTH = 2000

@@ -22,9 +22,9 @@ from webhooks.api.serializers import (
     ReplayedSerializer,
     ReplaySinceSerializer,
 )
-from webhooks.event_types import catalogue
+from webhooks.catalog import catalogue
 from webhooks.models import WebhookDelivery
-from wildcat.api.errors import Conflict
+from wildcat.errors import AppError, ErrorCode
 
 TAGS = ["webhooks"]
 
@@ -97,7 +97,7 @@ class RotateSecretView(APIView):
 
 def _enabled(endpoint) -> None:
     if not endpoint.enabled:
-        raise Conflict(f"The endpoint is disabled ({endpoint.disabled_reason}); enable it first.")
+        raise AppError(ErrorCode.CONFLICT, f"The endpoint is disabled ({endpoint.disabled_reason}); enable it first.")
 
 
 class TestEventView(APIView):
@@ -168,7 +168,9 @@ class DeliveryReplayView(APIView):
         delivery = selectors.delivery_get(api_key_id=request.auth.pk, delivery_id=pk)
         _enabled(delivery.endpoint)
         if delivery.status == WebhookDelivery.Status.SENDING:
-            raise Conflict("The delivery is being sent right now; replay it once this attempt ends.")
+            raise AppError(
+                ErrorCode.CONFLICT, "The delivery is being sent right now; replay it once this attempt ends."
+            )
         delivery = services.delivery_replay(delivery=delivery)
         return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 

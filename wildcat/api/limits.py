@@ -8,6 +8,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from wildcat.api.errors import error_response
+from wildcat.errors import AppError, ErrorCode
 
 
 def body_limit_for(request: HttpRequest) -> int:
@@ -29,8 +30,9 @@ class BodySizeLimitMiddleware:
             try:
                 length = int(raw_length)
             except ValueError:
-                return error_response(400, "Content-Length is not a number.")
+                return error_response(AppError(ErrorCode.INVALID_REQUEST, "Content-Length is not a number."))
             limit = body_limit_for(request)
             if length > limit:
-                return error_response(413, f"The request body is larger than {limit} bytes.", details={"limit": limit})
+                message = f"The request body is larger than {limit} bytes."
+                return error_response(AppError(ErrorCode.PAYLOAD_TOO_LARGE, message, {"limit": limit}))
         return self.get_response(request)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 
-from wildcat.api.errors import error_response, json_404, json_500
+from wildcat.api.errors import json_403, json_404, json_500
 
 logger = logging.getLogger("wildcat.api")
 
@@ -29,6 +29,6 @@ class ApiExceptionMiddleware:
         if isinstance(exception, Http404):
             return json_404(request, exception)
         if isinstance(exception, PermissionDenied):
-            return error_response(403, "You do not have permission to perform this action.")
+            return json_403(request)
         logger.error("unhandled error on %s", request.path, exc_info=exception)
         return json_500(request)

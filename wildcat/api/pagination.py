@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from django.conf import settings
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
+
+from wildcat.errors import invalid_request
 
 
 class CreatedCursorPagination(CursorPagination):
@@ -29,15 +31,15 @@ class CreatedCursorPagination(CursorPagination):
         except ValueError:
             size = 0
         if not 1 <= size <= self.max_page_size:
-            raise ValidationError({self.page_size_query_param: [f"A whole number from 1 to {self.max_page_size}."]})
+            raise invalid_request({self.page_size_query_param: [f"A whole number from 1 to {self.max_page_size}."]})
         return size
 
     def decode_cursor(self, request: Request):
         """A cursor that does not decode is the caller's mistake (400), not a missing page (404)."""
         try:
             return super().decode_cursor(request)
-        except NotFound:
-            raise ValidationError({self.cursor_query_param: ["Invalid cursor."]})
+        except NotFound:  # DRF's own answer to a bad cursor
+            raise invalid_request({self.cursor_query_param: ["Invalid cursor."]})
 
     def get_schema_operation_parameters(self, view) -> list[dict]:
         parameters = super().get_schema_operation_parameters(view)

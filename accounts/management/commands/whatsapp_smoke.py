@@ -13,7 +13,8 @@ from accounts.models import WaConnection
 from accounts.smoke import SmokeOptions, SmokeRun
 from apikeys.models import ApiKey
 from apikeys.services import apikey_create
-from messaging.recipients import InvalidRecipient, phone_to_digits
+from wildcat.errors import AppError
+from wildcat.phones import phone_digits
 
 SMOKE_KEY_LABEL = "whatsapp-smoke"
 
@@ -36,9 +37,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, **options: object) -> None:
         try:
-            phone_to_digits(str(options["phone"]))
-        except InvalidRecipient as exc:
-            raise CommandError(f"--phone: {exc}") from exc
+            phone_digits(str(options["phone"]))
+        except AppError as exc:
+            raise CommandError(f"--phone: {exc.message}") from exc
         smoke = SmokeOptions(
             phone=str(options["phone"]),
             driver=str(options["driver"]),
@@ -81,7 +82,7 @@ class Command(BaseCommand):
         engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
         return (
             f"whatsapp_smoke {timezone.now():%Y-%m-%dT%H:%M:%SZ} driver={smoke.driver} "
-            f"phone=+{phone_to_digits(smoke.phone)} "
+            f"phone=+{phone_digits(smoke.phone)} "
             f"login={'pair-code' if smoke.pair_code else 'qr'} neonize={neonize} python={platform.python_version()} "
             f"database={engine} redis={'yes' if settings.REDIS_URL else 'no'}"
         )

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from apikeys.services import apikey_create
+from wildcat.errors import AppError
 
 
 class Command(BaseCommand):
@@ -17,6 +17,6 @@ class Command(BaseCommand):
     def handle(self, *args: object, **options: object) -> None:
         try:
             _, secret = apikey_create(label=str(options["label"]))
-        except ValidationError as exc:
-            raise CommandError("; ".join(exc.messages)) from exc
+        except AppError as exc:
+            raise CommandError(exc.describe()) from exc
         self.stdout.write(secret)

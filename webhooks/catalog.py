@@ -1,31 +1,11 @@
-"""The webhook event types and the JSON schema of each one's ``data``."""
+"""The published catalogue of webhook events: what each type means and the JSON schema of its ``data``."""
 
 from __future__ import annotations
 
-import enum
 from typing import Any
 
+from wildcat.event_types import EventType
 from wildcat.whatsapp import MessageType
-
-
-class EventType(enum.StrEnum):
-    MESSAGE_RECEIVED = "message.received"
-    MESSAGE_SENT = "message.sent"
-    MESSAGE_DELIVERED = "message.delivered"
-    MESSAGE_READ = "message.read"
-    MESSAGE_FAILED = "message.failed"
-    MESSAGE_UPDATED = "message.updated"
-    CONNECTION_QR = "connection.qr"
-    CONNECTION_AUTHENTICATED = "connection.authenticated"
-    CONNECTION_READY = "connection.ready"
-    CONNECTION_DISCONNECTED = "connection.disconnected"
-    CONNECTION_LOGGED_OUT = "connection.logged_out"
-    CONNECTION_AUTH_FAILED = "connection.auth_failed"
-    WEBHOOK_TEST = "webhook.test"
-
-
-EVENT_TYPE_VALUES: list[str] = [member.value for member in EventType]
-ALL_TYPES: frozenset[str] = frozenset(EVENT_TYPE_VALUES)
 
 _NULLABLE_STRING = {"type": ["string", "null"]}
 _MEDIA = {

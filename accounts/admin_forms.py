@@ -1,10 +1,9 @@
-"""The connection page of the operator console: which actions apply now, timeline entries, and its two forms."""
+"""The admin's connection page: which actions apply now, its timeline entries and detail values, and its two forms."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import phonenumbers
 from django import forms
 from django.conf import settings
 from django.db import models
@@ -13,6 +12,8 @@ from django.utils.timesince import timesince
 
 from accounts.models import ConnectionEvent, WaConnection
 from accounts.states import LINKED_STATUSES
+from wildcat.errors import AppError
+from wildcat.phones import EXAMPLE, phone_e164
 
 Status = WaConnection.Status
 RUNNING = WaConnection.DesiredState.RUNNING
@@ -129,27 +130,22 @@ def detail_values(connection: WaConnection, names: list[str]) -> dict[str, str]:
 
 
 def e164_or_error(value: str) -> str:
-    """A phone number in international format, normalised to E.164, or a ValidationError for the form."""
+    """A phone number normalised to E.164, or the parser's explanation as a form error."""
     try:
-        number = phonenumbers.parse(value.strip(), None)
-    except phonenumbers.NumberParseException:
-        raise forms.ValidationError("Not a phone number: use the international format, e.g. +4915112345678.")
-    if not phonenumbers.is_valid_number(number):
-        raise forms.ValidationError("Not a valid phone number for its country.")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        return phone_e164(value)
+    except AppError as exc:
+        raise forms.ValidationError(exc.message)
 
 
 class PairCodeForm(forms.Form):
-    phone = forms.CharField(
-        max_length=32, label="Phone number", widget=forms.TextInput(attrs={"placeholder": "+4915112345678"})
-    )
+    phone = forms.CharField(max_length=32, label="Phone number", widget=forms.TextInput(attrs={"placeholder": EXAMPLE}))
 
     def clean_phone(self) -> str:
         return e164_or_error(self.cleaned_data["phone"])
 
 
 class TestMessageForm(forms.Form):
-    to = forms.CharField(max_length=32, label="To", widget=forms.TextInput(attrs={"placeholder": "+4915112345678"}))
+    to = forms.CharField(max_length=32, label="To", widget=forms.TextInput(attrs={"placeholder": EXAMPLE}))
     text = forms.CharField(
         label="Text", widget=forms.Textarea(attrs={"rows": 2, "placeholder": "Hello from Wildcat"}), strip=True
     )
