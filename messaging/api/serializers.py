@@ -276,7 +276,15 @@ class MessageSerializer(serializers.Serializer):
     push_name = serializers.CharField(allow_blank=True)
     type = serializers.ChoiceField(choices=[(t.value, t.name) for t in MessageType])  # MessageTypeEnum
     text = serializers.CharField(allow_blank=True)
-    content = serializers.JSONField()
+    content = serializers.JSONField(
+        help_text=(
+            "Type-specific fields. poll: name, options, selectable_count, and as votes arrive votes "
+            "{voter_jid: {options, at}} and tally {option: count}. live_location: latitude, longitude, "
+            "accuracy_meters, speed_mps, heading_degrees, sequence_number. contacts: contacts [{name, phone, "
+            "vcard}]. group_invite: group_jid, group_name, invite_code, expires_at. unknown: fields (the "
+            "WhatsApp field names) and message (the raw protobuf as JSON)."
+        )
+    )
     media = MediaInfoSerializer(allow_null=True)
     reply_to = serializers.IntegerField(allow_null=True, help_text="Wildcat id of the quoted message.")
     quoted_wa_message_id = serializers.CharField(allow_blank=True)

@@ -63,6 +63,7 @@ def _store_backends(connection_id: int) -> int:
         return cursor.fetchone()[0]
 
 
+@pytest.mark.timeout(600)  # twenty host processes start one after another on a shared machine
 @pytest.mark.django_db(transaction=True)
 def test_twenty_failed_connects_do_not_grow_the_store_connections(api_key, settings, monkeypatch, tmp_path):
     settings.WILDCAT_SPARE_HOSTS = 1  # a warm host takes each retry, so twenty take seconds, not minutes
