@@ -257,6 +257,8 @@ class Supervisor:
             host = self.hosts.get(host_id) if host_id is not None else None
             if host is not None:
                 host.sessions.discard(connection_id)
+                if host.driver_kind == WaConnection.Driver.NEONIZE:
+                    host.capacity = 0  # a neonize host connects once: what its connect opened dies with it
                 host.send({"op": "stop", "connection_id": connection_id, "reason": reason})
         if release:
             leases.lease_release(owner=self.node, connection_id=connection_id, reason=reason)

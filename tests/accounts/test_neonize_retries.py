@@ -10,6 +10,7 @@ the failure nor ``Stop`` closes: one PostgreSQL backend, or one open SQLite file
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from django.db import close_old_connections, connection
 
 from accounts.models import WaConnection
 from accounts.runtime.drivers import neonize_store
-from accounts.runtime.supervisor import Supervisor
+from accounts.runtime.supervisor import HostProcess, Supervisor
 from tests.support import processes
 
 ATTEMPTS = 20
@@ -97,3 +98,47 @@ def test_twenty_failed_connects_do_not_grow_the_store_connections(api_key, setti
     row.refresh_from_db()
     assert (row.status, row.disconnect_reason) == ("disconnected", "connect_error")
     assert "no such host" in row.events.filter(to_status="disconnected").first().detail["error"]
+
+
+@pytest.fixture
+def supervisor_with_a_neonize_host(api_key):
+    """A supervisor that placed one neonize session in a host; ``cat`` stands in for the host process."""
+    row = WaConnection.objects.create(api_key=api_key, name="placed", driver="neonize", desired_state="running")
+    supervisor = Supervisor(worker_name="test@placement")
+    process = subprocess.Popen(["cat"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    host = HostProcess(host_id=1, driver_kind="neonize", capacity=1, process=process)
+    supervisor.hosts[1] = host
+    supervisor.placements[row.pk] = 1
+    supervisor.kinds[row.pk] = "neonize"
+    host.sessions.add(row.pk)
+    yield supervisor, host, row.pk
+    host.close()
+    process.wait(5)
+
+
+@pytest.mark.django_db
+def test_failed_connects_back_off_and_retire_the_host(supervisor_with_a_neonize_host, settings):
+    supervisor, host, connection_id = supervisor_with_a_neonize_host
+    settings.WILDCAT_NEONIZE_CONNECT_RETRY_MAX_SECONDS = 20
+    waits = []
+    for _ in range(4):
+        before = time.monotonic()
+        supervisor._on_host_message(host, {"op": "retry", "connection_id": connection_id, "reason": "connect_error"})
+        waits.append(round(supervisor.restart_due[connection_id] - before))
+        assert host.capacity == 0 and connection_id not in host.sessions  # nothing is placed there again
+        assert supervisor.placements[connection_id] is None  # the lease is kept while it waits
+        supervisor.placements[connection_id] = host.host_id  # as if placed again for the next attempt
+    assert waits == [5, 10, 20, 20]
+    supervisor._forget_failures({str(connection_id): {"ready": True}})
+    assert connection_id not in supervisor.connect_failures
+    supervisor._on_host_message(host, {"op": "retry", "connection_id": connection_id, "reason": "restart"})
+    assert supervisor.restart_due[connection_id] <= time.monotonic()  # a restart goes at once
+
+
+@pytest.mark.django_db
+def test_a_stopped_neonize_session_never_leaves_its_host_open_to_another_connect(supervisor_with_a_neonize_host):
+    supervisor, host, connection_id = supervisor_with_a_neonize_host
+    supervisor.session_stop(connection_id, release=False, reason="desired_stopped")
+    assert host.capacity == 0  # a start placed now gets a fresh host, not this one
+    supervisor._close_idle_hosts()
+    assert 1 not in supervisor.hosts
