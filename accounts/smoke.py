@@ -69,6 +69,7 @@ class SmokeRun:
     chat_jid: str = ""
     started_at: Any = None
     text_id: int = 0
+    shown_qr: str = ""
 
     # --- running ---------------------------------------------------------------------------
     def run(self) -> bool:
@@ -181,20 +182,28 @@ class SmokeRun:
             self.say(f"       pairing code {code}: WhatsApp > Linked devices > Link with phone number instead")
             how = f"pairing code {code} issued"
         else:
-            self.say(qr_text(pending.last_qr))
-            self.say("       scan it: WhatsApp > Settings > Linked devices > Link a device")
+            self._show_qr(pending.last_qr)
             how = "QR code shown"
         if self.options.driver == WaConnection.Driver.SANDBOX:
             phone = phone_digits(self.options.phone) if self.options.pair_code else ""
             sandbox_call_create(connection=pending, op="scan", args={"phone": phone} if phone else {})
         return how
 
+    def _show_qr(self, qr: str) -> None:
+        if self.shown_qr:
+            self.say("       the previous code expired; scan this one")
+        self.shown_qr = qr
+        self.say(qr_text(qr))
+        self.say("       scan it: WhatsApp > Settings > Linked devices > Link a device")
+
     def step_ready(self) -> str:
-        row = self._wait(
-            "the phone to link and the session to be ready",
-            self.options.login_timeout,
-            lambda: (row := self._row()).status == "ready" and row,
-        )
+        def probe():
+            row = self._row()
+            if row.status == "pending" and row.last_qr and self.shown_qr and row.last_qr != self.shown_qr:
+                self._show_qr(row.last_qr)  # whatsmeow rotates the code every 20 s after the first minute
+            return row if row.status == "ready" else None
+
+        row = self._wait("the phone to link and the session to be ready", self.options.login_timeout, probe)
         return f"linked as {row.whatsapp_id} (+{row.phone_number.lstrip('+')}, platform {row.platform or '-'})"
 
     def step_text_sent(self) -> str:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import io
 import re
+import threading
+import time
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import close_old_connections
 
 from accounts.models import WaConnection
+from accounts.smoke import SmokeOptions, SmokeRun
 from messaging.models import Message
 from tests.accounts.runtime_support import RUNTIME_ENV, start_sessions_worker
 from tests.support.processes import running, start_beat
@@ -77,3 +81,31 @@ def test_a_phone_that_is_not_a_number_is_refused_before_anything_is_created(api_
     with pytest.raises(CommandError, match="--phone"):
         call_command("whatsapp_smoke", "--phone", "not-a-phone", "--driver", "sandbox", stdout=io.StringIO())
     assert not WaConnection.objects.exists()
+
+
+def test_a_rotated_qr_code_is_shown_again_while_waiting_for_the_scan(api_key):
+    connection = WaConnection.objects.create(
+        api_key=api_key, name="rotating", status="pending", last_qr="2@first,a,b,c"
+    )
+    lines: list[str] = []
+    run = SmokeRun(api_key_id=api_key.pk, options=SmokeOptions(phone=PHONE, login_timeout=20), say=lines.append)
+    run.connection = connection
+    run._show_qr("2@first,a,b,c")
+
+    def phone_side() -> None:
+        time.sleep(1.0)
+        WaConnection.objects.filter(pk=connection.pk).update(last_qr="2@second,a,b,c")  # whatsmeow's next code
+        time.sleep(1.5)
+        WaConnection.objects.filter(pk=connection.pk).update(
+            status="ready", whatsapp_id="4915112345678:3@s.whatsapp.net"
+        )
+        close_old_connections()
+
+    thread = threading.Thread(target=phone_side)
+    thread.start()
+    detail = run.step_ready()
+    thread.join()
+    assert detail.startswith("linked as 4915112345678:3@s.whatsapp.net")
+    assert run.shown_qr == "2@second,a,b,c"
+    assert lines.count("       scan it: WhatsApp > Settings > Linked devices > Link a device") == 2
+    assert "       the previous code expired; scan this one" in lines
