@@ -1,7 +1,8 @@
 """The session supervisor: lives in a `sessions` Celery worker's main process and runs session-host processes.
 
 It holds the leases of the sessions it hosts and renews them, places each session in a host with
-room (a host runs one driver kind), restarts crashed or hung hosts with backoff, forwards Redis
+room (a host runs one driver kind), restarts crashed or hung hosts with backoff, starts a session
+whose host handed it back (a failed neonize connect, a restart) in a fresh host, forwards Redis
 wake-ups to the right host, and stops sessions whose lease it lost or whose desired state is
 "stopped". Hosts are started by exec and speak JSON lines (see ``accounts.runtime.host``).
 """
