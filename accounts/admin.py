@@ -36,13 +36,19 @@ def status_badge_html(connection: WaConnection):
 
 
 class ConnectionCreateForm(forms.ModelForm):
+    presence = forms.ChoiceField(
+        choices=WaConnection.Presence.choices,
+        required=False,
+        initial=WaConnection.Presence.UNAVAILABLE,
+        help_text=WaConnection._meta.get_field("presence").help_text,
+    )
     start = forms.BooleanField(
         required=False, initial=True, label="Start it now", help_text="Start the session so its QR code appears."
     )
 
     class Meta:
         model = WaConnection
-        fields = ["api_key", "name", "driver"]
+        fields = ["api_key", "name", "driver", "presence"]
         labels = {"api_key": "API key"}
 
     def clean(self) -> dict:
@@ -85,7 +91,21 @@ CONNECTION_ACTIONS = {
 
 
 DETAIL_FIELDSETS = [
-    ("Account", {"fields": ["api_key", "name", "driver", "phone_number", "whatsapp_id", "profile_name", "platform"]}),
+    (
+        "Account",
+        {
+            "fields": [
+                "api_key",
+                "name",
+                "driver",
+                "presence",
+                "phone_number",
+                "whatsapp_id",
+                "profile_name",
+                "platform",
+            ]
+        },
+    ),
     (
         "Session",
         {
@@ -122,8 +142,18 @@ READ_ONLY_PAGE = {"show_save": False, "show_save_and_continue": False, "show_sav
 
 @admin.register(WaConnection)
 class WaConnectionAdmin(admin.ModelAdmin):
-    list_display = ["name", "status_badge", "driver", "owner_key", "phone_number", "last_seen", "desired_state"]
-    list_filter = ["status", "driver", "desired_state"]
+    list_display = [
+        "name",
+        "status_badge",
+        "driver",
+        "owner_key",
+        "phone_number",
+        "last_seen",
+        "desired_state",
+        "presence",
+    ]
+    list_filter = ["status", "driver", "desired_state", "presence"]
+    actions = ["presence_available", "presence_unavailable"]
     search_fields = ["name", "phone_number", "whatsapp_id", "profile_name"]
     list_select_related = ["api_key"]
     show_full_result_count = False
@@ -136,6 +166,7 @@ class WaConnectionAdmin(admin.ModelAdmin):
         "api_key",
         "name",
         "driver",
+        "presence",
         "status",
         "connection_step",
         "desired_state",
@@ -177,7 +208,7 @@ class WaConnectionAdmin(admin.ModelAdmin):
         return [] if obj is None else self.readonly_fields
 
     def get_fields(self, request: HttpRequest, obj: WaConnection | None = None) -> list[str]:
-        return ["api_key", "name", "driver", "start"] if obj is None else self.readonly_fields
+        return ["api_key", "name", "driver", "presence", "start"] if obj is None else self.readonly_fields
 
     def get_fieldsets(self, request: HttpRequest, obj: WaConnection | None = None):
         if obj is None:
@@ -192,6 +223,7 @@ class WaConnectionAdmin(admin.ModelAdmin):
             api_key_id=form.cleaned_data["api_key"].pk,
             name=form.cleaned_data["name"],
             driver=form.cleaned_data["driver"],
+            presence=form.cleaned_data.get("presence") or WaConnection.Presence.UNAVAILABLE,
         )
         if form.cleaned_data.get("start"):
             created = services.connection_start(connection=created)
@@ -202,6 +234,19 @@ class WaConnectionAdmin(admin.ModelAdmin):
         """Land on the new connection's page, where its QR code appears."""
         self.message_user(request, f"Connection “{obj.name}” was created.", messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:accounts_waconnection_change", args=[obj.pk]))
+
+    @admin.action(description="Presence: available (online; the phone gets no notifications)")
+    def presence_available(self, request: HttpRequest, queryset: QuerySet[WaConnection]) -> None:
+        self._presence_set(request, queryset, WaConnection.Presence.AVAILABLE)
+
+    @admin.action(description="Presence: unavailable (the phone keeps its notifications)")
+    def presence_unavailable(self, request: HttpRequest, queryset: QuerySet[WaConnection]) -> None:
+        self._presence_set(request, queryset, WaConnection.Presence.UNAVAILABLE)
+
+    def _presence_set(self, request: HttpRequest, queryset: QuerySet[WaConnection], presence: str) -> None:
+        for connection in queryset:
+            services.connection_update(connection=connection, presence=presence)
+        self.message_user(request, f"Presence set to {presence} for {len(queryset)} connection(s).", messages.SUCCESS)
 
     def delete_model(self, request: HttpRequest, obj: WaConnection) -> None:
         services.connection_delete(connection=obj)

@@ -25,6 +25,10 @@ class WaConnection(models.Model):
         RUNNING = "running", "Running"
         STOPPED = "stopped", "Stopped"
 
+    class Presence(models.TextChoices):
+        AVAILABLE = "available", "Available (online: the phone gets no notifications)"
+        UNAVAILABLE = "unavailable", "Unavailable (the phone keeps its notifications)"
+
     api_key = models.ForeignKey("apikeys.ApiKey", on_delete=models.CASCADE, related_name="connections")
     name = models.CharField(max_length=100)
     driver = models.CharField(max_length=16, choices=Driver.choices, default=Driver.SANDBOX)
@@ -66,6 +70,13 @@ class WaConnection(models.Model):
     # A disconnected session that must wait (a temporary ban) is restarted by the watchdog at this time.
     retry_at = models.DateTimeField(
         null=True, blank=True, help_text="When a disconnected session is restarted (the end of a temporary ban)."
+    )
+    presence = models.CharField(
+        max_length=16,
+        choices=Presence.choices,
+        default=Presence.UNAVAILABLE,
+        help_text="What the session tells WhatsApp once connected. Available marks the account online, "
+        "which stops notifications on the phone; delivery receipts (two grey ticks) work either way.",
     )
     send_rate_per_minute = models.PositiveIntegerField(
         null=True, blank=True, help_text="Messages per minute for this connection; empty uses the default pacing."

@@ -45,6 +45,7 @@ __all__ = [
     "connection_stop",
     "connection_touch",
     "connection_transition",
+    "connection_update",
     "sandbox_call_create",
     "session_command_cancel",
     "session_command_claim",
@@ -109,7 +110,13 @@ def has_live_owner(connection: WaConnection) -> bool:
 
 
 # --- creation -------------------------------------------------------------------------------
-def connection_create(*, api_key_id: int, name: str, driver: str = WaConnection.Driver.SANDBOX) -> WaConnection:
+def connection_create(
+    *,
+    api_key_id: int,
+    name: str,
+    driver: str = WaConnection.Driver.SANDBOX,
+    presence: str = WaConnection.Presence.UNAVAILABLE,
+) -> WaConnection:
     """Create a stopped connection for a key; nothing runs until it is started."""
     name = (name or "").strip()
     limit = settings.WILDCAT_CONNECTION_NAME_MAX
@@ -120,6 +127,8 @@ def connection_create(*, api_key_id: int, name: str, driver: str = WaConnection.
         errors["name"] = [f"At most {min(limit, 100)} characters."]
     if driver not in WaConnection.Driver.values:
         errors["driver"] = [f"Unknown driver {driver!r}; use one of: {', '.join(WaConnection.Driver.values)}."]
+    if presence not in WaConnection.Presence.values:
+        errors["presence"] = [f"Unknown presence {presence!r}; use one of: {', '.join(WaConnection.Presence.values)}."]
     if errors:
         raise invalid_request(errors)
     try:
@@ -129,9 +138,9 @@ def connection_create(*, api_key_id: int, name: str, driver: str = WaConnection.
             if len(existing.values_list("pk", flat=True)) >= settings.WILDCAT_MAX_CONNECTIONS_PER_KEY:
                 most = settings.WILDCAT_MAX_CONNECTIONS_PER_KEY
                 raise AppError(ErrorCode.LIMIT_EXCEEDED, f"This API key already has {most} connections, the maximum.")
-            connection = WaConnection.objects.create(api_key_id=api_key_id, name=name, driver=driver)
+            connection = WaConnection.objects.create(api_key_id=api_key_id, name=name, driver=driver, presence=presence)
             _timeline(connection, ConnectionEvent.Kind.STATE, to_status=connection.status, detail={"created": True})
-            _audit(connection, "connection.created", {"driver": driver})
+            _audit(connection, "connection.created", {"driver": driver, "presence": presence})
     except IntegrityError as exc:
         message = "A connection with this name already exists for this API key."
         raise AppError(ErrorCode.NAME_TAKEN, message) from exc
@@ -346,6 +355,24 @@ def connection_stop(*, connection: WaConnection) -> WaConnection:
         connection_id = connection.pk
         transaction.on_commit(lambda: wake_connection(connection_id))
     return WaConnection.objects.get(pk=connection.pk)
+
+
+def connection_update(*, connection: WaConnection, presence: str) -> WaConnection:
+    """Change a connection's settings; a running neonize session applies a new presence at once."""
+    if presence not in WaConnection.Presence.values:
+        choices = ", ".join(WaConnection.Presence.values)
+        raise invalid_request({"presence": [f"Unknown presence {presence!r}; use one of: {choices}."]})
+    with transaction.atomic():
+        connection = _locked(connection.pk)
+        if connection.presence == presence:
+            return connection
+        connection.presence = presence
+        connection.save(update_fields=["presence", "updated_at"])
+        running = connection.desired_state == WaConnection.DesiredState.RUNNING
+        if running and connection.driver == WaConnection.Driver.NEONIZE:
+            payload = {"op": "presence_apply", "args": {}}
+            session_command_create(connection=connection, kind=SessionCommand.Kind.CALL, payload=payload)
+    return connection
 
 
 def connection_restart(*, connection: WaConnection) -> SessionCommand:

@@ -9,6 +9,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from messaging.models import Media, Message
+from wildcat.errors import MESSAGE_FAILURE_MEANINGS
 
 
 def _media_preview(media: Media | None) -> str:
@@ -23,20 +24,40 @@ def _media_preview(media: Media | None) -> str:
     return format_html('<a href="{}">{} ({} bytes)</a>', source, media.filename or media.mimetype, media.size)
 
 
+class ErrorCodeFilter(admin.SimpleListFilter):
+    """Failed messages by their published error code (``send_outcome_unknown`` needs a decision)."""
+
+    title = "error code"
+    parameter_name = "error_code"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [(code.value, code.value) for code in MESSAGE_FAILURE_MEANINGS]
+
+    def queryset(self, request: HttpRequest, queryset):
+        return queryset.filter(error_code=self.value()) if self.value() else queryset
+
+
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
     list_display = ("id", "status_badge", "direction", "type", "chat", "short_text", "connection", "created_at")
-    list_filter = ("direction", "status", "type", "connection")
+    list_filter = ("direction", "status", "type", ErrorCodeFilter, "connection")
     search_fields = ("wa_message_id", "chat_jid", "text")
     list_select_related = ("connection",)
     show_full_result_count = False
     date_hierarchy = "created_at"
-    readonly_fields = [field.name for field in Message._meta.fields] + ["media_inline", "content_summary"]
+    readonly_fields = [field.name for field in Message._meta.fields] + [
+        "media_inline",
+        "content_summary",
+        "error_meaning",
+    ]
     fieldsets = (
         (None, {"fields": ("connection", "api_key", "direction", "from_me", "type", "status", "wa_message_id")}),
         ("Chat", {"fields": ("chat_jid", "sender_jid", "push_name", "quoted", "quoted_wa_message_id")}),
         ("Content", {"fields": ("text", "media_inline", "content_summary", "content", "reactions")}),
-        ("Delivery", {"fields": ("attempts", "next_attempt_at", "error_code", "error", "idempotency_key")}),
+        (
+            "Delivery",
+            {"fields": ("attempts", "next_attempt_at", "error_code", "error_meaning", "error", "idempotency_key")},
+        ),
         (
             "Times",
             {
@@ -74,6 +95,10 @@ class MessageAdmin(admin.ModelAdmin):
     @admin.display(description="text")
     def short_text(self, message: Message) -> str:
         return (message.text or "")[:60]
+
+    @admin.display(description="what the error code means")
+    def error_meaning(self, message: Message) -> str:
+        return MESSAGE_FAILURE_MEANINGS.get(message.error_code, "—") if message.error_code else "—"
 
     @admin.display(description="media")
     def media_inline(self, message: Message) -> str:

@@ -152,6 +152,8 @@ def _send_all(connection_id: int, claimed: list[Message], port: SessionPort, *, 
         except DriverError as exc:
             if exc.permanent:
                 outcome.failed.append((message, exc))
+                # No answer for 75 s after the message went out: the session is not answering either.
+                stop = exc.code == ErrorCode.SEND_OUTCOME_UNKNOWN
             else:
                 outcome.retry.append((message, exc))
                 stop = True

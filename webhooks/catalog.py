@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from wildcat.errors import MESSAGE_FAILURE_MEANINGS, message_failure_codes_text
 from wildcat.event_types import EventType
 from wildcat.whatsapp import MessageType
 
@@ -18,6 +19,18 @@ _MEDIA = {
         "size": {"type": "integer"},
         "sha256": {"type": "string"},
         "filename": {"type": "string"},
+    },
+}
+_MESSAGE_ERROR = {
+    "type": ["object", "null"],
+    "description": "Why an outbound message failed; null otherwise.",
+    "properties": {
+        "code": {
+            "type": "string",
+            "description": f"Published codes:\n{message_failure_codes_text()}",
+            "examples": [code.value for code in MESSAGE_FAILURE_MEANINGS],
+        },
+        "message": {"type": "string"},
     },
 }
 _MESSAGE = {
@@ -39,7 +52,7 @@ _MESSAGE = {
         "content": {"type": "object", "description": "Type-specific fields; a poll keeps votes and tally here."},
         "media": _MEDIA,
         "status": {"enum": ["queued", "sending", "sent", "delivered", "read", "failed"]},
-        "error": {"type": ["object", "null"]},
+        "error": _MESSAGE_ERROR,
         "timestamp": _NULLABLE_STRING,
     },
     "additionalProperties": True,
@@ -93,7 +106,11 @@ DESCRIPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
     EventType.MESSAGE_SENT: ("WhatsApp accepted an outbound message.", _MESSAGE),
     EventType.MESSAGE_DELIVERED: ("An outbound message reached the recipient's phone.", _MESSAGE),
     EventType.MESSAGE_READ: ("The recipient read an outbound message.", _MESSAGE),
-    EventType.MESSAGE_FAILED: ("An outbound message failed for good.", _MESSAGE),
+    EventType.MESSAGE_FAILED: (
+        "An outbound message failed for good; `error.code` says why (`send_outcome_unknown`: it may have "
+        "arrived, so it is not resent; `not_on_whatsapp`: the number has no account).",
+        _MESSAGE,
+    ),
     EventType.MESSAGE_UPDATED: ("A message was edited, revoked or reacted to, or a poll got a vote.", _MESSAGE_UPDATED),
     EventType.CONNECTION_QR: ("A new QR code is ready to scan.", _CONNECTION_QR),
     EventType.CONNECTION_AUTHENTICATED: ("The phone paired with the connection.", _CONNECTION),

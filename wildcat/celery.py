@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from celery import Celery
 from celery.signals import task_failure, task_prerun, task_retry, task_success
@@ -61,12 +62,15 @@ def beat_schedule_add(name: str, task: str, seconds: float, queue: str = "defaul
     app.conf.beat_schedule[name] = {"task": task, "schedule": seconds, "options": {"queue": queue, "expires": seconds}}
 
 
-def close_broken_connections(**_: object) -> None:
+def close_broken_connections(task: Any = None, **_: object) -> None:
     """Before each task: drop this thread's database connection if it broke or outlived CONN_MAX_AGE.
 
     With CELERY_DB_REUSE_MAX, Celery's Django fixup looks at connections only every 2,000 tasks, so a
     connection broken by a database restart would fail every later task of its thread until then.
+    An eager task runs inside its caller's transaction, whose connection is the caller's to manage.
     """
+    if task is not None and task.request.is_eager:
+        return
     close_old_connections()
 
 

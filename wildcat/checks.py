@@ -101,3 +101,22 @@ def check_production_hosts(app_configs, **kwargs) -> list:
             )
         )
     return problems
+
+
+@register()
+def check_neonize_sessions_per_host(app_configs, **kwargs) -> list:
+    """neonize's Go side is not safe with two sessions in one process (see the neonize driver's docstring)."""
+    if settings.WILDCAT_SESSIONS_PER_HOST > 1:
+        return [
+            Error(
+                f"WILDCAT_SESSIONS_PER_HOST is {settings.WILDCAT_SESSIONS_PER_HOST}; neonize sessions run one per "
+                "host process.",
+                hint=(
+                    "Set WILDCAT_SESSIONS_PER_HOST=1: each neonize client's connect() writes Go's global maps from "
+                    "its own thread, and two clients in one process can abort it. Sandbox sessions are governed by "
+                    "WILDCAT_SANDBOX_SESSIONS_PER_HOST instead."
+                ),
+                id="wildcat.E030",
+            )
+        ]
+    return []

@@ -47,8 +47,22 @@ class ErrorCode(enum.StrEnum):
     NOT_EDITABLE = "message_not_editable"
     NOT_REVOCABLE = "message_not_revocable"
     # Why a message ended failed (stored on the message, never raised as an API error: no HTTP status).
+    # A failed message may also carry invalid_recipient or server_error (shared with the API), and a
+    # driver's code for input it refused (invalid_location, for example): see MESSAGE_FAILURE_MEANINGS.
     TOO_MANY_ATTEMPTS = "too_many_attempts"
     CANCELLED = "cancelled"
+    NOT_ON_WHATSAPP = "not_on_whatsapp"
+    SEND_OUTCOME_UNKNOWN = "send_outcome_unknown"
+    GROUP_NOT_FOUND = "group_not_found"
+    FORBIDDEN = "forbidden"
+    LOGGED_OUT = "logged_out"
+    NOT_LOGGED_IN = "not_logged_in"
+    MEDIA_MISSING = "media_missing"
+    TIMEOUT = "timeout"
+    NOT_CONNECTED = "not_connected"
+    RATE_LIMITED = "rate_limited"
+    SEND_FAILED = "send_failed"
+    UPLOAD_FAILED = "upload_failed"
 
     @property
     def http_status(self) -> int:
@@ -92,7 +106,52 @@ HTTP_STATUS: dict[ErrorCode, int] = {
 }
 
 
-MESSAGE_FAILURE_CODES: frozenset[ErrorCode] = frozenset({ErrorCode.TOO_MANY_ATTEMPTS, ErrorCode.CANCELLED})
+# The published reasons a message ends ``failed`` (its ``error.code``), with what each means.
+MESSAGE_FAILURE_MEANINGS: dict[ErrorCode, str] = {
+    ErrorCode.NOT_ON_WHATSAPP: "the number has no WhatsApp account; only this message fails",
+    ErrorCode.SEND_OUTCOME_UNKNOWN: (
+        "WhatsApp did not confirm the send in time, after the message went out; it may have been "
+        "delivered, so it is never resent automatically (retry on purpose with a new Idempotency-Key)"
+    ),
+    ErrorCode.INVALID_RECIPIENT: "the chat id cannot receive messages",
+    ErrorCode.GROUP_NOT_FOUND: "the group does not exist",
+    ErrorCode.FORBIDDEN: "this account may not send there (e.g. not a group participant)",
+    ErrorCode.LOGGED_OUT: "the connection is logged out",
+    ErrorCode.NOT_LOGGED_IN: "the connection is not linked to a phone",
+    ErrorCode.MEDIA_MISSING: "the stored media could not be read",
+    ErrorCode.CANCELLED: "the message was cancelled before it was sent",
+    ErrorCode.TOO_MANY_ATTEMPTS: "every attempt failed",
+    ErrorCode.TIMEOUT: "a request timed out before the message went out (retried)",
+    ErrorCode.NOT_CONNECTED: "the session was not connected (retried)",
+    ErrorCode.RATE_LIMITED: "WhatsApp asked to slow down (retried)",
+    ErrorCode.SERVER_ERROR: "WhatsApp's server failed (retried)",
+    ErrorCode.SEND_FAILED: "another transient failure (retried)",
+    ErrorCode.UPLOAD_FAILED: "the media upload failed (retried)",
+}
+# The codes that only ever describe a failed message (the API never answers with them).
+MESSAGE_FAILURE_CODES: frozenset[ErrorCode] = frozenset(
+    {
+        ErrorCode.TOO_MANY_ATTEMPTS,
+        ErrorCode.CANCELLED,
+        ErrorCode.NOT_ON_WHATSAPP,
+        ErrorCode.SEND_OUTCOME_UNKNOWN,
+        ErrorCode.GROUP_NOT_FOUND,
+        ErrorCode.FORBIDDEN,
+        ErrorCode.LOGGED_OUT,
+        ErrorCode.NOT_LOGGED_IN,
+        ErrorCode.MEDIA_MISSING,
+        ErrorCode.TIMEOUT,
+        ErrorCode.NOT_CONNECTED,
+        ErrorCode.RATE_LIMITED,
+        ErrorCode.SEND_FAILED,
+        ErrorCode.UPLOAD_FAILED,
+    }
+)
+
+
+def message_failure_codes_text() -> str:
+    """The published failure codes and their meanings, one per line, for schemas and the admin."""
+    return "\n".join(f"- `{code}`: {meaning}" for code, meaning in MESSAGE_FAILURE_MEANINGS.items())
 
 
 class AppError(Exception):

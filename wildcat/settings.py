@@ -199,6 +199,8 @@ WILDCAT_NEONIZE_QR_GRACE_SECONDS = env_float("WILDCAT_NEONIZE_QR_GRACE_SECONDS",
 WILDCAT_NEONIZE_CONNECT_RETRY_MAX_SECONDS = env_float("WILDCAT_NEONIZE_CONNECT_RETRY_MAX_SECONDS", 60.0)
 # Presence and group traffic counts as keepalive at most this often (each one touches the database).
 WILDCAT_NEONIZE_KEEPALIVE_MIN_SECONDS = env_float("WILDCAT_NEONIZE_KEEPALIVE_MIN_SECONDS", 10.0)
+# Longest wait for one media upload or download (whatsmeow's have no timeout of their own).
+WILDCAT_NEONIZE_MEDIA_TIMEOUT_SECONDS = env_float("WILDCAT_NEONIZE_MEDIA_TIMEOUT_SECONDS", 120.0)
 
 # --- Connections (accounts): commands and the sandbox phone ---------------------------------
 WILDCAT_CONNECTION_NAME_MAX = env_int("WILDCAT_CONNECTION_NAME_MAX", 100, minimum=1)
@@ -264,6 +266,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "ConnectionStatusEnum": "accounts.models.WaConnection.Status",
+        "ConnectionPresenceEnum": "accounts.models.WaConnection.Presence",
         "SessionCommandStatusEnum": "accounts.models.SessionCommand.Status",
         "MessageTypeEnum": "wildcat.whatsapp.MessageType",
         "WebhookEventTypeEnum": "wildcat.event_types.EVENT_TYPE_VALUES",

@@ -49,6 +49,7 @@ class ConnectionSerializer(serializers.ModelSerializer):
             "status",
             "step",
             "desired_state",
+            "presence",
             "account",
             "error",
             "disconnect_reason",
@@ -82,15 +83,37 @@ class ConnectionSerializer(serializers.ModelSerializer):
         return connection_not_starting_reason(obj, hosts_cache=self.context.setdefault("session_hosts_cache", {}))
 
 
+PRESENCE_HELP = (
+    "What the session tells WhatsApp once connected (neonize). `unavailable` (the default) keeps the "
+    "phone's notifications; `available` marks the account online, which silences them. Delivery receipts "
+    "(two grey ticks) are sent either way."
+)
+
+
 class ConnectionCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100, help_text="Unique per API key.")
     driver = serializers.ChoiceField(choices=WaConnection.Driver.choices)
+    presence = serializers.ChoiceField(
+        choices=WaConnection.Presence.choices, default=WaConnection.Presence.UNAVAILABLE, help_text=PRESENCE_HELP
+    )
 
     def validate_name(self, value: str) -> str:
         limit = min(settings.WILDCAT_CONNECTION_NAME_MAX, 100)
         if len(value.strip()) > limit:
             raise serializers.ValidationError(f"At most {limit} characters.")
         return value.strip()
+
+
+class ConnectionUpdateSerializer(serializers.Serializer):
+    presence = serializers.ChoiceField(choices=WaConnection.Presence.choices, help_text=PRESENCE_HELP)
+
+    def to_internal_value(self, data: dict) -> dict:
+        unknown = sorted(set(data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError(
+                {name: ["Unknown field; only presence can be changed."] for name in unknown}
+            )
+        return super().to_internal_value(data)
 
 
 class ConnectionEventSerializer(serializers.ModelSerializer):

@@ -98,6 +98,18 @@ class ConnectionDetailView(APIView):
         return Response(s.ConnectionSerializer(_connection(request, connection_id)).data)
 
     @extend_schema(
+        summary="Change a connection's settings (presence)",
+        request=s.ConnectionUpdateSerializer,
+        responses={200: s.ConnectionSerializer, 400: s.ErrorSerializer, **NOT_FOUND},
+    )
+    def patch(self, request: Request, connection_id: int) -> Response:
+        connection = _connection(request, connection_id)
+        incoming = s.ConnectionUpdateSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        connection = services.connection_update(connection=connection, **incoming.validated_data)
+        return Response(s.ConnectionSerializer(connection).data)
+
+    @extend_schema(
         summary="Delete a connection: log out, stop, and delete its session data",
         responses={
             204: OpenApiResponse(description="Deleted."),

@@ -14,7 +14,7 @@ from messaging.media import MEDIA_TYPES
 from messaging.payloads import message_payload
 from messaging.recipients import recipient_to_jid
 from messaging.services import SendRequest
-from wildcat.errors import AppError, ErrorCode
+from wildcat.errors import AppError, ErrorCode, message_failure_codes_text
 from wildcat.phones import phone_e164
 from wildcat.whatsapp import RECEIVE_ONLY_TYPES, MessageType
 
@@ -256,8 +256,8 @@ class MediaInfoSerializer(serializers.Serializer):
 
 
 class MessageErrorSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    message = serializers.CharField()
+    code = serializers.CharField(help_text=f"Why the message failed. Published codes:\n{message_failure_codes_text()}")
+    message = serializers.CharField(help_text="The driver's own words, for people.")
 
 
 class MessageSerializer(serializers.Serializer):

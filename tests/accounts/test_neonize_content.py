@@ -18,18 +18,18 @@ from accounts.models import WaConnection
 from accounts.runtime.drivers.neonize_driver import NeonizeDriver
 from accounts.runtime.events import handle_driver_event
 from messaging.models import Message
-from tests.accounts.test_neonize_events import ME, PEER, STAMP_MS, jid, message_event, roundtrip, source
 from tests.accounts.test_neonize_sends import FakeBinding
+from tests.accounts.test_neonize_translation import ME, PEER, STAMP_MS, jid, message_event, roundtrip, source
 from tests.webhooks.factories import EndpointFactory
 from webhooks.catalog import DESCRIPTIONS
 from webhooks.models import WebhookEvent
-from wildcat.whatsapp import DriverEventType, MessageType
+from wildcat.whatsapp import DriverEvent, DriverEventType, MessageType
 
 VCARD = "BEGIN:VCARD\nVERSION:3.0\nFN:{0}\nTEL;type=CELL;waid={1}:+{1}\nEND:VCARD"
 
 
 def _translate(content: e2e.Message):
-    from accounts.runtime.drivers.neonize_events import message_translate
+    from accounts.runtime.drivers.neonize_translation import message_translate
 
     return message_translate(roundtrip(message_event(content)))
 
@@ -114,8 +114,6 @@ def test_an_unknown_message_is_stored_and_fires_message_received(api_key):
     connection = WaConnection.objects.create(api_key=api_key, name="phone", driver="neonize")
     EndpointFactory(api_key=api_key)
     msg = _translate(e2e.Message(listResponseMessage=e2e.ListResponseMessage(title="Menu", description="pick")))
-    from accounts.runtime.events import DriverEvent
-
     handle_driver_event(connection_id=connection.pk, event=DriverEvent(type=DriverEventType.MESSAGE, message=msg))
     row = Message.objects.get(connection=connection)
     assert row.type == "unknown" and row.content["message"]["listResponseMessage"]["title"] == "Menu"

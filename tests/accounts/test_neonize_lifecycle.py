@@ -16,7 +16,7 @@ from neonize.proto import Neonize_pb2 as npb
 
 from accounts.models import WaConnection
 from accounts.runtime.drivers.neonize_driver import NeonizeDriver
-from accounts.runtime.drivers.neonize_events import CONNECTION_TRANSLATORS
+from accounts.runtime.drivers.neonize_translation import CONNECTION_TRANSLATORS
 from tests.accounts.test_neonize_sends import ME_JID, FakeBinding
 from wildcat.whatsapp import DriverError, DriverEventType
 

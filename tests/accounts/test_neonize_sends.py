@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -13,7 +14,7 @@ from PIL import Image
 
 from accounts.runtime.drivers.neonize_driver import NeonizeDriver
 from accounts.runtime.drivers.neonize_errors import driver_error
-from tests.accounts.test_neonize_events import jid, media_fields, message_event
+from tests.accounts.test_neonize_translation import jid, media_fields, message_event
 from wildcat.whatsapp import DriverError, DriverEventType, MediaPayload, MessageType, OutboundMessage
 
 PEER_JID = "5511999990000@s.whatsapp.net"
@@ -31,6 +32,9 @@ class FakeBinding:
         self.upload_error = ""
         self.stopped = threading.Event()
         self.script = None  # run by Neonize() with its callbacks, before it blocks
+        self.presence_error = ""
+        # Set to an Event to make media transfers wait on it: a media host that does not answer.
+        self.media_stall: threading.Event | None = None
 
     def __getattr__(self, name: str):
         if name.startswith("_"):
@@ -62,6 +66,8 @@ class FakeBinding:
         return npb.SendMessageReturnFunction(SendResponse=response).SerializeToString()
 
     def do_Upload(self, uuid, binary, size, media_type):
+        if self.media_stall is not None:
+            self.media_stall.wait(30)
         if self.upload_error:
             return npb.UploadReturnFunction(Error=self.upload_error).SerializeToString()
         response = npb.UploadResponse(
@@ -76,7 +82,30 @@ class FakeBinding:
         return npb.UploadReturnFunction(UploadResponse=response).SerializeToString()
 
     def do_DownloadAny(self, uuid, message, size):
+        # whatsmeow download.go:127-145 DownloadAny: only these top-level fields are downloadable;
+        # anything else is ErrNothingDownloadableFound (errors.go:141), which goneonize returns as Error.
+        if self.media_stall is not None:
+            self.media_stall.wait(30)
+        parsed = e2e.Message.FromString(message)
+        fields = ("imageMessage", "videoMessage", "audioMessage", "documentMessage", "stickerMessage")
+        if not any(parsed.HasField(name) for name in fields):
+            return npb.DownloadReturnFunction(Error="didn't find any attachments in message").SerializeToString()
         return npb.DownloadReturnFunction(Binary=b"\x89PNG-bytes").SerializeToString()
+
+    def do_GetPNFromLID(self, uuid, jid_bytes, size):
+        # goneonize main.go:318-335 over whatsmeow store/sqlstore/lidmap.go:91-116: a known LID gives the
+        # phone-number JID (with the LID's device), an unknown one an empty JID and no error.
+        lid = npb.JID.FromString(jid_bytes)
+        known = {"987654321": "5511999990000"}.get(lid.User)
+        found = jid(known, device=lid.Device) if known else jid()
+        return npb.GetJIDFromStoreReturnFunction(Jid=found).SerializeToString()
+
+    def do_SetForceActiveDeliveryReceipts(self, uuid, active):
+        return b""  # goneonize main.go:1919-1921 returns nothing
+
+    def do_SendPresence(self, uuid, presence):
+        # goneonize main.go:2406-2412: "" or whatsmeow's error text, e.g. presence.go:67-68 ErrNoPushName.
+        return self.presence_error.encode()
 
     def do_MarkRead(self, *args):
         return b""
@@ -353,12 +382,15 @@ def test_mark_read_presence_numbers_and_groups(driver, fake):
 
 
 # --- errors --------------------------------------------------------------------------------------------
+# Strings as whatsmeow 33cfac51 prints them (the full table is in test_neonize_errors.py):
+# send.go:203 ErrNotLoggedIn, send.go:452 "server returned error %d", send.go:344 "no LID found for %s
+# from server", errors.go:21 ErrIQTimedOut, errors.go:22 ErrNotConnected.
 @pytest.mark.parametrize(
     ("go_error", "code", "permanent"),
     [
         ("the store doesn't contain a device JID", "logged_out", True),
         ("server returned error 401", "logged_out", True),
-        ("failed to get device list: no devices found", "not_on_whatsapp", True),
+        ("no LID found for 5511940123456@s.whatsapp.net from server", "not_on_whatsapp", True),
         ("info query timed out", "timeout", False),
         ("websocket not connected", "not_connected", False),
         ("something new and strange", "send_failed", False),
@@ -373,12 +405,28 @@ def test_send_errors_are_mapped(driver, fake, go_error, code, permanent):
 
 
 def test_upload_failure_is_transient_and_nothing_is_sent(driver, fake):
-    fake.upload_error = "upload failed: 500 internal-server-error"
+    fake.upload_error = "upload failed with status code 500"  # whatsmeow upload.go:248
     media = MediaPayload(content=b"x" * 10, mimetype="application/pdf", filename="a.pdf")
     with pytest.raises(DriverError) as caught:
         driver.send_message(outbound(MessageType.DOCUMENT, media=media))
     assert (caught.value.code, caught.value.permanent) == ("server_error", False)
     assert "SendMessage" not in fake.names()
+
+
+def test_a_number_not_on_whatsapp_fails_that_message_only(driver, fake):
+    # whatsmeow send.go:344: GetUserInfo found no LID for the number. The 401 inside the number
+    # once made this a logout; the session must stay up and the next send go through.
+    fake.send_error = "no LID found for 5511940123456@s.whatsapp.net from server"
+    with pytest.raises(DriverError) as caught:
+        driver.send_message(
+            OutboundMessage(
+                wa_message_id="3EB0NOBODY", chat_jid="5511940123456@s.whatsapp.net", type=MessageType.TEXT, text="x"
+            )
+        )
+    assert (caught.value.code, caught.value.permanent) == ("not_on_whatsapp", True)
+    assert driver.is_logged_in() and driver.events == []
+    fake.send_error = ""
+    assert driver.send_message(outbound(MessageType.TEXT, text="next")).wa_message_id == "3EB0FROMSERVER"
 
 
 def test_unknown_exception_class_defaults():
@@ -436,3 +484,135 @@ def test_our_own_stop_is_not_reported_as_a_disconnect(driver, fake):
     assert driver.events == []
     driver._on_connection_event(None, npb.LoggedOut(OnConnect=False, Reason=npb.LOGGED_OUT))
     assert [(e.type, e.reason) for e in driver.events] == [(DriverEventType.LOGGED_OUT, "logged_out")]
+
+
+# --- chats that are not chats --------------------------------------------------------------------------
+def test_status_posts_and_newsletters_are_not_messages(driver, fake, settings):
+    from tests.accounts.test_neonize_translation import source
+
+    settings.WILDCAT_MAX_MEDIA_BYTES = 1024
+    # whatsmeow message.go:97-113: a node from the broadcast server becomes IsGroup=true with the
+    # contact as participant; a contact's status post comes from status@broadcast (types/jid.go:42).
+    status = source(chat=jid("status", server="broadcast"), sender=jid("5511999990000"), group=True)
+    image = e2e.Message(imageMessage=e2e.ImageMessage(**media_fields(fileLength=10), caption="my holiday"))
+    driver._on_message(None, message_event(image, msg_id="STATUS1", src=status))
+    text_status = e2e.Message(extendedTextMessage=e2e.ExtendedTextMessage(text="good morning"))
+    driver._on_message(None, message_event(text_status, msg_id="STATUS2", src=status))
+    # message.go:139-141: a newsletter message has the channel as both chat and sender.
+    channel = jid("120363000000000099", server="newsletter")
+    driver._on_message(None, message_event(e2e.Message(conversation="news"), msg_id="NEWS1", src=source(chat=channel)))
+    driver.tick(0.0)
+    assert driver.events == [] and "DownloadAny" not in fake.names()
+    # The same image in an ordinary chat is still a message with its media.
+    driver._on_message(None, message_event(image, msg_id="CHAT1"))
+    driver.tick(0.0)
+    assert [e.message.wa_message_id for e in driver.events] == ["CHAT1"]
+    assert fake.names().count("DownloadAny") == 1
+
+
+def test_video_notes_and_wrapped_media_are_downloaded_as_their_own_part(driver, fake, settings):
+    settings.WILDCAT_MAX_MEDIA_BYTES = 1024
+    # A video note is a VideoMessage in the ``ptvMessage`` field, which whatsmeow's DownloadAny
+    # (download.go:131-144) does not read: the driver hands over the part as a ``videoMessage``.
+    note = e2e.VideoMessage(**media_fields(mimetype="video/mp4", fileLength=10), seconds=4)
+    driver._on_message(None, message_event(e2e.Message(ptvMessage=note), msg_id="PTV1"))
+    wrapped = e2e.Message(
+        viewOnceMessageV2=e2e.FutureProofMessage(
+            message=e2e.Message(imageMessage=e2e.ImageMessage(**media_fields(fileLength=10)))
+        )
+    )
+    driver._on_message(None, message_event(wrapped, msg_id="ONCE1"))
+    driver.tick(0.0)
+    note_event, once_event = driver.events
+    assert note_event.message.type == MessageType.VIDEO and note_event.message.media.content == b"\x89PNG-bytes"
+    assert "media_skipped" not in note_event.message.content
+    assert once_event.message.media.mimetype == "image/jpeg"
+    handed = [e2e.Message.FromString(args[1]) for name, args in fake.calls if name == "DownloadAny"]
+    assert handed[0].videoMessage.seconds == 4 and not handed[0].HasField("ptvMessage")
+    assert handed[1].imageMessage.directPath == "/v/t62/x"
+
+
+def test_the_pairing_code_names_the_client_chrome_on_linux(driver, fake):
+    # whatsmeow pair-code.go:87-89: the display name must be a common "Browser (OS)" pair, else 400.
+    # goneonize main.go PairPhone passes PairPhoneParams.ClientDisplayName and ClientType through.
+    driver._logged_in = False
+    driver._socket_up.set()
+    assert driver.request_pair_code("+55 11 99999-0000") == "ABCD-1234"
+    params = npb.PairPhoneParams.FromString(next(args for name, args in fake.calls if name == "PairPhone")[1])
+    assert (params.clientDisplayName, params.clientType) == ("Chrome (Linux)", 1)  # 1 = PairClientChrome
+    assert params.phone == "5511999990000"
+
+
+# --- media transfers have a deadline ----------------------------------------------------------------
+# whatsmeow's media HTTP client has no timeout (client.go:252-254) and goneonize passes
+# context.Background() (main.go:420 Upload, main.go:1194 DownloadAny): a stalled host never returns.
+def test_a_stalled_upload_is_a_transient_timeout_and_nothing_is_sent(driver, fake, settings):
+    settings.WILDCAT_NEONIZE_MEDIA_TIMEOUT_SECONDS = 0.3
+    fake.media_stall = threading.Event()
+    media = MediaPayload(content=b"%PDF-1.4 x", mimetype="application/pdf", filename="a.pdf")
+    started = time.monotonic()
+    try:
+        with pytest.raises(DriverError) as caught:
+            driver.send_message(outbound(MessageType.DOCUMENT, media=media))
+    finally:
+        fake.media_stall.set()
+    assert time.monotonic() - started < 5
+    assert (caught.value.code, caught.value.permanent) == ("timeout", False)
+    assert "Upload" in fake.names() and "SendMessage" not in fake.names()
+
+
+def test_a_stalled_download_keeps_the_message_without_media(driver, fake, settings):
+    settings.WILDCAT_NEONIZE_MEDIA_TIMEOUT_SECONDS = 0.3
+    settings.WILDCAT_MAX_MEDIA_BYTES = 1024
+    fake.media_stall = threading.Event()
+    image = e2e.Message(imageMessage=e2e.ImageMessage(**media_fields(fileLength=10), caption="late"))
+    driver._on_message(None, message_event(image, msg_id="SLOW1"))
+    started = time.monotonic()
+    try:
+        driver.tick(0.0)
+    finally:
+        fake.media_stall.set()
+    assert time.monotonic() - started < 5
+    (event,) = driver.events
+    assert event.message.wa_message_id == "SLOW1" and event.message.media is None
+    assert event.message.content["media_skipped"].startswith("download_timeout")
+    assert event.message.text == "late"
+
+
+# --- privacy ids ----------------------------------------------------------------------------------------
+def test_lid_senders_without_a_phone_number_are_resolved_through_the_store(driver, fake):
+    from tests.accounts.test_neonize_translation import source
+
+    # whatsmeow message.go: a one-to-one message from a LID chat, with no SenderAlt (empty JID).
+    by_lid = source(chat=jid("987654321", server="lid"), sender=jid("987654321", server="lid", device=2))
+    driver._on_message(None, message_event(e2e.Message(conversation="hi"), msg_id="LID1", src=by_lid))
+    assert driver.events == [], "the store lookup is a neonize call: it waits for the command thread"
+    driver._on_message(None, message_event(e2e.Message(conversation="again"), msg_id="PN1"))
+    stranger = source(chat=jid("111222333", server="lid"))
+    driver._on_message(None, message_event(e2e.Message(conversation="who?"), msg_id="LID2", src=stranger))
+    driver.tick(0.0)
+    chats = [(e.message.wa_message_id, e.message.chat_jid, e.message.sender_jid) for e in driver.events]
+    assert chats == [
+        ("LID1", PEER_JID, PEER_JID),  # one contact, one chat, whichever id WhatsApp used
+        ("PN1", PEER_JID, PEER_JID),
+        ("LID2", "111222333@lid", "111222333@lid"),  # unknown to the store: kept as it came
+    ]
+    driver._on_message(None, message_event(e2e.Message(conversation="cached"), msg_id="LID3", src=by_lid))
+    driver.tick(0.0)
+    assert driver.events[-1].message.chat_jid == PEER_JID
+    assert fake.names().count("GetPNFromLID") == 3  # 987654321 once (remembered), 111222333 twice
+
+
+def test_group_created_at_is_read_from_the_float32_goneonize_sends():
+    import struct
+
+    from accounts.runtime.drivers.neonize_translation import group_summary
+
+    # goneonize utils/encoder.go:149: GroupCreated = float32(info.GroupCreated.Unix()).
+    created = struct.unpack("f", struct.pack("f", 1_767_225_661))[0]
+    group = _group()
+    group.GroupCreated = created
+    assert created != 1_767_225_661  # float32 cannot hold today's Unix times to the second
+    assert group_summary(npb.GroupInfo.FromString(group.SerializePartialToString()))["created_at"] == (
+        datetime.fromtimestamp(int(created), tz=UTC).isoformat()
+    )

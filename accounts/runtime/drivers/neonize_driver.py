@@ -2,11 +2,19 @@
 
 Runtime requirements and rules (see NEONIZE.md for the measurements behind them):
 - Runs only in an exec'd session host; web and prefork processes never import neonize (a process
-  forked after the import hangs in ``connect()``). The host calls every method from its one command
-  thread, so all neonize calls of a process are serialized.
+  forked after the import hangs in ``connect()``).
+- Threads: the host calls this driver's methods from its one command thread, but neonize is not
+  serialized by that. ``connect()`` runs on the session's own thread and writes Go's global maps
+  (goneonize main.go:45, 626, 654: ``clients``, ``eventChannel``), whatsmeow calls the handlers on
+  neonize's event thread, and media transfers run on short-lived helper threads. No Python lock can
+  make two clients in one process safe, so a host process runs at most one neonize session:
+  ``start()`` refuses a second one, and the ``wildcat.E030`` system check refuses
+  ``WILDCAT_SESSIONS_PER_HOST`` > 1.
 - ``connect()`` blocks its thread until ``stop()``, so it runs on a thread of its own. Handlers run
   serially on neonize's thread behind a 100-event buffer: they only translate and ``emit`` (media
-  downloads wait for ``tick`` on the command thread). Every handler is registered before connect.
+  downloads, LID lookups and receipts wait for ``tick`` on the command thread; the one Go call made
+  from a handler is the flag that activates delivery receipts on connect). Every handler is
+  registered before connect.
 - Each client gets the uuid ``wildcat-<connection_id>`` (the key of Go's global maps) and its
   garbage-collection finalizer is detached: a collected client object would call ``Stop(uuid)``
   and kill whichever live session has that uuid.
@@ -26,7 +34,10 @@ Runtime requirements and rules (see NEONIZE.md for the measurements behind them)
   picks the id of every send and the pre-generated id cannot be imposed. The driver returns the id
   WhatsApp used in ``SendResult.wa_message_id`` and remembers each pre-generated id it sent during
   its lifetime, so a retry through the same session returns the first result instead of sending
-  again. A crash between the send and the outbox recording it can still send twice.
+  again. A crash between the send and the outbox recording it can still send twice. Receipts name
+  both ids (``receipt_with_queued_ids``), so one that comes before the outbox records whatsmeow's
+  id still finds the message. A send that timed out after it went out is ``send_outcome_unknown``
+  (``neonize_errors``) and is never sent again by the outbox.
 """
 
 from __future__ import annotations
@@ -45,14 +56,7 @@ from accounts.runtime.drivers import neonize_store as store
 from accounts.runtime.drivers.base import SessionDriver
 from accounts.runtime.drivers.neonize_content import is_poll_vote, poll_vote_translate
 from accounts.runtime.drivers.neonize_errors import driver_error
-from accounts.runtime.drivers.neonize_events import (
-    CONNECTION_TRANSLATORS,
-    media_message,
-    message_translate,
-    receipt_translate,
-    seconds_to_datetime,
-    sender_resolve,
-)
+from accounts.runtime.drivers.neonize_lids import LidPhoneBook, lid_unresolved
 from accounts.runtime.drivers.neonize_messages import (
     edit_build,
     jid_parse,
@@ -60,13 +64,26 @@ from accounts.runtime.drivers.neonize_messages import (
     message_build,
     revoke_build,
 )
+from accounts.runtime.drivers.neonize_presence import PresenceAnnouncer, presence_setting, receipts_activate
+from accounts.runtime.drivers.neonize_transfers import media_attach, media_upload
+from accounts.runtime.drivers.neonize_translation import (
+    CONNECTION_TRANSLATORS,
+    group_details,
+    group_summary,
+    media_download_message,
+    media_message,
+    message_translate,
+    receipt_translate,
+    receipt_with_queued_ids,
+    seconds_to_datetime,
+    sender_resolve,
+)
 from wildcat.whatsapp import (
     AccountInfo,
     DriverError,
     DriverEvent,
     DriverEventType,
     InboundMessage,
-    MediaPayload,
     OutboundMessage,
     SendResult,
 )
@@ -81,6 +98,8 @@ PRESENCE_STATES = {"composing": ("CHAT_PRESENCE_COMPOSING", "CHAT_PRESENCE_MEDIA
                    "paused": ("CHAT_PRESENCE_PAUSED", "CHAT_PRESENCE_MEDIA_TEXT")}  # fmt: skip
 # Clients that were stopped stay referenced: Go may still call their ctypes callbacks for a moment.
 _RETIRED_CLIENTS: list[Any] = []
+# The connection whose neonize session this process runs (at most one: see the module docstring).
+_PROCESS_SESSION: set[int] = set()
 
 
 class NeonizeDriver(SessionDriver):
@@ -101,11 +120,17 @@ class NeonizeDriver(SessionDriver):
         self.fresh_process_needed = False
         self._last_keepalive = float("-inf")
         self._inbound: collections.deque[tuple[InboundMessage, tuple[Any, int, Any] | None]] = collections.deque()
+        self._receipts: collections.deque[DriverEvent] = collections.deque()
         self._sent: collections.OrderedDict[str, SendResult] = collections.OrderedDict()
         self._votes: collections.deque[Any] = collections.deque()  # poll votes: decrypted on the command thread
+        self._lids = LidPhoneBook()
+        self._presence = PresenceAnnouncer()
+        # The id whatsmeow chose -> the id the message was queued under (see receipt_with_queued_ids).
+        self._queued_ids: dict[str, str] = {}
 
     # --- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
+        _process_session_check(self.connection_id)
         self._own_jid = self._stored_jid()
         if self._own_jid and not store.device_exists(whatsapp_id=self._own_jid, store_name=self.store_name()):
             # Resuming a device the store no longer has would crash the host (see neonize_store).
@@ -115,6 +140,7 @@ class NeonizeDriver(SessionDriver):
             self._own_jid = ""
         self.client = self._client_build()
         self._connect_spawn()
+        _PROCESS_SESSION.add(self.connection_id)
 
     def _stored_jid(self) -> str:
         from accounts.models import WaConnection
@@ -172,7 +198,9 @@ class NeonizeDriver(SessionDriver):
     def stop(self) -> None:
         # Messages already taken from WhatsApp (and acknowledged by whatsmeow) must not be lost.
         self._inbound_drain()
+        self._receipts_drain()
         self._stopping = True
+        _PROCESS_SESSION.discard(self.connection_id)
         client, self.client = self.client, None
         if client is None:
             return
@@ -207,7 +235,14 @@ class NeonizeDriver(SessionDriver):
         return self._logged_in
 
     def request_pair_code(self, phone_digits: str) -> str:
-        from neonize.utils.enum import ClientName
+        """An 8-character linking code; the phone lists this device as "Chrome (Linux)".
+
+        whatsmeow (pair-code.go:87-89) says the display name must be a recognised "Browser (OS)" pair
+        or the server answers 400. neonize 0.5.2 builds it as "<client type> (<client name>)" and
+        defaults the type to Firefox; Chrome on Linux is the most common WhatsApp Web pair, so the
+        driver asks for it through neonize's own ``client_type`` and ``client_name`` parameters.
+        """
+        from neonize.utils.enum import ClientName, ClientType
 
         if self.client is None:
             raise DriverError("session_not_started", "the session is not running", permanent=False)
@@ -221,13 +256,15 @@ class NeonizeDriver(SessionDriver):
             )
         digits = "".join(ch for ch in phone_digits if ch.isdigit())
         try:
-            return self.client.PairPhone(digits, True, ClientName.LINUX)
+            return self.client.PairPhone(digits, True, client_name=ClientName.LINUX, client_type=ClientType.CHROME)
         except Exception as exc:
             raise driver_error(exc) from exc
 
     def tick(self, now: float) -> None:
-        """Command thread: deliver queued inbound messages (with media) and end a login whose QR codes ran out."""
+        """Command thread: deliver queued inbound messages (with media) and receipts; end a login whose QR ran out."""
         self._inbound_drain()
+        self._receipts_drain()
+        self._presence.tick(self.client, now, self._presence_setting)
         if (
             self._qr_deadline is not None
             and not self._logged_in
@@ -268,11 +305,30 @@ class NeonizeDriver(SessionDriver):
             self._logged_in, self._own_jid, self._qr_deadline = True, driver_event.account.whatsapp_id, None
         elif kind == DriverEventType.CONNECTED:
             self._logged_in, self._qr_deadline = True, None
+            self._presence_connected()
             if self._own_jid and driver_event.account is None:
                 driver_event = dataclasses.replace(driver_event, account=self._account())
         elif kind == DriverEventType.LOGGED_OUT:
             self._logged_in = False
         self.emit(driver_event)
+
+    def _presence_connected(self) -> None:
+        try:
+            if self.client is not None:
+                receipts_activate(self.client)
+        except Exception:  # neonize drops a handler's exception, and with it the CONNECTED event
+            logger.warning("session %s: delivery receipts not activated", self.connection_id, exc_info=True)
+        self._presence.connected()
+
+    def _presence_setting(self) -> str:
+        return presence_setting(self.connection_id)
+
+    def call_presence_apply(self) -> dict[str, Any]:
+        """Send the connection's (changed) presence now; a session not yet connected sends it on connect."""
+        presence = self._presence_setting()
+        if self.client is None or not self._logged_in:
+            return {"presence": presence, "sent": False}
+        return {"presence": presence, "sent": self._presence.announce(self.client, presence, time.monotonic())}
 
     def _account(self) -> AccountInfo:
         jid = jid_parse(self._own_jid)
@@ -287,20 +343,27 @@ class NeonizeDriver(SessionDriver):
         if inbound is None:
             return
         found = media_message(event.Message)
-        media = (found[0], found[1], event.Message) if found else None
+        media = (found[0], found[1], media_download_message(found[0])) if found else None
         if self._stopping:
             self._deliver(inbound, media)  # no client any more: kept without its media
             return
-        if media is not None or self._inbound:
-            # Downloads are neonize calls: they wait for tick(); later messages queue behind to keep order.
+        if media is not None or lid_unresolved(inbound) or self._inbound:
+            # Downloads and LID lookups are neonize calls: they wait for tick(); later messages queue
+            # behind to keep order.
             self._inbound.append((inbound, media))
             return
         self.emit(DriverEvent(type=DriverEventType.MESSAGE, message=inbound))
 
     def _on_receipt(self, _client: Any, event: Any) -> None:
+        # Held for tick (the command thread): a receipt can overtake the send call that learns the
+        # message's id, and by tick every send that started has returned and been recorded.
         driver_event = receipt_translate(event)
         if driver_event is not None:
-            self.emit(driver_event)
+            self._receipts.append(driver_event)
+
+    def _receipts_drain(self) -> None:
+        while self._receipts:
+            self.emit(receipt_with_queued_ids(self._receipts.popleft(), self._queued_ids))
 
     def _inbound_drain(self) -> None:
         while self._inbound:
@@ -321,34 +384,14 @@ class NeonizeDriver(SessionDriver):
             return
         chat, sender = sender_resolve(event.Info.MessageSource)
         inbound = poll_vote_translate(event, vote, chat_jid=chat, sender_jid=sender)
-        self.emit(DriverEvent(type=DriverEventType.MESSAGE, message=inbound))
+        self.emit(DriverEvent(type=DriverEventType.MESSAGE, message=self._lids.resolved(self.client, inbound)))
 
     def _deliver(self, inbound: InboundMessage, media: tuple[Any, int, Any] | None) -> None:
         if media is not None:
-            inbound = self._with_media(inbound, *media)
+            inbound = media_attach(self.client, inbound, *media)
+        if not self._stopping:
+            inbound = self._lids.resolved(self.client, inbound)
         self.emit(DriverEvent(type=DriverEventType.MESSAGE, message=inbound))
-
-    def _with_media(self, inbound: InboundMessage, part: Any, declared: int, message: Any) -> InboundMessage:
-        """Download media under the size cap; an oversized or failed download keeps the message, notes why."""
-        cap = settings.WILDCAT_MAX_MEDIA_BYTES
-        content = dict(inbound.content)
-        data = b""
-        if declared > cap:
-            content["media_skipped"] = f"too_large: {declared} bytes > {cap}"
-        elif self.client is None:
-            content["media_skipped"] = "session_stopped"
-        else:
-            try:
-                data = self.client.download_any(message) or b""
-            except Exception as exc:  # noqa: BLE001 - the message matters more than its media
-                content["media_skipped"] = f"download_failed: {str(exc)[:200]}"
-            if len(data) > cap:
-                content["media_skipped"], data = f"too_large: {len(data)} bytes > {cap}", b""
-        if not data:
-            return dataclasses.replace(inbound, content=content)
-        filename = getattr(part, "fileName", "") if part.DESCRIPTOR.name == "DocumentMessage" else ""
-        payload = MediaPayload(content=data, mimetype=part.mimetype or "application/octet-stream", filename=filename)
-        return dataclasses.replace(inbound, media=payload, content=content)
 
     # --- SessionPort -------------------------------------------------------------------------
     def _ready_client(self) -> Any:
@@ -378,17 +421,14 @@ class NeonizeDriver(SessionDriver):
             return earlier
         client = self._ready_client()
 
-        def upload(content: bytes, media_type: Any) -> Any:
-            try:
-                return client.upload(content, media_type)
-            except Exception as exc:
-                raise driver_error(exc) from exc
-
-        built = message_build(message, upload=upload)
+        built = message_build(message, upload=lambda content, media_type: media_upload(client, content, media_type))
         result = self._send(message.chat_jid, built, message.wa_message_id)
         self._sent[message.wa_message_id] = result
+        if result.wa_message_id != message.wa_message_id:
+            self._queued_ids[result.wa_message_id] = message.wa_message_id
         while len(self._sent) > SENT_CACHE_SIZE:
-            self._sent.popitem(last=False)
+            _queued, forgotten = self._sent.popitem(last=False)
+            self._queued_ids.pop(forgotten.wa_message_id, None)
         return result
 
     def edit_message(self, *, chat_jid: str, wa_message_id: str, new_text: str) -> SendResult:
@@ -460,29 +500,15 @@ class NeonizeDriver(SessionDriver):
             group = client.get_group_info(jid_parse(group_jid))
         except Exception as exc:
             raise driver_error(exc) from exc
-        info = group_summary(group)
-        info["participants"] = [
-            {
-                "jid": jid_user_string(p.PhoneNumber if p.PhoneNumber.User else p.JID),
-                "lid": jid_user_string(p.LID) if p.LID.User else "",
-                "is_admin": p.IsAdmin,
-                "is_super_admin": p.IsSuperAdmin,
-                "display_name": p.DisplayName,
-            }
-            for p in group.Participants
-        ]
-        return info
+        return group_details(group)
 
 
-def group_summary(group: Any) -> dict[str, Any]:
-    created = seconds_to_datetime(int(group.GroupCreated)).isoformat() if group.GroupCreated else None
-    return {
-        "jid": jid_user_string(group.JID),
-        "name": group.GroupName.Name,
-        "topic": group.GroupTopic.Topic,
-        "owner_jid": jid_user_string(group.OwnerPN if group.OwnerPN.User else group.OwnerJID),
-        "created_at": created,
-        "announce": group.GroupAnnounce.IsAnnounce,
-        "locked": group.GroupLocked.isLocked,
-        "participant_count": len(group.Participants),
-    }
+def _process_session_check(connection_id: int) -> None:
+    others = _PROCESS_SESSION - {connection_id}
+    if others:
+        raise DriverError(
+            "one_session_per_host",
+            f"this host process already runs the neonize session of connection {min(others)}; neonize is only "
+            "safe with one session per process (set WILDCAT_SESSIONS_PER_HOST=1)",
+            permanent=True,
+        )

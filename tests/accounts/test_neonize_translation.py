@@ -9,10 +9,9 @@ from neonize import events as nev
 from neonize.proto import Neonize_pb2 as npb
 from neonize.proto.waCommon.WACommon_pb2 import MessageKey
 from neonize.proto.waE2E import WAWebProtobufsE2E_pb2 as e2e
-from neonize.proto.waHistorySync.WAWebProtobufsHistorySync_pb2 import HistorySync
 
 from accounts.runtime.drivers.neonize_driver import NeonizeDriver
-from accounts.runtime.drivers.neonize_events import CONNECTION_TRANSLATORS, message_translate, receipt_translate
+from accounts.runtime.drivers.neonize_translation import CONNECTION_TRANSLATORS, message_translate, receipt_translate
 from wildcat.whatsapp import DriverEventType, MessageType, ReceiptType
 
 PEER = "5511999990000"
@@ -111,7 +110,6 @@ def _connection_events():
             ParticipantVersionID="",
             JoinReason="",
         ),
-        "history": npb.HistorySync(Data=HistorySync(syncType=HistorySync.RECENT)),
         "undecryptable": npb.UndecryptableMessage(
             Info=message_event(e2e.Message()).Info,
             IsUnavailable=False,
@@ -138,7 +136,6 @@ EXPECTED = {
     "chat_presence": (DriverEventType.KEEPALIVE, ""),
     "presence": (DriverEventType.KEEPALIVE, ""),
     "group_info": (DriverEventType.KEEPALIVE, ""),
-    "history": (DriverEventType.KEEPALIVE, ""),
     "undecryptable": (DriverEventType.KEEPALIVE, ""),
 }
 
@@ -154,9 +151,11 @@ def test_every_event_in_the_neonize_table_is_mapped():
     table = {
         nev.PairStatusEv, nev.ConnectedEv, nev.LoggedOutEv, nev.StreamReplacedEv, nev.TemporaryBanEv,
         nev.ConnectFailureEv, nev.KeepAliveTimeoutEv, nev.KeepAliveRestoredEv, nev.DisconnectedEv,
-        nev.ChatPresenceEv, nev.PresenceEv, nev.GroupInfoEv, nev.HistorySyncEv, nev.UndecryptableMessageEv,
+        nev.ChatPresenceEv, nev.PresenceEv, nev.GroupInfoEv, nev.UndecryptableMessageEv,
     }  # fmt: skip
     assert table <= set(CONNECTION_TRANSLATORS)
+    # goneonize main.go:790-799 encodes events.HistorySync (the whole blob) only for subscribers of 13.
+    assert nev.HistorySyncEv not in CONNECTION_TRANSLATORS
     # every mapped event is exercised by the parametrized translation test
     assert {type(event) for event in _connection_events().values()} == set(CONNECTION_TRANSLATORS)
 
@@ -360,3 +359,14 @@ def test_text_is_emitted_at_once_and_media_waits_for_tick_in_order():
     assert [e.message.wa_message_id for e in events] == ["M1", "M2", "M3"]
     oversized = events[1].message
     assert oversized.media is None and oversized.content["media_skipped"].startswith("too_large")
+
+
+def test_history_sync_is_not_subscribed(settings, tmp_path):
+    # neonize sends Go the codes of the registered handlers (neonize/client.py:3385); goneonize
+    # main.go:790-799 marshals a HistorySync only when code 13 is among them.
+    settings.DATA_DIR, settings.DATABASE_URL = tmp_path, f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    driver, _events = _driver()
+    client = driver._client_build()
+    assert nev.EVENT_TO_INT[nev.HistorySyncEv] == 13
+    assert 13 not in client.event.list_func
+    assert {nev.EVENT_TO_INT[nev.MessageEv], nev.EVENT_TO_INT[nev.ReceiptEv]} <= set(client.event.list_func)

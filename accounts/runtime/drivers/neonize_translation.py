@@ -17,13 +17,16 @@ Pure functions: no neonize calls, no I/O, so they are safe on neonize's event th
 | ``ClientOutdatedEv``       | DISCONNECTED, reason ``client_outdated`` (WhatsApp refuses this version)     |
 | ``StreamErrorEv``          | DISCONNECTED, reason ``stream_error``, detail ``code``                      |
 | ``MessageEv``              | MESSAGE with an ``InboundMessage``; kinds not read become ``unknown``;       |
-|                            | protocol noise (key shares, history notifications) is dropped; poll votes   |
-|                            | are decrypted by the driver (``neonize_content``)                           |
+|                            | protocol noise (key shares, history notifications) is dropped, and so is    |
+|                            | everything in a ``broadcast`` chat (contacts' status posts) or a            |
+|                            | ``newsletter`` (channels); poll votes are decrypted by the driver           |
+|                            | (``neonize_content``)                                                       |
 | ``ReceiptEv``              | RECEIPT for delivered, read and played; other receipt kinds are dropped    |
 | ``ChatPresenceEv``         | KEEPALIVE (traffic proves the socket is alive; typing is not stored)         |
 | ``PresenceEv``             | KEEPALIVE                                                                  |
 | ``GroupInfoEv``            | KEEPALIVE, detail ``group_jid`` (group lists are read on demand)            |
-| ``HistorySyncEv``          | KEEPALIVE; history is not imported (only live traffic is stored)            |
+| ``HistorySyncEv``          | not subscribed: goneonize would encode the whole history blob and neonize  |
+|                            | parse it on the event thread; history is not imported                      |
 | ``UndecryptableMessageEv`` | KEEPALIVE, detail ``undecryptable`` with the message id; logged as a warning |
 
 Timestamps: ``MessageInfo.Timestamp`` is milliseconds; receipts and send responses are seconds.
@@ -31,6 +34,7 @@ Timestamps: ``MessageInfo.Timestamp`` is milliseconds; receipts and send respons
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -53,6 +57,8 @@ from wildcat.whatsapp import (
 )
 
 logger = logging.getLogger(__name__)
+# Status posts (``status@broadcast``, which whatsmeow marks IsGroup) and channels are not chats.
+NOT_CHAT_SERVERS = frozenset({"broadcast", "newsletter"})
 LOGOUT_REASONS = frozenset({"LOGGED_OUT", "MAIN_DEVICE_GONE", "UNKNOWN_LOGOUT"})
 MEDIA_FIELDS = {
     "imageMessage": MessageType.IMAGE,
@@ -71,6 +77,14 @@ WRAPPERS = (
     "documentWithCaptionMessage",
     "associatedChildMessage",
 )
+# The Message field whatsmeow's DownloadAny reads for each media part type.
+_DOWNLOAD_FIELDS = {
+    "ImageMessage": "imageMessage",
+    "VideoMessage": "videoMessage",
+    "AudioMessage": "audioMessage",
+    "DocumentMessage": "documentMessage",
+    "StickerMessage": "stickerMessage",
+}
 _RECEIPT_TYPES = {
     npb.Receipt.DELIVERED: ReceiptType.DELIVERED,
     npb.Receipt.READ: ReceiptType.READ,
@@ -159,7 +173,6 @@ CONNECTION_TRANSLATORS = {
     nev.ChatPresenceEv: lambda event: _keepalive(),
     nev.PresenceEv: lambda event: _keepalive(),
     nev.GroupInfoEv: lambda event: _keepalive(group_jid=jid_user_string(event.JID)),
-    nev.HistorySyncEv: lambda event: _keepalive(history_sync=True),
     nev.UndecryptableMessageEv: _undecryptable,
 }
 
@@ -177,6 +190,22 @@ def receipt_translate(event: npb.Receipt) -> DriverEvent | None:
         timestamp=seconds_to_datetime(event.Timestamp),
     )
     return DriverEvent(type=DriverEventType.RECEIPT, receipt=receipt)
+
+
+def receipt_with_queued_ids(event: DriverEvent, queued_ids: dict[str, str]) -> DriverEvent:
+    """The receipt also naming the queued id of each message the driver sent under another id.
+
+    whatsmeow chooses every message id (send.go:210-211); the outbox records it only after its batch, and
+    keeps the queued id if another row already holds whatsmeow's. Either way the receipt must find it.
+    """
+    receipt = event.receipt
+    if receipt is None:
+        return event
+    queued = [queued_ids[i] for i in receipt.wa_message_ids if i in queued_ids]
+    if not queued:
+        return event
+    ids = tuple(dict.fromkeys((*receipt.wa_message_ids, *queued)))
+    return dataclasses.replace(event, receipt=dataclasses.replace(receipt, wa_message_ids=ids))
 
 
 # --- messages --------------------------------------------------------------------------------------
@@ -218,9 +247,25 @@ def media_message(message: e2e.Message) -> tuple[Any, int] | None:
     return None
 
 
+def media_download_message(part: Any) -> e2e.Message:
+    """The media part alone, wrapped in the message field of its own type, for neonize's ``download_any``.
+
+    whatsmeow's ``DownloadAny`` (download.go:127) looks only at the top-level image, video, audio,
+    document and sticker fields: a video note (``ptvMessage``, a VideoMessage) or a part inside a
+    wrapper is "didn't find any attachments in message" unless handed over this way.
+    """
+    field = _DOWNLOAD_FIELDS[part.DESCRIPTOR.name]
+    wrapped = e2e.Message()
+    message_field(wrapped, field).CopyFrom(part)
+    return wrapped
+
+
 def message_translate(event: npb.Message) -> InboundMessage | None:
     """An ``InboundMessage`` without media bytes (the driver downloads them), or None for protocol noise."""
     info = event.Info
+    if info.MessageSource.Chat.Server in NOT_CHAT_SERVERS:
+        logger.debug("ignoring message %s in %s", info.ID, jid_user_string(info.MessageSource.Chat))
+        return None
     content = _content(_unwrap(event.Message))
     if content is None:
         logger.debug("ignoring message %s without user content", info.ID)
@@ -340,3 +385,40 @@ _READERS = (
     ("pollCreationMessageV3", _poll),
     *CONTENT_READERS,
 )
+
+
+# --- groups ----------------------------------------------------------------------------------------
+def group_summary(group: npb.GroupInfo) -> dict[str, Any]:
+    """A group as the API shows it.
+
+    ``created_at`` is only as exact as neonize 0.5.2 allows: goneonize sends ``GroupCreated`` as a
+    float32 of the Unix time (goneonize utils/encoder.go:149, Neonize.proto:171; there is no integer
+    field), which today's timestamps round to a multiple of 128 s. It is reported in whole seconds.
+    """
+    created = seconds_to_datetime(int(group.GroupCreated)).isoformat() if group.GroupCreated else None
+    return {
+        "jid": jid_user_string(group.JID),
+        "name": group.GroupName.Name,
+        "topic": group.GroupTopic.Topic,
+        "owner_jid": jid_user_string(group.OwnerPN if group.OwnerPN.User else group.OwnerJID),
+        "created_at": created,
+        "announce": group.GroupAnnounce.IsAnnounce,
+        "locked": group.GroupLocked.isLocked,
+        "participant_count": len(group.Participants),
+    }
+
+
+def group_details(group: npb.GroupInfo) -> dict[str, Any]:
+    """The summary plus every participant, by phone-number JID where WhatsApp gave one."""
+    info = group_summary(group)
+    info["participants"] = [
+        {
+            "jid": jid_user_string(p.PhoneNumber if p.PhoneNumber.User else p.JID),
+            "lid": jid_user_string(p.LID) if p.LID.User else "",
+            "is_admin": p.IsAdmin,
+            "is_super_admin": p.IsSuperAdmin,
+            "display_name": p.DisplayName,
+        }
+        for p in group.Participants
+    ]
+    return info

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0003_worker_node_is_infrastructure'),
+        ('accounts', '0004_connection_presence'),
     ]
 
     operations = [
