@@ -21,7 +21,7 @@ from typing import Any
 
 from celery import bootsteps
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 
 from accounts.models import ConnectionEvent, WaConnection
 from accounts.runtime import leases
@@ -167,6 +167,8 @@ class Supervisor:
             logger.warning("releasing leases on shutdown failed", exc_info=True)
         finally:
             close_old_connections()
+        for thread in self._threads:
+            thread.join(LOOP_SECONDS * 4)  # the loop closes its database connection on the way out
         if _current is self:
             _current = None
 
@@ -386,6 +388,7 @@ class Supervisor:
                 logger.exception("session supervisor loop failed")
             finally:
                 close_old_connections()
+        connections.close_all()  # this thread's own database connection ends with it
 
     def _renew(self) -> None:
         with self._lock:
