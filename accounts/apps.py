@@ -1,6 +1,9 @@
 """The accounts app: WhatsApp connections, their session runtime wiring and periodic tasks."""
 
 from django.apps import AppConfig
+from django.conf import settings
+
+from wildcat.celery import app, beat_schedule_add
 
 
 class AccountsConfig(AppConfig):
@@ -8,11 +11,9 @@ class AccountsConfig(AppConfig):
     verbose_name = "WhatsApp connections"
 
     def ready(self) -> None:
-        from django.conf import settings
-
+        # Here, not at the top: these modules import models, which Django loads after this module.
         from accounts.runtime import tasks  # noqa: F401 - registers the runtime's Celery tasks
         from accounts.runtime.supervisor import SessionSupervisorStep
-        from wildcat.celery import app, beat_schedule_add
 
         app.steps["worker"].add(SessionSupervisorStep)
         # On the sessions queue, so a node running only a sessions worker still reconciles.

@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
 from accounts.models import ConnectionEvent, SandboxCredential, SessionCommand, WaConnection
@@ -23,6 +23,7 @@ from accounts.session_commands import (
     session_command_wait,
 )
 from accounts.states import LINKED_STATUSES, LIVE_STATUSES, STAMP_FIELDS, WEBHOOK_EVENTS, transition_allowed
+from webhooks.services import event_emit
 from wildcat.audit import audit_record
 from wildcat.errors import AppError, ErrorCode, invalid_request
 from wildcat.wakeup import wake_connection
@@ -46,6 +47,7 @@ __all__ = [
     "connection_touch",
     "connection_transition",
     "connection_update",
+    "connections_stop_for_key",
     "sandbox_call_create",
     "session_command_cancel",
     "session_command_claim",
@@ -80,8 +82,6 @@ def connection_payload(connection: WaConnection) -> dict[str, Any]:
 
 
 def _emit(connection: WaConnection, event_type: str, extra: dict[str, Any] | None = None) -> None:
-    from webhooks.services import event_emit
-
     data = {"connection_id": connection.pk, "connection": connection_payload(connection), **(extra or {})}
     event_emit(api_key_id=connection.api_key_id, event_type=event_type, data=data, connection_id=connection.pk)
 
@@ -300,16 +300,34 @@ def connection_ban_wait(*, connection_id: int, code: str, expires_in: int | None
     return changed
 
 
-def connection_touch(*, connection_id: int) -> None:
-    """Record traffic or a keepalive: the zombie watchdog reads last_activity_at."""
-    now = timezone.now()
-    WaConnection.objects.filter(pk=connection_id).update(last_activity_at=now, last_seen=now)
+def connection_touch(*, connection_id: int) -> int | None:
+    """Record traffic or a keepalive (the zombie watchdog reads last_activity_at).
+
+    Returns the id of the API key that owns the connection, or None when the connection is gone, so
+    the event sink needs no other statement on the row before it stores an inbound message.
+    """
+    return connections_touch(connection_ids=[connection_id]).get(connection_id)
 
 
-def connections_touch(*, connection_ids: list[int]) -> None:
-    """``connection_touch`` for several connections at once (a burst of traffic on the event sink)."""
-    now = timezone.now()
-    WaConnection.objects.filter(pk__in=connection_ids).update(last_activity_at=now, last_seen=now)
+def connections_touch(*, connection_ids: list[int]) -> dict[int, int]:
+    """``connection_touch`` for several connections at once: ``{connection id: owner key id}`` of those that exist.
+
+    One ``UPDATE ... RETURNING`` (PostgreSQL, and SQLite since 3.35, which the system checks require):
+    Django's ``update()`` returns only a row count.
+    """
+    if not connection_ids:
+        return {}
+    db = connections[WaConnection.objects.db]
+    table, pk, owner, activity, seen = map(
+        db.ops.quote_name, (WaConnection._meta.db_table, "id", "api_key_id", "last_activity_at", "last_seen")
+    )
+    stamp = WaConnection._meta.get_field("last_seen").get_db_prep_value(timezone.now(), db)
+    ids = ", ".join(["%s"] * len(connection_ids))
+    # Only quoted column names are formatted in; every value is a parameter.
+    sql = f"UPDATE {table} SET {activity} = %s, {seen} = %s WHERE {pk} IN ({ids}) RETURNING {pk}, {owner}"  # noqa: S608
+    with db.cursor() as cursor:
+        cursor.execute(sql, [stamp, stamp, *connection_ids])
+        return dict(cursor.fetchall())
 
 
 def connection_record_event(*, connection_id: int, kind: str, detail: dict[str, Any]) -> ConnectionEvent | None:
@@ -355,6 +373,16 @@ def connection_stop(*, connection: WaConnection) -> WaConnection:
         connection_id = connection.pk
         transaction.on_commit(lambda: wake_connection(connection_id))
     return WaConnection.objects.get(pk=connection.pk)
+
+
+def connections_stop_for_key(*, api_key_id: int) -> list[int]:
+    """Stop every running connection of a key, keeping credentials; returns their ids."""
+    with transaction.atomic():
+        running = WaConnection.objects.filter(api_key_id=api_key_id, desired_state=WaConnection.DesiredState.RUNNING)
+        ids = list(running.order_by("pk").values_list("pk", flat=True))
+        for connection in WaConnection.objects.filter(pk__in=ids).order_by("pk"):
+            connection_stop(connection=connection)
+    return ids
 
 
 def connection_update(*, connection: WaConnection, presence: str) -> WaConnection:

@@ -12,6 +12,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import ConnectionEvent, SessionCommand, WaConnection
+from messaging.media import media_orphans_delete
+from messaging.models import Message
 from wildcat.wakeup import wake_connection
 
 FINISHED_STATUSES = (SessionCommand.Status.DONE, SessionCommand.Status.FAILED)
@@ -125,7 +127,14 @@ def connection_row_delete(*, connection_id: int) -> None:
         row = WaConnection.objects.select_for_update().filter(pk=connection_id).first()
         if row is None:
             return
+        # Its messages go with it; their media must not stay downloadable (or on disk) without them.
+        media_ids = list(
+            Message.objects.filter(connection_id=connection_id, media__isnull=False)
+            .values_list("media_id", flat=True)
+            .distinct()
+        )
         row.delete()
+        media_orphans_delete(media_ids=media_ids)
         # The owner's next lease renewal fails on the missing row and it drops the session.
         transaction.on_commit(lambda: wake_connection(connection_id))
 

@@ -13,8 +13,10 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from apikeys.models import ApiKey
+from apikeys.selectors import apikey_revocation_cut
 from apikeys.services import apikey_create, apikey_revoke
 from wildcat.errors import AppError
+from wildcat.one_time_secrets import one_time_secret_stash, one_time_secret_take
 
 _REVEAL_SESSION_KEY = "apikeys:reveal"
 
@@ -38,6 +40,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
         "last_used_at",
         "last_used_ip",
         "revoked_at",
+        "revocation_cut",
         "created_at",
         "updated_at",
     ]
@@ -60,13 +63,18 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def status_badge(self, obj: ApiKey) -> str:
         return format_html('<span class="wc-badge wc-badge--{}">{}</span>', obj.status, obj.get_status_display())
 
+    @admin.display(description="Cut when revoked")
+    def revocation_cut(self, obj: ApiKey) -> str:
+        cut = apikey_revocation_cut(api_key=obj) if obj.status == ApiKey.Status.REVOKED else None
+        return _cut_summary(cut) if cut else "—"
+
     def save_model(self, request: HttpRequest, obj: ApiKey, form: forms.ModelForm, change: bool) -> None:
         if change:
             return
         created, secret = apikey_create(label=form.cleaned_data["label"], created_by=request.user)
         obj.pk = created.pk
         obj.__dict__.update(created.__dict__)
-        request.session[_REVEAL_SESSION_KEY] = {"id": created.pk, "secret": secret}
+        one_time_secret_stash(request, slot=_REVEAL_SESSION_KEY, object_id=created.pk, secret=secret)
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict | None = None) -> HttpResponse:
         try:
@@ -86,11 +94,10 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
     ) -> HttpResponse:
-        reveal = request.session.get(_REVEAL_SESSION_KEY)
         extra_context = dict(extra_context or {})
-        if reveal and str(reveal.get("id")) == str(object_id):
-            extra_context["revealed_secret"] = reveal["secret"]
-            del request.session[_REVEAL_SESSION_KEY]
+        revealed = one_time_secret_take(request, slot=_REVEAL_SESSION_KEY, object_id=object_id)
+        if revealed:
+            extra_context["revealed_secret"] = revealed
         # Every field is read-only once created: no Save buttons.
         extra_context.update(show_save=False, show_save_and_continue=False, show_save_and_add_another=False)
         if str(object_id).isdigit():
@@ -108,7 +115,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
             raise PermissionDenied
         if api_key.status == ApiKey.Status.ACTIVE:
             apikey_revoke(api_key=api_key)
-            self.message_user(request, f"API key “{api_key.label}” was revoked.", messages.SUCCESS)
+            cut = _cut_summary(apikey_revocation_cut(api_key=api_key) or {})
+            self.message_user(request, f"API key “{api_key.label}” was revoked: {cut}", messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:apikeys_apikey_change", args=[api_key.pk]))
 
     def has_delete_permission(self, request: HttpRequest, obj: ApiKey | None = None) -> bool:
@@ -120,4 +128,20 @@ class ApiKeyAdmin(admin.ModelAdmin):
         for api_key in queryset.filter(status=ApiKey.Status.ACTIVE):
             apikey_revoke(api_key=api_key)
             revoked += 1
+            cut = _cut_summary(apikey_revocation_cut(api_key=api_key) or {})
+            self.message_user(request, f"API key “{api_key.label}” was revoked: {cut}", messages.SUCCESS)
         self.message_user(request, f"Revoked {revoked} API key(s).", messages.SUCCESS)
+
+
+def _cut_summary(cut: dict) -> str:
+    """What a revocation cut, in one sentence the operator can act on."""
+    endpoints, connections = cut.get("webhook_endpoints", []), cut.get("connections", [])
+    return (
+        f"{len(endpoints)} webhook endpoint(s) disabled{_ids(endpoints)}, "
+        f"{len(connections)} connection(s) stopped with their credentials kept{_ids(connections)}, "
+        f"{cut.get('queued_messages', 0)} queued message(s) failed."
+    )
+
+
+def _ids(ids: list[int]) -> str:
+    return f" (#{', #'.join(map(str, ids))})" if ids else ""

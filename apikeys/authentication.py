@@ -1,6 +1,7 @@
 """DRF authentication by API key: ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``.
 
-Missing, malformed, unknown and revoked keys all end in the same 401. Keys are found through a
+Malformed, unknown and revoked keys all end in the same 401 (a missing one too), and an address that
+fails more than ``WILDCAT_AUTH_FAILURE_RATE`` times gets 429 for its failing attempts. Keys are found through a
 cached record (``apikeys.records``); revoking a key overwrites that record, so the key is refused from
 the next request on. With Redis, finding the record, counting the request against the throttle
 window and counting its usage are one round trip (``apikeys.usage.auth_and_count``).
@@ -17,7 +18,9 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
 from apikeys import keys, records, usage
+from apikeys.auth_failures import auth_failure_record
 from apikeys.models import ApiKey
+from wildcat.audit import client_ip
 from wildcat.rates import parse_rate
 from wildcat.redis_client import get_redis
 
@@ -27,7 +30,7 @@ def _presented_key(request: Request) -> str | None:
     if header is not None:
         scheme, _, value = header.partition(" ")
         if scheme.lower() != "bearer":
-            raise exceptions.AuthenticationFailed()
+            raise _refused(request)
         return value.strip()
     return request.META.get("HTTP_X_API_KEY")
 
@@ -58,7 +61,7 @@ class ApiKeyAuthentication(BaseAuthentication):
         if presented is None:
             return None
         if not keys.is_well_formed(presented):
-            raise exceptions.AuthenticationFailed()
+            raise _refused(request)
         token_hash = keys.hash_key(presented)
         client = get_redis()
         if client is not None:
@@ -66,5 +69,11 @@ class ApiKeyAuthentication(BaseAuthentication):
         else:  # embedded defaults: the throttle counts separately
             api_key = records.api_key_from(records.lookup_in_cache(token_hash), token_hash)
         if api_key is None:
-            raise exceptions.AuthenticationFailed()
+            raise _refused(request)
         return api_key, api_key
+
+
+def _refused(request: Request) -> Exception:
+    """A 401, or a 429 once this address has failed too often (counted per client address)."""
+    throttled = auth_failure_record(client_ip(request))
+    return throttled if throttled is not None else exceptions.AuthenticationFailed()

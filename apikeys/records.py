@@ -42,8 +42,13 @@ def record_from_db(token_hash: str) -> dict[str, Any]:
     return found
 
 
-def timeout_for(record: dict[str, Any]) -> int:
-    return MISSING_SECONDS if record is MISSING else settings.WILDCAT_API_KEY_CACHE_SECONDS
+def timeout_for(record: dict[str, Any]) -> int | None:
+    """How long a record is cached. A revoked key's record never expires: it is the revoked marker."""
+    if record is MISSING:
+        return MISSING_SECONDS
+    if record.get("status") == ApiKey.Status.REVOKED:
+        return None  # a revoke is final, and no cache fill (which only takes empty slots) can replace it
+    return settings.WILDCAT_API_KEY_CACHE_SECONDS
 
 
 def api_key_from(record: dict[str, Any], token_hash: str) -> ApiKey | None:
@@ -64,6 +69,17 @@ def store_in_redis(client: redis.Redis, token_hash: str, record: dict[str, Any])
     client.set(redis_key(token_hash), json.dumps(record), ex=timeout_for(record), nx=True)
 
 
+# Forgetting a record (after a usage flush or a last-use write) keeps a revoked marker in place:
+# otherwise a request that read the row before the revoke committed could fill the slot as active.
+_FORGET_UNLESS_REVOKED = """
+for _, key in ipairs(KEYS) do
+  local value = redis.call('GET', key)
+  if value and cjson.decode(value)['status'] ~= 'revoked' then redis.call('DEL', key) end
+end
+return 0
+"""
+
+
 def lookup_in_cache(token_hash: str) -> dict[str, Any]:
     record = cache.get(cache_key(token_hash))
     if record is None:
@@ -82,13 +98,16 @@ def refresh(token_hash: str) -> None:
 
 
 def forget(*token_hashes: str) -> None:
-    """Drop cached records; the next request with each key reads its row again."""
+    """Drop cached records, except revoked markers; the next request with each key reads its row again."""
     if not token_hashes:
         return
-    cache.delete_many([cache_key(token_hash) for token_hash in token_hashes])
+    keys = [cache_key(token_hash) for token_hash in token_hashes]
+    cached = cache.get_many(keys)
+    cache.delete_many([key for key in keys if (cached.get(key) or {}).get("status") != ApiKey.Status.REVOKED])
     client = get_redis()
     if client is not None:
-        client.delete(*(redis_key(token_hash) for token_hash in token_hashes))
+        names = [redis_key(token_hash) for token_hash in token_hashes]
+        client.eval(_FORGET_UNLESS_REVOKED, len(names), *names)
 
 
 def forget_ids(key_ids: list[int]) -> None:

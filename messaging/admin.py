@@ -1,14 +1,18 @@
-"""Operators' view of messages and media: filters, and media shown inline on the message page."""
+"""Operators' view of messages, media and inbound dead letters: filters, media inline, retrying dead letters."""
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import FileResponse, HttpRequest
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from messaging.models import Media, Message
+from messaging.dead_letters import inbound_dead_letter_retry
+from messaging.media import media_file_response
+from messaging.models import InboundDeadLetter, Media, Message
 from wildcat.errors import MESSAGE_FAILURE_MEANINGS
 
 
@@ -142,18 +146,48 @@ class MediaAdmin(admin.ModelAdmin):
 
     def content_view(self, request: HttpRequest, media_id: int) -> FileResponse:
         if not self.has_view_permission(request):
-            from django.core.exceptions import PermissionDenied
-
             raise PermissionDenied
-        media = get_object_or_404(Media, pk=media_id)
-        response = FileResponse(media.file.open("rb"), content_type=media.mimetype)
-        # Served inside the admin only, never as active content.
-        response["Content-Security-Policy"] = "sandbox"
-        response["X-Content-Type-Options"] = "nosniff"
-        return response
+        # An attachment: the message page still shows images inline (an <img> ignores the disposition).
+        return media_file_response(get_object_or_404(Media, pk=media_id))
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Media | None = None) -> bool:
+        return False
+
+
+@admin.register(InboundDeadLetter)
+class InboundDeadLetterAdmin(admin.ModelAdmin):
+    """Inbound messages that failed to store, with their payload; the action stores them again."""
+
+    list_display = ("id", "created_at", "connection", "wa_message_id", "status", "attempts", "short_error")
+    list_filter = ("status",)
+    search_fields = ("wa_message_id",)
+    list_select_related = ("connection",)
+    show_full_result_count = False
+    readonly_fields = [field.name for field in InboundDeadLetter._meta.fields]
+    actions = ["retry_selected"]
+
+    @admin.display(description="error")
+    def short_error(self, letter: InboundDeadLetter) -> str:
+        return (letter.error or "")[:60]
+
+    @admin.action(description="Store the selected messages again", permissions=["retry"])
+    def retry_selected(self, request: HttpRequest, queryset: QuerySet[InboundDeadLetter]) -> None:
+        pending = queryset.filter(status=InboundDeadLetter.Status.PENDING).values_list("pk", flat=True)
+        outcomes = [inbound_dead_letter_retry(dead_letter_id=pk).status for pk in pending]
+        stored = outcomes.count(InboundDeadLetter.Status.STORED)
+        failing = len(outcomes) - stored
+        level = messages.WARNING if failing else messages.SUCCESS
+        self.message_user(request, f"{stored} stored; {failing} still failing (see their error).", level)
+
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        # Rows are never edited by hand, but storing them again is a change: it needs that permission.
+        return request.user.has_perm("messaging.change_inbounddeadletter")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: InboundDeadLetter | None = None) -> bool:
         return False

@@ -1,6 +1,9 @@
 """The messaging app: messages, media, the outbox and the retention sweep."""
 
 from django.apps import AppConfig
+from django.conf import settings
+
+from wildcat.celery import beat_schedule_add
 
 
 class MessagingConfig(AppConfig):
@@ -8,10 +11,6 @@ class MessagingConfig(AppConfig):
     verbose_name = "Messaging"
 
     def ready(self) -> None:
-        from django.conf import settings
-
-        from wildcat.celery import beat_schedule_add
-
         beat_schedule_add(
             "messaging-retention-prune",
             "messaging.tasks.retention_prune_task",

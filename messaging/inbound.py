@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.conf import settings
@@ -11,32 +10,19 @@ from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from messaging.media import media_store
-from messaging.models import STATUS_RANK, Message
-from messaging.payloads import message_payload
+from accounts.models import WaConnection
+from messaging.media import media_files_discarded_on_error, media_store
+from messaging.message_events import message_event_emit
+from messaging.models import STATUS_RANK, Media, Message
 from messaging.polls import poll_vote_apply
+from messaging.sanitise import inbound_clean
 from wildcat.event_types import EventType
 from wildcat.whatsapp import InboundMessage, Receipt, ReceiptType
 
 
 def connection_owner(connection_id: int) -> int | None:
     """The API key that owns a connection (None when the connection is gone)."""
-    from accounts.models import WaConnection
-
     return WaConnection.objects.filter(pk=connection_id).values_list("api_key_id", flat=True).first()
-
-
-def emit(message: Message, event_type: str, **extra: Any) -> None:
-    """Raise a webhook event for a message, inside the caller's transaction."""
-    from webhooks.services import event_emit
-
-    data = message_payload(message)
-    data.update(extra)
-    event_emit(api_key_id=message.api_key_id, event_type=event_type, data=data, connection_id=message.connection_id)
-
-
-def _jsonable(value: dict[str, Any]) -> dict[str, Any]:
-    return json.loads(json.dumps(value or {}, default=str))
 
 
 def _original(connection_id: int, wa_message_id: str) -> Message | None:
@@ -74,28 +60,39 @@ def _apply_change(connection_id: int, message: InboundMessage) -> Message | None
                 reactions.pop(message.sender_jid, None)
             original.reactions, change = reactions, "reaction"
         original.save(update_fields=["text", "edited_at", "revoked_at", "reactions", "updated_at"])
-        emit(original, EventType.MESSAGE_UPDATED, change=change, by=message.sender_jid)
+        message_event_emit(original, EventType.MESSAGE_UPDATED, change=change, by=message.sender_jid)
     return original
 
 
-def _inbound_media(api_key_id: int, message: InboundMessage, content: dict[str, Any]):
+def _inbound_media(
+    api_key_id: int, message: InboundMessage, content: dict[str, Any], written: list[Media]
+) -> Media | None:
     if message.media is None:
         return None
     size = len(message.media.content)
     if size > settings.WILDCAT_MAX_MEDIA_BYTES:
         content["media_error"] = {"code": "media_too_large", "size": size}
         return None
-    return media_store(
+    media = media_store(
         api_key_id=api_key_id,
         data=message.media.content,
-        mimetype=message.media.mimetype or "application/octet-stream",
+        mimetype=message.media.mimetype,
         filename=message.media.filename,
     )
+    written.append(media)
+    return media
 
 
-def message_receive(*, connection_id: int, message: InboundMessage) -> Message | None:
-    """Store an inbound (or own, from the phone) message once; returns None for a duplicate."""
-    api_key_id = connection_owner(connection_id)
+def message_receive(*, connection_id: int, message: InboundMessage, api_key_id: int | None = None) -> Message | None:
+    """Store an inbound (or own, from the phone) message once; returns None for a duplicate.
+
+    ``api_key_id`` is the connection's owner when the caller already knows it (the event sink learns
+    it from the same statement that records the traffic); otherwise it is looked up here. Every field
+    the sender controls is cleaned first (``messaging.sanitise``).
+    """
+    message = inbound_clean(message)
+    if api_key_id is None:
+        api_key_id = connection_owner(connection_id)
     if api_key_id is None:
         return None
     if message.votes_on_wa_message_id:
@@ -105,17 +102,17 @@ def message_receive(*, connection_id: int, message: InboundMessage) -> Message |
     if Message.objects.filter(connection_id=connection_id, wa_message_id=message.wa_message_id).exists():
         return None
     try:
-        with transaction.atomic():
-            row = _store_inbound(api_key_id, connection_id, message)
-            emit(row, EventType.MESSAGE_RECEIVED)
+        with media_files_discarded_on_error() as written, transaction.atomic():
+            row = _store_inbound(api_key_id, connection_id, message, written)
+            message_event_emit(row, EventType.MESSAGE_RECEIVED)
     except IntegrityError:
         return None  # a concurrent delivery of the same message won
     return row
 
 
-def _store_inbound(api_key_id: int, connection_id: int, message: InboundMessage) -> Message:
-    content = _jsonable(message.content)
-    media = _inbound_media(api_key_id, message, content)
+def _store_inbound(api_key_id: int, connection_id: int, message: InboundMessage, written: list[Media]) -> Message:
+    content = dict(message.content)
+    media = _inbound_media(api_key_id, message, content, written)
     quoted = None
     if message.quoted_wa_message_id:
         quoted = Message.objects.filter(connection_id=connection_id, wa_message_id=message.quoted_wa_message_id).first()
@@ -127,7 +124,7 @@ def _store_inbound(api_key_id: int, connection_id: int, message: InboundMessage)
         wa_message_id=message.wa_message_id,
         chat_jid=message.chat_jid,
         sender_jid=message.sender_jid,
-        push_name=message.push_name[:200],
+        push_name=message.push_name,
         type=message.type,
         text=message.text,
         content=content,
@@ -137,7 +134,7 @@ def _store_inbound(api_key_id: int, connection_id: int, message: InboundMessage)
         status=Message.Status.SENT if message.from_me else Message.Status.DELIVERED,
         timestamp=message.timestamp,
         sent_at=message.timestamp if message.from_me else None,
-        raw=_jsonable(message.raw),
+        raw=message.raw,
     )
 
 
@@ -171,5 +168,5 @@ def message_apply_receipt(*, connection_id: int, receipt: Receipt) -> int:
             row.delivered_at = row.delivered_at or stamp
             if target == Message.Status.READ:
                 row.read_at = row.read_at or stamp
-            emit(row, event_type)
+            message_event_emit(row, event_type)
     return len(rows)

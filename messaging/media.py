@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import mimetypes
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.conf import settings
 from django.core.files.base import ContentFile
+from django.db import transaction
+from django.http import FileResponse
 from PIL import Image, UnidentifiedImageError
 
 from messaging.models import Media
+from wildcat import outbound
 from wildcat.errors import AppError, ErrorCode
 from wildcat.whatsapp import MessageType
 
+logger = logging.getLogger(__name__)
 MEDIA_TYPES = frozenset(
     {MessageType.IMAGE, MessageType.VIDEO, MessageType.AUDIO, MessageType.DOCUMENT, MessageType.STICKER}
 )
@@ -117,8 +124,30 @@ def _document_mimetype(declared: str, sniffed: str | None) -> str:
     return sniffed or "application/octet-stream"
 
 
+@contextmanager
+def media_files_discarded_on_error() -> Iterator[list[Media]]:
+    """Collects the media written inside the block; if the block raises, their files are deleted.
+
+    Their rows roll back with the transaction, but storage is not transactional: without this, a
+    failed store would leave files that no row points to, which retention never finds.
+    """
+    written: list[Media] = []
+    try:
+        yield written
+    except BaseException:
+        for media in written:
+            try:
+                media.file.storage.delete(media.file.name)
+            except OSError:  # the original error matters more; the file is only garbage
+                logger.warning("could not remove media file %s of a failed store", media.file.name, exc_info=True)
+        raise
+
+
 def media_store(*, api_key_id: int, data: bytes, mimetype: str, filename: str = "") -> Media:
-    """Write the bytes to storage and record them; the caller holds the transaction."""
+    """Write the bytes to storage and record them; the caller holds the transaction.
+
+    Callers inside a transaction that can still fail wrap it in ``media_files_discarded_on_error``.
+    """
     digest = hashlib.sha256(data).hexdigest()
     extension = mimetypes.guess_extension(mimetype) or ""
     media = Media(api_key_id=api_key_id, mimetype=mimetype, size=len(data), sha256=digest, filename=filename[:255])
@@ -127,17 +156,23 @@ def media_store(*, api_key_id: int, data: bytes, mimetype: str, filename: str = 
     return media
 
 
-def media_fetch_url(url: str) -> tuple[bytes, str]:
-    """Download a media URL through the guarded outbound module; never hands the URL to a driver."""
-    from wildcat import outbound
+def media_fetch_url(url: str, *, api_key_id: int) -> tuple[bytes, str]:
+    """Download a media URL through the guarded outbound module; never hands the URL to a driver.
 
+    The whole download is bounded by ``WILDCAT_MEDIA_FETCH_TIMEOUT``, and how many run at once by
+    ``WILDCAT_MEDIA_FETCH_MAX_CONCURRENT`` (overall) and ``..._PER_KEY``: it runs inside an API request.
+    """
+    timeout = settings.WILDCAT_MEDIA_FETCH_TIMEOUT
     try:
         resource = outbound.fetch(
-            url, max_bytes=settings.WILDCAT_MAX_MEDIA_BYTES, timeout=settings.WILDCAT_MEDIA_FETCH_TIMEOUT
+            url, max_bytes=settings.WILDCAT_MAX_MEDIA_BYTES, timeout=timeout, owner=f"key:{api_key_id}"
         )
     except outbound.UnsafeDestination as exc:
         raise AppError(ErrorCode.MEDIA_URL_REFUSED, f"The media URL is not allowed: {exc.message}")
     except outbound.OutboundError as exc:
+        if exc.code == "busy":
+            message = "Too many media URLs are being fetched at once; retry shortly."
+            raise AppError(ErrorCode.THROTTLED, message, {"retry_after": int(timeout + 0.999)}) from exc
         if exc.code == "too_large":
             raise AppError(
                 ErrorCode.MEDIA_TOO_LARGE, f"The media is larger than {settings.WILDCAT_MAX_MEDIA_BYTES} bytes."
@@ -149,3 +184,28 @@ def media_fetch_url(url: str) -> tuple[bytes, str]:
 def media_read(media: Media) -> bytes:
     with media.file.open("rb") as handle:
         return handle.read()
+
+
+# Media is whatever a sender claimed it to be: never rendered as a page of ours, never sniffed into
+# something else, and anything active in it runs nowhere (sandboxed, no sources at all).
+MEDIA_CONTENT_SECURITY_POLICY = "sandbox; default-src 'none'"
+
+
+def media_file_response(media: Media) -> FileResponse:
+    """A media file as a download: an attachment with ``nosniff`` and a sandboxing CSP (API and admin)."""
+    extension = mimetypes.guess_extension(media.mimetype or "") or ""
+    filename = media.filename or f"media-{media.pk}{extension}"
+    response = FileResponse(media.file.open("rb"), content_type=media.mimetype, as_attachment=True, filename=filename)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = MEDIA_CONTENT_SECURITY_POLICY
+    response["Content-Length"] = str(media.size)
+    return response
+
+
+def media_orphans_delete(*, media_ids: list[int]) -> int:
+    """Delete those media that no message refers to any more, their files once the transaction commits."""
+    orphans = list(Media.objects.filter(pk__in=media_ids, messages__isnull=True))
+    for media in orphans:
+        name, storage = media.file.name, media.file.storage
+        transaction.on_commit(lambda name=name, storage=storage: storage.delete(name))
+    return Media.objects.filter(pk__in=[media.pk for media in orphans]).delete()[0]

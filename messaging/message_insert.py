@@ -11,8 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from django.db import connections, models
 from django.utils import timezone
+from psycopg.sql import Literal
 
 from messaging.models import Message
 
@@ -84,8 +86,6 @@ def _statement(connection, attnames: frozenset[str]) -> _Statement:
 
 def _literal(value: Any) -> str:
     """A prepared default as PostgreSQL SQL text, quoted by psycopg (the defaults are plain ASCII)."""
-    from psycopg.sql import Literal
-
     return Literal(value).as_string(None)
 
 
@@ -135,8 +135,6 @@ def _execute_server_bound(connection, sql: str, params: list) -> int:
     transaction, same adapters) sends the values as parameters; with prepared statements allowed
     (``WILDCAT_DB_PREPARED_STATEMENTS``, the default) the plan is made once per connection.
     """
-    import psycopg
-
     connection.close_if_health_check_failed()
     connection.ensure_connection()
     connection.validate_no_broken_transaction()

@@ -134,6 +134,32 @@ class Message(models.Model):
         return f"{self.direction} {self.type} {self.wa_message_id} ({self.status})"
 
 
+class InboundDeadLetter(models.Model):
+    """An inbound message that could not be stored, kept whole so that an operator can store it later."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Not stored"
+        STORED = "stored", "Stored"
+
+    connection = models.ForeignKey("accounts.WaConnection", on_delete=models.CASCADE, related_name="dead_letters")
+    wa_message_id = models.CharField(max_length=128, blank=True, default="")
+    # JSON text, not a JSON column: PostgreSQL's jsonb refuses the NUL characters a payload may carry.
+    payload = models.TextField(help_text="The message as the session reported it (JSON; media bytes in base64).")
+    error = models.TextField(blank=True, default="")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=1)
+    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["status", "-id"], name="dead_letter_status")]
+
+    def __str__(self) -> str:
+        return f"inbound {self.wa_message_id or self.pk} ({self.status})"
+
+
 STATUS_RANK = {
     Message.Status.QUEUED: 0,
     Message.Status.SENDING: 1,

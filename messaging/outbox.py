@@ -15,14 +15,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from messaging import pacing
 from messaging.media import media_read
+from messaging.message_events import message_event_emit
 from messaging.models import Message
-from messaging.payloads import message_payload
+from wildcat.db import commit_without_flush_wait
 from wildcat.errors import ErrorCode
 from wildcat.event_types import EventType
 from wildcat.whatsapp import DriverError, MediaPayload, MessageType, OutboundMessage, SendResult, SessionPort
@@ -55,23 +56,13 @@ def outbox_process(*, connection_id: int, port: SessionPort) -> int:
         # saw) commits once with the outcome instead of once per message. If the process dies
         # first, the batch stays ``sending`` and goes again with the same WhatsApp ids.
         with transaction.atomic():
-            _commit_without_flush_wait()
+            # Losing this commit in a crash only resends the batch, with the same ids (see above).
+            commit_without_flush_wait()
             outcome = _send_all(connection_id, claimed, port, paced=paced)
             _record(outcome)
         total += len(outcome.sent)
         if paced or len(claimed) < limit or outcome.retry or time.monotonic() > deadline:
             return total
-
-
-def _commit_without_flush_wait() -> None:
-    """PostgreSQL may acknowledge this batch's commit before the WAL reaches disk.
-
-    Safe here: if a crash forgets the commit, the batch is back in ``sending`` and goes again with
-    the same WhatsApp ids, which recipients never show twice. Accepting a message stays durable.
-    """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 def outbox_seconds_until_due(connection_id: int) -> float:
@@ -174,8 +165,6 @@ def _backoff(attempts: int) -> timedelta:
 
 def _record(outcome: _Outcome) -> None:
     """Store every result of a batch in one transaction, with its webhook events."""
-    from webhooks.services import event_emit
-
     now = timezone.now()
     with transaction.atomic():
         _record_sent(outcome.sent, now)
@@ -185,18 +174,9 @@ def _record(outcome: _Outcome) -> None:
                 status=Message.Status.QUEUED, updated_at=now
             )
         for message, _result in outcome.sent:
-            _emit(event_emit, message, EventType.MESSAGE_SENT)
+            message_event_emit(message, EventType.MESSAGE_SENT)
         for message in failed:
-            _emit(event_emit, message, EventType.MESSAGE_FAILED)
-
-
-def _emit(event_emit, message: Message, event_type: EventType) -> None:
-    event_emit(
-        api_key_id=message.api_key_id,
-        event_type=event_type,
-        data=message_payload(message),
-        connection_id=message.connection_id,
-    )
+            message_event_emit(message, EventType.MESSAGE_FAILED)
 
 
 def _record_sent(sent: list[tuple[Message, SendResult]], now: datetime) -> None:

@@ -12,6 +12,10 @@ import time
 
 from django.conf import settings
 from django.db.models import Max
+from django.utils import timezone
+
+from accounts.models import WaConnection
+from messaging.models import Message
 
 RATE_CACHE_SECONDS = 5.0
 _lock = threading.Lock()
@@ -28,8 +32,6 @@ def pacing_reset() -> None:
 
 def send_rate(connection_id: int) -> int:
     """Messages per minute for this connection; 0 means unpaced."""
-    from accounts.models import WaConnection
-
     now = time.monotonic()
     cached = _rates.get(connection_id)
     if cached and cached[0] > now:
@@ -47,10 +49,6 @@ def _interval(rate: int) -> float:
 
 def _seed(connection_id: int, rate: int) -> float:
     """When the next send may go, judged from the last one this connection made (any owner)."""
-    from django.utils import timezone
-
-    from messaging.models import Message
-
     last = Message.objects.filter(connection_id=connection_id, sent_at__isnull=False).aggregate(at=Max("sent_at"))["at"]
     if last is None:
         return time.monotonic()

@@ -13,8 +13,8 @@ from typing import Any
 
 from django.db import transaction
 
+from messaging.message_events import message_event_emit
 from messaging.models import Message
-from messaging.payloads import message_payload
 from wildcat.event_types import EventType
 from wildcat.whatsapp import InboundMessage
 
@@ -34,8 +34,6 @@ def tally_count(votes: dict[str, Any], options: list[str]) -> dict[str, int]:
 
 def poll_vote_apply(*, connection_id: int, vote: InboundMessage) -> Message | None:
     """Record one vote on its poll and emit ``message.updated`` (change ``poll_vote``); None if no such poll."""
-    from webhooks.services import event_emit
-
     with transaction.atomic():
         poll = (
             Message.objects.select_for_update(of=("self",))
@@ -54,9 +52,6 @@ def poll_vote_apply(*, connection_id: int, vote: InboundMessage) -> Message | No
         votes[vote.sender_jid] = {"options": selected, "at": at}  # an empty selection withdraws the vote
         poll.content = {**poll.content, "votes": votes, "tally": tally_count(votes, poll.content.get("options", []))}
         poll.save(update_fields=["content", "updated_at"])
-        data = message_payload(poll)
-        data.update(change="poll_vote", by=vote.sender_jid, voter=vote.sender_jid, selected_options=selected)
-        event_emit(
-            api_key_id=poll.api_key_id, event_type=EventType.MESSAGE_UPDATED, data=data, connection_id=connection_id
-        )
+        selection = {"voter": vote.sender_jid, "selected_options": selected}
+        message_event_emit(poll, EventType.MESSAGE_UPDATED, change="poll_vote", by=vote.sender_jid, **selection)
     return poll

@@ -18,7 +18,8 @@ def message_get(*, api_key_id: int, message_id: int) -> Message:
 
 
 def media_get(*, api_key_id: int, media_id: int) -> Media:
-    media = Media.objects.filter(pk=media_id, api_key_id=api_key_id).first()
+    # Only media a message of the key still refers to: never what a deleted connection left behind.
+    media = Media.objects.filter(pk=media_id, api_key_id=api_key_id, messages__isnull=False).first()
     if media is None:
         raise not_found()
     return media

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -12,26 +13,18 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.models import WaConnection
+from accounts.selectors import connection_get
 from messaging import session_calls
-from messaging.inbound import emit, message_apply_receipt, message_receive
-from messaging.media import MEDIA_TYPES, media_check, media_fetch_url, media_store
+from messaging.media import MEDIA_TYPES, media_check, media_fetch_url, media_files_discarded_on_error, media_store
+from messaging.message_events import message_event_emit
 from messaging.message_insert import message_insert
 from messaging.models import Media, Message
 from messaging.payloads import message_payload
 from wildcat import wakeup
-from wildcat.errors import AppError, ErrorCode, invalid_request, not_found
+from wildcat.errors import AppError, ErrorCode, invalid_request
 from wildcat.event_types import EventType
 from wildcat.whatsapp import MessageType, generate_message_id
-
-__all__ = [
-    "SendRequest",
-    "message_apply_receipt",
-    "message_edit",
-    "message_receive",
-    "message_revoke",
-    "message_send",
-    "messages_prune",
-]
 
 
 @dataclass
@@ -55,32 +48,23 @@ _QUEUEABLE = {"ready", "authenticated", "disconnected", "not_started", "pending"
 _REFUSED = {"logged_out", "auth_failed"}
 
 
-def connection_for_key(*, api_key_id: int, connection_id: int):
-    from accounts.models import WaConnection
-
-    connection = WaConnection.objects.filter(pk=connection_id, api_key_id=api_key_id).first()
-    if connection is None:
-        raise not_found()
-    return connection
-
-
 # Sends look the connection up in a short per-process cache: the accept path is hot, and a status
 # change (logout) reaching acceptance a second late only queues a message the outbox then holds.
-_send_connections: dict[tuple[int, int], tuple[float, Any]] = {}
+_send_connections: dict[tuple[int, int], tuple[float, WaConnection]] = {}
 
 
 def send_connection_cache_clear() -> None:
     _send_connections.clear()
 
 
-def _connection_for_send(*, api_key_id: int, connection_id: int):
+def _connection_for_send(*, api_key_id: int, connection_id: int) -> WaConnection:
     ttl = settings.WILDCAT_SEND_CONNECTION_CACHE_SECONDS
     key = (api_key_id, connection_id)
     now = time.monotonic()
     cached = _send_connections.get(key)
     if ttl > 0 and cached is not None and cached[0] > now:
         return cached[1]
-    connection = connection_for_key(api_key_id=api_key_id, connection_id=connection_id)
+    connection = connection_get(api_key_id=api_key_id, connection_id=connection_id)
     if ttl > 0:
         if len(_send_connections) > 10_000:
             _send_connections.clear()
@@ -101,8 +85,6 @@ def connection_check_sendable(connection) -> None:
 
 def request_hash(parts: dict[str, Any], media_bytes: bytes | None) -> str:
     """A stable digest of a send request (the body, plus the uploaded file's bytes)."""
-    import json
-
     digest = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode())
     if media_bytes is not None:
         digest.update(hashlib.sha256(media_bytes).digest())
@@ -136,12 +118,12 @@ def _resolve_reference(connection_id: int, reference: str, field_name: str) -> M
     return found
 
 
-def _media(request: SendRequest) -> tuple[bytes, str] | None:
+def _media(request: SendRequest, api_key_id: int) -> tuple[bytes, str] | None:
     if request.type not in MEDIA_TYPES:
         return None
     data, declared = request.media_bytes, request.media_mimetype
     if data is None and request.media_url:
-        data, fetched_type = media_fetch_url(request.media_url)
+        data, fetched_type = media_fetch_url(request.media_url, api_key_id=api_key_id)
         declared = declared or fetched_type
     mimetype = media_check(data=data or b"", declared_mimetype=declared, message_type=request.type)
     return data or b"", mimetype
@@ -190,7 +172,7 @@ def message_send(
         if replayed is not None:
             return replayed, True
     connection_check_sendable(connection)
-    media = _media(request)  # fetched outside the transaction: a slow URL must not hold locks
+    media = _media(request, api_key_id)  # fetched outside the transaction: a slow URL must not hold locks
     values = _build(connection, request, api_key_id)
     try:
         body = _store(values, media=media, request=request, idempotency_key=idempotency_key, body_hash=body_hash)
@@ -200,7 +182,7 @@ def message_send(
             if replayed is not None:
                 return replayed, True
         _send_connections.pop((api_key_id, connection_id), None)
-        connection_for_key(api_key_id=api_key_id, connection_id=connection_id)  # deleted meanwhile: 404
+        connection_get(api_key_id=api_key_id, connection_id=connection_id)  # deleted meanwhile: 404
         raise
     return body, False
 
@@ -219,12 +201,13 @@ def _store(
         message = message_insert(values)
         transaction.on_commit(lambda: wakeup.wake_connection_soon(connection_id))
         return message_payload(message)
-    with transaction.atomic():
+    with media_files_discarded_on_error() as written, transaction.atomic():
         stored_media = None
         if media is not None:
             stored_media = media_store(
                 api_key_id=values["api_key_id"], data=media[0], mimetype=media[1], filename=request.media_filename
             )
+            written.append(stored_media)
             values["media_id"] = stored_media.pk
         if idempotency_key:
             values.update(idempotency_key=idempotency_key, request_hash=body_hash)
@@ -257,7 +240,7 @@ def message_edit(*, message: Message, text: str) -> Message:
     with transaction.atomic():
         message.text, message.edited_at = text, timezone.now()
         message.save(update_fields=["text", "edited_at", "updated_at"])
-        emit(message, EventType.MESSAGE_UPDATED, change="edited", by="api")
+        message_event_emit(message, EventType.MESSAGE_UPDATED, change="edited", by="api")
     return message
 
 
@@ -273,7 +256,7 @@ def message_revoke(*, message: Message) -> Message:
         )
         if cancelled:
             message.refresh_from_db()
-            emit(message, EventType.MESSAGE_FAILED)
+            message_event_emit(message, EventType.MESSAGE_FAILED)
             return message
     message.refresh_from_db()
     _editable(message, ErrorCode.NOT_REVOCABLE, "revoked")
@@ -285,8 +268,20 @@ def message_revoke(*, message: Message) -> Message:
     with transaction.atomic():
         message.revoked_at = timezone.now()
         message.save(update_fields=["revoked_at", "updated_at"])
-        emit(message, EventType.MESSAGE_UPDATED, change="revoked", by="api")
+        message_event_emit(message, EventType.MESSAGE_UPDATED, change="revoked", by="api")
     return message
+
+
+def messages_fail_queued(*, api_key_id: int, code: str, reason: str) -> int:
+    """Fail every message of a key still waiting to be sent; returns how many.
+
+    Messages already being sent are left to finish: WhatsApp may have them, and a send is never
+    reported failed when its outcome is unknown.
+    """
+    now = timezone.now()
+    return Message.objects.filter(api_key_id=api_key_id, status=Message.Status.QUEUED).update(
+        status=Message.Status.FAILED, error_code=code, error=reason, failed_at=now, updated_at=now
+    )
 
 
 def chat_mark_read(*, connection, chat_jid: str) -> int:
@@ -317,11 +312,30 @@ def chat_mark_read(*, connection, chat_jid: str) -> int:
     return len(unread)
 
 
+def _unsent_expire(cutoff) -> None:
+    """Messages never sent end failed, with their message.failed event, before retention deletes them."""
+    unsent = Message.objects.filter(created_at__lt=cutoff, status__in=[Message.Status.QUEUED, Message.Status.SENDING])
+    for message in unsent.select_related("media").iterator():
+        with transaction.atomic():
+            now = timezone.now()
+            updated = Message.objects.filter(pk=message.pk, status=message.status).update(
+                status=Message.Status.FAILED,
+                error_code=ErrorCode.RETENTION_EXPIRED,
+                error="Not sent within the retention period; deleted by retention.",
+                failed_at=now,
+                updated_at=now,
+            )
+            if updated:
+                message.refresh_from_db()
+                message_event_emit(message, EventType.MESSAGE_FAILED)
+
+
 def messages_prune(*, older_than_days: int, batch: int = 1000) -> int:
     """Delete messages older than the retention period, and media nothing refers to any more."""
     if older_than_days <= 0:
         return 0
     cutoff = timezone.now() - timedelta(days=older_than_days)
+    _unsent_expire(cutoff)
     deleted = 0
     while True:
         ids = list(Message.objects.filter(created_at__lt=cutoff).values_list("pk", flat=True)[:batch])

@@ -11,6 +11,8 @@ from typing import Any
 
 from django.conf import settings
 
+from accounts.models import SessionCommand, WaConnection
+from accounts.session_commands import session_command_cancel, session_command_create, session_command_wait
 from accounts.states import LINKED_STATUSES
 from wildcat.errors import AppError, ErrorCode
 
@@ -31,33 +33,22 @@ def connection_not_ready_error(connection) -> AppError:
     return AppError(ErrorCode.CONNECTION_NOT_READY, message)
 
 
-def session_check_ready(connection) -> None:
+def session_check_ready(connection: WaConnection) -> None:
     if connection.status != "ready":
         raise connection_not_ready_error(connection)
 
 
-def _connection(connection_id: int):
-    from accounts.models import WaConnection
-
-    return WaConnection.objects.get(pk=connection_id)
-
-
 def session_call(*, connection_id: int, op: str, args: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
     """Run ``op`` on the connection's session and return its JSON result."""
-    from accounts import services as accounts_services
-    from accounts.models import SessionCommand
-
-    connection = _connection(connection_id)
+    connection = WaConnection.objects.get(pk=connection_id)
     session_check_ready(connection)
-    command = accounts_services.session_command_create(
+    command = session_command_create(
         connection=connection, kind=SessionCommand.Kind.CALL, payload={"op": op, "args": args}
     )
     wait = settings.WILDCAT_SESSION_CALL_TIMEOUT if timeout is None else timeout
-    finished = accounts_services.session_command_wait(command_id=command.pk, timeout=wait)
+    finished = session_command_wait(command_id=command.pk, timeout=wait)
     if finished is None or finished.status not in {SessionCommand.Status.DONE, SessionCommand.Status.FAILED}:
-        cancel = getattr(accounts_services, "session_command_cancel", None)
-        if cancel is not None:
-            cancel(command_id=command.pk)
+        session_command_cancel(command_id=command.pk)
         raise AppError(ErrorCode.SESSION_TIMEOUT, f"The WhatsApp session did not answer within {wait:g} s.")
     if finished.status == SessionCommand.Status.FAILED:
         raise AppError(ErrorCode.SESSION_ERROR, f"WhatsApp refused the request: {finished.error}")

@@ -15,8 +15,9 @@ from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from webhooks import selectors, services
-from webhooks.console import EndpointCreateForm, ReplaySinceForm
+from webhooks.admin_forms import EndpointCreateForm, ReplaySinceForm
 from webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
+from wildcat.one_time_secrets import one_time_secret_stash, one_time_secret_take
 
 _REVEAL_SESSION_KEY = "webhooks:reveal"
 # Endpoint and delivery pages are read-only: no Save buttons, only the actions the page offers.
@@ -99,7 +100,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         )
         obj.pk = endpoint.pk
         obj.__dict__.update(endpoint.__dict__)
-        request.session[_REVEAL_SESSION_KEY] = {"id": endpoint.pk, "secret": secret}
+        one_time_secret_stash(request, slot=_REVEAL_SESSION_KEY, object_id=endpoint.pk, secret=secret)
 
     def response_add(self, request: HttpRequest, obj: WebhookEndpoint, post_url_continue: str | None = None):
         """Land on the endpoint's page, where its signing secret is shown once."""
@@ -126,10 +127,9 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
         extra_context = dict(extra_context or {})
-        reveal = request.session.get(_REVEAL_SESSION_KEY)
-        if reveal and str(reveal.get("id")) == str(object_id):
-            extra_context["revealed_secret"] = reveal["secret"]
-            del request.session[_REVEAL_SESSION_KEY]
+        revealed = one_time_secret_take(request, slot=_REVEAL_SESSION_KEY, object_id=object_id)
+        if revealed:
+            extra_context["revealed_secret"] = revealed
         endpoint = self.get_object(request, object_id)
         if endpoint is not None:
             extra_context.setdefault("replay_form", ReplaySinceForm())

@@ -8,13 +8,14 @@ from wildcat.errors import MESSAGE_FAILURE_MEANINGS, message_failure_codes_text
 from wildcat.event_types import EventType
 from wildcat.whatsapp import MessageType
 
-_NULLABLE_STRING = {"type": ["string", "null"]}
+_NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
 _MEDIA = {
     "type": ["object", "null"],
     "description": "Never inline: download it from `url` (GET /api/v1/media/{id}) with your API key.",
+    "required": ["id", "url", "mimetype", "size", "sha256", "filename"],
     "properties": {
         "id": {"type": "integer"},
-        "url": {"type": "string", "format": "uri"},
+        "url": {"type": "string"},
         "mimetype": {"type": "string"},
         "size": {"type": "integer"},
         "sha256": {"type": "string"},
@@ -24,6 +25,7 @@ _MEDIA = {
 _MESSAGE_ERROR = {
     "type": ["object", "null"],
     "description": "Why an outbound message failed; null otherwise.",
+    "required": ["code", "message"],
     "properties": {
         "code": {
             "type": "string",
@@ -33,36 +35,51 @@ _MESSAGE_ERROR = {
         "message": {"type": "string"},
     },
 }
+_MESSAGE_PROPERTIES: dict[str, Any] = {
+    "id": {"type": "integer"},
+    "connection_id": {"type": "integer"},
+    "wa_message_id": {"type": "string"},
+    "direction": {"enum": ["inbound", "outbound"]},
+    "from_me": {"type": "boolean"},
+    "chat_jid": {"type": "string"},
+    "sender_jid": {"type": "string"},
+    "push_name": {"type": "string"},
+    "type": {
+        "enum": [member.value for member in MessageType],
+        "description": "unknown: a kind Wildcat does not read; content.message is its raw protobuf as JSON.",
+    },
+    "text": {"type": "string"},
+    "content": {"type": "object", "description": "Type-specific fields; a poll keeps votes and tally here."},
+    "media": _MEDIA,
+    "reply_to": {"type": ["integer", "null"], "description": "Wildcat id of the quoted message."},
+    "quoted_wa_message_id": {"type": "string"},
+    "reactions": {"type": "object", "additionalProperties": {"type": "string"}},
+    "status": {"enum": ["queued", "sending", "sent", "delivered", "read", "failed"]},
+    "error": _MESSAGE_ERROR,
+    "attempts": {"type": "integer"},
+    "timestamp": _NULLABLE_TIME,
+    "sent_at": _NULLABLE_TIME,
+    "delivered_at": _NULLABLE_TIME,
+    "read_at": _NULLABLE_TIME,
+    "failed_at": _NULLABLE_TIME,
+    "edited_at": _NULLABLE_TIME,
+    "revoked_at": _NULLABLE_TIME,
+    "created_at": _NULLABLE_TIME,
+    "updated_at": _NULLABLE_TIME,
+}
 _MESSAGE = {
     "type": "object",
-    "required": ["connection_id", "id", "wa_message_id", "status"],
-    "properties": {
-        "connection_id": {"type": "integer"},
-        "id": {"type": "integer"},
-        "wa_message_id": {"type": "string"},
-        "direction": {"enum": ["inbound", "outbound"]},
-        "from_me": {"type": "boolean"},
-        "chat_jid": {"type": "string"},
-        "sender_jid": {"type": "string"},
-        "type": {
-            "enum": [t.value for t in MessageType],
-            "description": "unknown: a kind Wildcat does not read; content.message is its raw protobuf as JSON.",
-        },
-        "text": {"type": "string"},
-        "content": {"type": "object", "description": "Type-specific fields; a poll keeps votes and tally here."},
-        "media": _MEDIA,
-        "status": {"enum": ["queued", "sending", "sent", "delivered", "read", "failed"]},
-        "error": _MESSAGE_ERROR,
-        "timestamp": _NULLABLE_STRING,
-    },
+    "required": list(_MESSAGE_PROPERTIES),
+    "properties": _MESSAGE_PROPERTIES,
     "additionalProperties": True,
 }
 _MESSAGE_UPDATED = {
     **_MESSAGE,
+    "required": [*_MESSAGE["required"], "change", "by"],
     "properties": {
-        **_MESSAGE["properties"],
+        **_MESSAGE_PROPERTIES,
         "change": {"enum": ["edited", "revoked", "reaction", "poll_vote"], "description": "What changed the message."},
-        "by": {"type": "string", "description": "The JID that made the change."},
+        "by": {"type": "string", "description": "The JID that made the change, or `api` for a change made here."},
         "voter": {"type": "string", "description": "poll_vote: the JID that voted."},
         "selected_options": {
             "type": "array",
@@ -76,15 +93,19 @@ _CONNECTION = {
     "required": ["connection_id", "connection"],
     "properties": {
         "connection_id": {"type": "integer"},
+        "previous_status": {"type": "string", "description": "The status the connection left."},
         "connection": {
             "type": "object",
+            "required": ["id", "name", "driver", "status", "step", "phone_number", "whatsapp_id", "profile_name"],
             "properties": {
                 "id": {"type": "integer"},
                 "name": {"type": "string"},
                 "driver": {"type": "string"},
                 "status": {"type": "string"},
+                "step": {"type": "string"},
                 "phone_number": {"type": "string"},
                 "whatsapp_id": {"type": "string"},
+                "profile_name": {"type": "string"},
             },
             "additionalProperties": True,
         },
@@ -93,7 +114,8 @@ _CONNECTION = {
 }
 _CONNECTION_QR = {
     **_CONNECTION,
-    "properties": {**_CONNECTION["properties"], "qr": {"type": "string"}, "expires_at": _NULLABLE_STRING},
+    "required": [*_CONNECTION["required"], "qr", "expires_at"],
+    "properties": {**_CONNECTION["properties"], "qr": {"type": "string"}, "expires_at": _NULLABLE_TIME},
 }
 _TEST = {
     "type": "object",

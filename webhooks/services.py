@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,7 +22,6 @@ from wildcat.event_types import ALL_TYPES, EventType
 
 logger = logging.getLogger(__name__)
 
-DELIVER_TASK = "webhooks.tasks.delivery_attempt_task"
 DRAIN_TASK = "webhooks.tasks.deliveries_drain_task"
 DRAIN_QUEUED_KEY = "wildcat:webhooks:drain-queued"
 QUEUE = "webhooks"
@@ -107,22 +105,9 @@ def media_url(media_id: int) -> str:
 
 
 def dispatch_on_commit(delivery_ids: list[int]) -> None:
+    """Wake a drainer once the caller's transaction commits; a lost wake-up only delays: the sweeper re-dispatches."""
     if delivery_ids:
-        transaction.on_commit(lambda: dispatch(delivery_ids), robust=True)
-
-
-def dispatch(delivery_ids: Iterable[int], *, force: bool = False) -> None:
-    """Get these deliveries attempted. A lost wake-up only delays them: the sweeper re-dispatches."""
-    if not settings.CELERY_TASK_ALWAYS_EAGER:
-        drain_wake(force=force)
-        return
-    from wildcat.celery import app
-
-    # send_task ignores eager mode; run the registered task (autodiscovered by name) right here,
-    # for just these deliveries, since the caller may be a web request.
-    app.loader.import_default_modules()
-    for delivery_id in delivery_ids:
-        app.tasks[DELIVER_TASK].apply(args=[delivery_id])
+        transaction.on_commit(drain_wake, robust=True)
 
 
 def drain_wake(*, force: bool = False) -> None:
@@ -212,13 +197,21 @@ def endpoint_update(*, endpoint: WebhookEndpoint, **changes: Any) -> WebhookEndp
         outbound.validate_url(changes["url"])
     if "event_types" in changes:
         changes["event_types"] = _event_types_clean(changes["event_types"] or [])
-    if changes.get("enabled") is True and not endpoint.enabled:
-        endpoint.disabled_reason, endpoint.disabled_at, endpoint.failing_since = "", None, None
-    elif changes.get("enabled") is False and endpoint.enabled:
-        endpoint.disabled_reason, endpoint.disabled_at = "Disabled through the API.", timezone.now()
-    for name, value in changes.items():
-        setattr(endpoint, name, value)
-    endpoint.save()
+    with transaction.atomic():
+        # The row as it is now, locked: a secret rotation or an auto-disable that committed since the
+        # caller read it is kept, and only the fields this change names are written.
+        locked = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        fields = set(changes)
+        if changes.get("enabled") is True and not locked.enabled:
+            locked.disabled_reason, locked.disabled_at, locked.failing_since = "", None, None
+            fields |= {"disabled_reason", "disabled_at", "failing_since"}
+        elif changes.get("enabled") is False and locked.enabled:
+            locked.disabled_reason, locked.disabled_at = "Disabled through the API.", timezone.now()
+            fields |= {"disabled_reason", "disabled_at"}
+        for name, value in changes.items():
+            setattr(locked, name, value)
+        locked.save(update_fields=sorted({*fields, "updated_at"}))
+    endpoint.refresh_from_db()
     return endpoint
 
 
@@ -264,6 +257,20 @@ def endpoint_disable(*, endpoint_id: int, reason: str) -> None:
             last_error=f"endpoint disabled: {reason}"[:500],
             updated_at=now,
         )
+
+
+def endpoints_disable_for_key(*, api_key_id: int, reason: str) -> list[int]:
+    """Disable every enabled endpoint of a key (as ``endpoint_disable`` does); returns their ids."""
+    with transaction.atomic():
+        ids = list(
+            WebhookEndpoint.objects.select_for_update()
+            .filter(api_key_id=api_key_id, enabled=True)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        for endpoint_id in ids:
+            endpoint_disable(endpoint_id=endpoint_id, reason=reason)
+    return ids
 
 
 def endpoint_send_test(*, endpoint: WebhookEndpoint) -> WebhookDelivery:

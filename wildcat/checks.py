@@ -43,10 +43,11 @@ def check_limits(app_configs, **kwargs) -> list:
             problems.append(
                 Error(f"WILDCAT_WEBHOOK_ALLOWED_NETWORKS has an invalid CIDR: {network!r}.", id="wildcat.E004")
             )
-    try:
-        parse_rate(settings.WILDCAT_API_RATE)
-    except ValueError as exc:
-        problems.append(Error(f"WILDCAT_API_RATE is invalid: {exc}", id="wildcat.E005"))
+    for name in ("WILDCAT_API_RATE", "WILDCAT_AUTH_FAILURE_RATE"):
+        try:
+            parse_rate(getattr(settings, name))
+        except ValueError as exc:
+            problems.append(Error(f"{name} is invalid: {exc}", id="wildcat.E005"))
     return problems
 
 

@@ -63,6 +63,8 @@ class ErrorCode(enum.StrEnum):
     RATE_LIMITED = "rate_limited"
     SEND_FAILED = "send_failed"
     UPLOAD_FAILED = "upload_failed"
+    KEY_REVOKED = "key_revoked"
+    RETENTION_EXPIRED = "retention_expired"
 
     @property
     def http_status(self) -> int:
@@ -127,6 +129,8 @@ MESSAGE_FAILURE_MEANINGS: dict[ErrorCode, str] = {
     ErrorCode.SERVER_ERROR: "WhatsApp's server failed (retried)",
     ErrorCode.SEND_FAILED: "another transient failure (retried)",
     ErrorCode.UPLOAD_FAILED: "the media upload failed (retried)",
+    ErrorCode.KEY_REVOKED: "the API key was revoked before the message was sent",
+    ErrorCode.RETENTION_EXPIRED: "not sent within the retention period; deleted by retention",
 }
 # The codes that only ever describe a failed message (the API never answers with them).
 MESSAGE_FAILURE_CODES: frozenset[ErrorCode] = frozenset(
@@ -145,6 +149,8 @@ MESSAGE_FAILURE_CODES: frozenset[ErrorCode] = frozenset(
         ErrorCode.RATE_LIMITED,
         ErrorCode.SEND_FAILED,
         ErrorCode.UPLOAD_FAILED,
+        ErrorCode.KEY_REVOKED,
+        ErrorCode.RETENTION_EXPIRED,
     }
 )
 

@@ -4,13 +4,16 @@ Destinations are checked twice: ``validate_url`` when a URL is saved, and again 
 against the address the name actually resolved to. The connection is then opened to exactly that
 checked address (no second DNS lookup), while the Host header and TLS SNI/certificate checks keep
 using the original name.
+
+Every exchange (connect, send, status line, headers, body) ends by one wall-clock deadline: each
+socket call may wait only for what is left of it, so a receiver that trickles a byte at a time
+cannot hold a thread longer than the timeout.
 """
 
 from __future__ import annotations
 
 import functools
 import http.client
-import http.cookiejar
 import ipaddress
 import re
 import select
@@ -20,27 +23,33 @@ import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import SplitResult, urljoin, urlsplit
 
-import requests
+import requests.certs
 from django.conf import settings
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from wildcat import slots
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 MAX_REDIRECTS = 3
 EXCERPT_BYTES = 1024
 USER_AGENT = "Wildcat/1.0"
+ALLOWED_NETWORKS_SETTING = "WILDCAT_WEBHOOK_ALLOWED_NETWORKS"
 _CHUNK = 64 * 1024
+_REDIRECTS = {301, 302, 303, 307, 308}
 _NUMERIC_LABEL = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$", re.IGNORECASE)
-# Prefixes whose addresses embed an IPv4 address (NAT64 well-known and local-use prefixes).
+# Prefixes whose addresses embed an IPv4 address (NAT64 well-known and local-use prefixes, the
+# IPv4-compatible and the SIIT IPv4-translated forms).
 _IPV4_EMBEDDING_NETWORKS = (
     ipaddress.ip_network("64:ff9b::/96"),
     ipaddress.ip_network("64:ff9b:1::/48"),
     ipaddress.ip_network("::/96"),
+    ipaddress.ip_network("::ffff:0:0:0/96"),
 )
+# Deprecated site-local unicast (RFC 3879): still routed inside some networks, and ``is_global``
+# does not know it.
+_SITE_LOCAL = ipaddress.ip_network("fec0::/10")
 
 
 class OutboundError(Exception):
@@ -59,7 +68,11 @@ class OutboundError(Exception):
 class UnsafeDestination(OutboundError):
     """The destination is refused by the SSRF guard: it is never contacted."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, reason: str) -> None:
+        message = (
+            f"{reason}. Only http(s) URLs to public addresses are allowed, plus the networks an operator "
+            f"lists in {ALLOWED_NETWORKS_SETTING}."
+        )
         super().__init__("unsafe_destination", message, permanent=True)
 
 
@@ -99,6 +112,8 @@ def check_address(ip: IPAddress) -> None:
         raise UnsafeDestination(f"{ip} embeds an IPv4 address")
     if ip.is_multicast:
         raise UnsafeDestination(f"{ip} is a multicast address")
+    if isinstance(ip, ipaddress.IPv6Address) and ip in _SITE_LOCAL:
+        raise UnsafeDestination(f"{ip} is a site-local address")
     if not ip.is_global:
         raise UnsafeDestination(f"{ip} is not a public address")
 
@@ -160,7 +175,7 @@ def validate_url(url: str) -> None:
         return
 
 
-def _split(url: str):
+def _split(url: str) -> SplitResult:
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError on a malformed port
@@ -177,205 +192,63 @@ def _split(url: str):
 
 
 @functools.lru_cache(maxsize=1024)
-def _split_cached(url: str):
+def _split_cached(url: str) -> SplitResult:
     """``_split`` for URLs posted to again and again (a refused URL raises every time: never cached)."""
     return _split(url)
 
 
-# --- Pinned connections --------------------------------------------------------------------
+# --- Deadline-bound sockets ----------------------------------------------------------------
 
 
-def _connect_checked(conn: HTTPConnection) -> socket.socket:
-    """Open the socket to an address that passed the guard; the name is never resolved again."""
-    timeout = conn.timeout if isinstance(conn.timeout, int | float) else None  # urllib3's "default" sentinel
-    return _open_checked_socket(conn._dns_host, conn.port, timeout)
+class _DeadlineBound:
+    """Each blocking call waits only for what is left until ``deadline`` (a ``time.monotonic()``).
 
-
-class _GuardedHTTPConnection(HTTPConnection):
-    def _new_conn(self) -> socket.socket:
-        return _guarded_new_conn(self)
-
-
-class _GuardedHTTPSConnection(HTTPSConnection):
-    def _new_conn(self) -> socket.socket:
-        return _guarded_new_conn(self)
-
-
-def _guarded_new_conn(conn: HTTPConnection) -> socket.socket:
-    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
-
-    try:
-        sock = _connect_checked(conn)
-    except TimeoutError as exc:
-        raise ConnectTimeoutError(conn, f"connection to {conn.host} timed out") from exc
-    except OutboundError:
-        raise
-    except OSError as exc:
-        raise NewConnectionError(conn, f"failed to connect: {exc}") from exc
-    return sock
-
-
-class _GuardedHTTPPool(HTTPConnectionPool):
-    ConnectionCls = _GuardedHTTPConnection
-
-
-class _GuardedHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _GuardedHTTPSConnection
-
-
-class _GuardedAdapter(HTTPAdapter):
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _GuardedHTTPPool, "https": _GuardedHTTPSPool}
-
-
-_local = threading.local()
-
-
-def _session() -> requests.Session:
-    """One session per thread, so connections to a receiver are kept alive between requests.
-
-    Every new connection passes the connect-time check; a pooled one was checked when it was opened.
+    A per-call timeout alone is not enough: a receiver answering one byte every few seconds never
+    lets a single call time out.
     """
-    session = getattr(_local, "session", None)
-    if session is None:
-        session = _local.session = _new_session()
-    return session
+
+    deadline: float = float("inf")
+
+    def _bound(self) -> None:
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("the exchange's deadline has passed")
+        self.settimeout(remaining)  # type: ignore[attr-defined]
+
+    def recv(self, *args: Any) -> bytes:
+        self._bound()
+        return super().recv(*args)  # type: ignore[misc]
+
+    def recv_into(self, *args: Any) -> int:
+        self._bound()
+        return super().recv_into(*args)  # type: ignore[misc]
+
+    def send(self, *args: Any) -> int:
+        self._bound()
+        return super().send(*args)  # type: ignore[misc]
+
+    def sendall(self, *args: Any) -> None:
+        self._bound()
+        return super().sendall(*args)  # type: ignore[misc]
 
 
-def _new_session() -> requests.Session:
-    session = requests.Session()
-    # Proxies from the environment would connect somewhere other than the checked address.
-    session.trust_env = False
-    # The session is shared by every destination this thread talks to: never carry cookies over.
-    session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-    adapter = _GuardedAdapter(max_retries=0)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    session.headers["User-Agent"] = USER_AGENT
-    return session
+class _DeadlineSocket(_DeadlineBound, socket.socket):
+    pass
 
 
-def _translate(exc: requests.RequestException, url: str) -> OutboundError:
-    if isinstance(exc, requests.Timeout):
-        return OutboundError("timeout", f"{url}: timed out")
-    if isinstance(exc, requests.exceptions.SSLError):
-        return OutboundError("tls_error", f"{url}: TLS failed: {exc}")
-    if isinstance(exc, requests.ConnectionError):
-        return OutboundError("connection_error", f"{url}: connection failed: {exc}")
-    return OutboundError("request_error", f"{url}: {exc}")
+class _DeadlineSSLSocket(_DeadlineBound, ssl.SSLSocket):
+    pass
 
 
-def _request(method: str, url: str, *, timeout: float, **kwargs: Any) -> requests.Response:
-    _split(url)
-    try:
-        return _session().request(method, url, timeout=(timeout, timeout), allow_redirects=False, stream=True, **kwargs)
-    except requests.RequestException as exc:
-        raise _translate(exc, url) from exc
-
-
-def _read_limited(response: requests.Response, *, limit: int, deadline: float, url: str) -> bytes:
-    """Read at most ``limit`` (+ one chunk) bytes; a body read to its end frees the connection for reuse."""
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        for chunk in response.iter_content(_CHUNK):
-            chunks.append(chunk)
-            size += len(chunk)
-            if size > limit:
-                break
-            if time.monotonic() > deadline:
-                raise OutboundError("timeout", f"{url}: the body took too long")
-    except requests.RequestException as exc:
-        raise _translate(exc, url) from exc
-    return b"".join(chunks)
-
-
-# --- Public calls ---------------------------------------------------------------------------
-
-
-def fetch(url: str, *, max_bytes: int, timeout: float) -> FetchedResource:
-    """GET a resource (media downloads), following a few redirects, each hop re-checked."""
-    deadline = time.monotonic() + timeout
-    current = url
-    for _hop in range(MAX_REDIRECTS + 1):
-        response = _request("GET", current, timeout=timeout)
-        with response:
-            if response.is_redirect:
-                location = response.headers.get("Location", "")
-                current = urljoin(current, location)
-                continue
-            return _fetched_body(response, current, max_bytes=max_bytes, deadline=deadline)
-    raise OutboundError("too_many_redirects", f"{url}: more than {MAX_REDIRECTS} redirects", permanent=True)
-
-
-def _fetched_body(response: requests.Response, url: str, *, max_bytes: int, deadline: float) -> FetchedResource:
-    if not 200 <= response.status_code < 300:
-        permanent = 400 <= response.status_code < 500 and response.status_code not in {408, 429}
-        raise OutboundError("http_status", f"{url}: HTTP {response.status_code}", permanent=permanent)
-    declared = response.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
-        raise OutboundError("too_large", f"{url}: {declared} bytes is over the {max_bytes} byte limit", permanent=True)
-    content = _read_limited(response, limit=max_bytes, deadline=deadline, url=url)
-    if len(content) > max_bytes:
-        raise OutboundError("too_large", f"{url}: larger than the {max_bytes} byte limit", permanent=True)
-    content_type = response.headers.get("Content-Type", "application/octet-stream").split(";", 1)[0].strip()
-    return FetchedResource(content=content, content_type=content_type or "application/octet-stream", url=url)
-
-
-def post(url: str, *, body: bytes, headers: dict[str, str], timeout: float) -> PostResult:
-    """POST once (webhook attempts). Redirects are returned as they are, never followed.
-
-    Straight through ``http.client`` on a kept-alive connection per destination and thread: a
-    webhook worker makes many small posts, and a client library's per-call machinery costs more CPU
-    than the exchange itself. Every socket such a connection opens passes the connect-time check.
-    """
-    parts = _split_cached(url)
-    started = time.monotonic()
-    connection = _kept_alive(parts.scheme, parts.hostname or "", parts.port, timeout)
-    target = parts.path or "/"
-    if parts.query:
-        target += "?" + parts.query
-    try:
-        connection.request("POST", target, body=body, headers={"User-Agent": USER_AGENT, **headers})
-        response = connection.getresponse()
-        excerpt = _post_excerpt(connection, response, deadline=started + timeout)
-    except OutboundError:
-        connection.close()
-        raise
-    except (OSError, http.client.HTTPException) as exc:
-        connection.close()  # a half-done exchange leaves the connection unusable
-        raise _translate_post_error(exc, url) from exc
-    return PostResult(
-        status=response.status,
-        headers=dict(response.getheaders()),
-        elapsed=time.monotonic() - started,
-        body_excerpt=excerpt[:EXCERPT_BYTES],
-    )
-
-
-class _GuardedPostHTTP(http.client.HTTPConnection):
-    """Every (re)connect resolves and checks the name, then connects to exactly that address."""
-
-    def connect(self) -> None:
-        self.sock = _open_checked_socket(self.host, self.port, self.timeout)
-
-
-class _GuardedPostHTTPS(http.client.HTTPSConnection):
-    def connect(self) -> None:
-        sock = _open_checked_socket(self.host, self.port, self.timeout)
-        # SNI and the certificate check use the name, not the address connected to.
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
-
-
-def _open_checked_socket(host: str, port: int, timeout: float | None) -> socket.socket:
+def _open_checked_socket(host: str, port: int, deadline: float) -> socket.socket:
     """Resolve and check ``host`` once, then connect to the first checked address that answers."""
     last_error: OSError | None = None
     for family, sockaddr in resolve_checked(host, port):
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock = _DeadlineSocket(family, socket.SOCK_STREAM)
         try:
-            sock.settimeout(timeout)
+            sock.deadline = deadline
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock._bound()
             sock.connect(sockaddr)
         except OSError as exc:
             sock.close()
@@ -386,17 +259,56 @@ def _open_checked_socket(host: str, port: int, timeout: float | None) -> socket.
     raise last_error
 
 
+class _GuardedHTTP(http.client.HTTPConnection):
+    """Every (re)connect resolves and checks the name, then connects to exactly that address."""
+
+    deadline: float = float("inf")
+
+    def connect(self) -> None:
+        self.sock = _open_checked_socket(self.host, self.port, self.deadline)
+
+
+class _GuardedHTTPS(http.client.HTTPSConnection):
+    deadline: float = float("inf")
+
+    def connect(self) -> None:
+        sock = _open_checked_socket(self.host, self.port, self.deadline)
+        sock._bound()  # the handshake waits on the raw socket's timeout
+        # SNI and the certificate check use the name, not the address connected to.
+        tls = self._context.wrap_socket(sock, server_hostname=self.host)
+        tls.deadline = self.deadline
+        self.sock = tls
+
+
+_tls_context_lock = threading.Lock()
+_tls_context_cached: ssl.SSLContext | None = None
+
+
+def _tls_context() -> ssl.SSLContext:
+    """Certificate verification against the same trust store everywhere; TLS sockets keep the deadline."""
+    global _tls_context_cached
+    with _tls_context_lock:
+        if _tls_context_cached is None:
+            context = ssl.create_default_context(cafile=requests.certs.where())
+            context.sslsocket_class = _DeadlineSSLSocket
+            _tls_context_cached = context
+        return _tls_context_cached
+
+
+# --- Kept-alive connections ----------------------------------------------------------------
+
+_local = threading.local()
 _MAX_KEPT_ALIVE = 50
+Connection = _GuardedHTTP | _GuardedHTTPS
 
 
-def _kept_alive(scheme: str, host: str, port: int | None, timeout: float) -> http.client.HTTPConnection:
+def _kept_alive(parts: SplitResult, deadline: float) -> Connection:
     """This thread's connection to a destination, reused while the receiver keeps it open."""
-    connections: dict[tuple[str, str, int | None], http.client.HTTPConnection] | None = getattr(
-        _local, "post_connections", None
-    )
+    connections: dict[tuple[str, str, int], Connection] | None = getattr(_local, "connections", None)
     if connections is None:
-        connections = _local.post_connections = {}
-    port = port or (443 if scheme == "https" else 80)
+        connections = _local.connections = {}
+    scheme, host = parts.scheme, parts.hostname or ""
+    port = parts.port or (443 if scheme == "https" else 80)
     key = (scheme, host, port)
     connection = connections.pop(key, None)
     if connection is not None and _dropped(connection):
@@ -404,19 +316,19 @@ def _kept_alive(scheme: str, host: str, port: int | None, timeout: float) -> htt
     if connection is None:
         # The port is always explicit: given none, http.client would read an IPv6 colon as one.
         if scheme == "https":
-            connection = _GuardedPostHTTPS(host, port, timeout=timeout, context=_tls_context())
+            connection = _GuardedHTTPS(host, port, context=_tls_context())
         else:
-            connection = _GuardedPostHTTP(host, port, timeout=timeout)
-    connection.timeout = timeout
+            connection = _GuardedHTTP(host, port)
+    connection.deadline = deadline
     if connection.sock is not None:
-        connection.sock.settimeout(timeout)
+        connection.sock.deadline = deadline
     connections[key] = connection  # most recently used last
     while len(connections) > _MAX_KEPT_ALIVE:
         connections.pop(next(iter(connections))).close()
     return connection
 
 
-def _dropped(connection: http.client.HTTPConnection) -> bool:
+def _dropped(connection: Connection) -> bool:
     """An idle kept-alive socket that is readable has been closed (or spoken on) by the other side."""
     if connection.sock is None:
         return False
@@ -427,35 +339,45 @@ def _dropped(connection: http.client.HTTPConnection) -> bool:
     return bool(readable)
 
 
-_tls_context_lock = threading.Lock()
-_tls_context_cached: ssl.SSLContext | None = None
+# --- Exchanges -----------------------------------------------------------------------------
 
 
-def _tls_context() -> ssl.SSLContext:
-    """Certificate verification against the same trust store as every other outbound call."""
-    global _tls_context_cached
-    with _tls_context_lock:
-        if _tls_context_cached is None:
-            _tls_context_cached = ssl.create_default_context(cafile=requests.certs.where())
-        return _tls_context_cached
+def _exchange(
+    method: str, url: str, *, body: bytes | None, headers: dict[str, str], deadline: float, timeout: float
+) -> tuple[Connection, http.client.HTTPResponse]:
+    """Send one request and read its status line and headers, all before ``deadline``."""
+    parts = _split_cached(url)
+    connection = _kept_alive(parts, deadline)
+    target = parts.path or "/"
+    if parts.query:
+        target += "?" + parts.query
+    try:
+        connection.request(method, target, body=body, headers={"User-Agent": USER_AGENT, **headers})
+        return connection, connection.getresponse()
+    except OutboundError:
+        connection.close()
+        raise
+    except (OSError, http.client.HTTPException) as exc:
+        connection.close()  # a half-done exchange leaves the connection unusable
+        raise _translate_error(exc, url, timeout) from exc
 
 
-def _post_excerpt(
-    connection: http.client.HTTPConnection, response: http.client.HTTPResponse, *, deadline: float
+def _read_body(
+    connection: Connection, response: http.client.HTTPResponse, *, limit: int, url: str, timeout: float
 ) -> bytes:
-    """The start of the body; a body read to its end leaves the connection ready for the next post."""
+    """Up to ``limit`` (+ one chunk) bytes; a body read to its end leaves the connection reusable."""
     chunks: list[bytes] = []
     size = 0
     try:
-        while size <= EXCERPT_BYTES and time.monotonic() <= deadline:
+        while size <= limit:
             chunk = response.read1(_CHUNK)
             if not chunk:
                 break
             chunks.append(chunk)
             size += len(chunk)
-    except (OSError, http.client.HTTPException):
-        # The status line already arrived; a broken body does not change the outcome.
-        chunks = []
+    except (OSError, http.client.HTTPException) as exc:
+        connection.close()
+        raise _translate_error(exc, url, timeout) from exc
     if response.length == 0:
         response.close()  # read to its end (``read1`` leaves an empty body's response open)
     if not response.isclosed():
@@ -463,9 +385,84 @@ def _post_excerpt(
     return b"".join(chunks)
 
 
-def _translate_post_error(exc: BaseException, url: str) -> OutboundError:
+def _translate_error(exc: BaseException, url: str, timeout: float) -> OutboundError:
     if isinstance(exc, TimeoutError):
-        return OutboundError("timeout", f"{url}: timed out")
+        return OutboundError("timeout", f"{url}: no complete answer within {timeout:g} s")
     if isinstance(exc, ssl.SSLError | ssl.CertificateError):
         return OutboundError("tls_error", f"{url}: TLS failed: {exc}")
     return OutboundError("connection_error", f"{url}: connection failed: {exc}")
+
+
+# --- Public calls ---------------------------------------------------------------------------
+
+
+def post(url: str, *, body: bytes, headers: dict[str, str], timeout: float) -> PostResult:
+    """POST once (webhook attempts), all of it within ``timeout`` seconds. Redirects are not followed.
+
+    Straight through ``http.client`` on a kept-alive connection per destination and thread: a
+    webhook worker makes many small posts, and a client library's per-call machinery costs more CPU
+    than the exchange itself. Every socket such a connection opens passes the connect-time check.
+    """
+    started = time.monotonic()
+    connection, response = _exchange(
+        "POST", url, body=body, headers=headers, deadline=started + timeout, timeout=timeout
+    )
+    try:
+        excerpt = _read_body(connection, response, limit=EXCERPT_BYTES, url=url, timeout=timeout)
+    except OutboundError:
+        excerpt = b""  # the status line already arrived; a broken or slow body does not change the outcome
+    return PostResult(
+        status=response.status,
+        headers=dict(response.getheaders()),
+        elapsed=time.monotonic() - started,
+        body_excerpt=excerpt[:EXCERPT_BYTES],
+    )
+
+
+def fetch(url: str, *, max_bytes: int, timeout: float, owner: str = "") -> FetchedResource:
+    """GET a resource (media downloads) within ``timeout`` seconds in all, following a few redirects.
+
+    Each hop is re-checked by the guard. How many fetches run at once is capped overall and per
+    ``owner`` (an API key): past either cap this raises ``OutboundError("busy")`` at once.
+    """
+    with slots.slot_hold(
+        "media-fetch",
+        owner=owner,
+        limit=settings.WILDCAT_MEDIA_FETCH_MAX_CONCURRENT,
+        owner_limit=settings.WILDCAT_MEDIA_FETCH_MAX_CONCURRENT_PER_KEY,
+        seconds=timeout,
+    ) as held:
+        if not held:
+            raise OutboundError("busy", "too many media URLs are being fetched at once; try again shortly")
+        return _fetch_following(url, max_bytes=max_bytes, timeout=timeout)
+
+
+def _fetch_following(url: str, *, max_bytes: int, timeout: float) -> FetchedResource:
+    deadline = time.monotonic() + timeout
+    current = url
+    for _hop in range(MAX_REDIRECTS + 1):
+        connection, response = _exchange("GET", current, body=None, headers={}, deadline=deadline, timeout=timeout)
+        try:
+            if response.status in _REDIRECTS and response.getheader("Location"):
+                current = urljoin(current, response.getheader("Location", ""))
+                continue
+            return _fetched_body(connection, response, current, max_bytes=max_bytes, timeout=timeout)
+        finally:
+            connection.close()  # fetches are rare and go anywhere: keep no socket open in a web worker
+    raise OutboundError("too_many_redirects", f"{url}: more than {MAX_REDIRECTS} redirects", permanent=True)
+
+
+def _fetched_body(
+    connection: Connection, response: http.client.HTTPResponse, url: str, *, max_bytes: int, timeout: float
+) -> FetchedResource:
+    if not 200 <= response.status < 300:
+        permanent = 400 <= response.status < 500 and response.status not in {408, 429}
+        raise OutboundError("http_status", f"{url}: HTTP {response.status}", permanent=permanent)
+    declared = response.getheader("Content-Length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise OutboundError("too_large", f"{url}: {declared} bytes is over the {max_bytes} byte limit", permanent=True)
+    content = _read_body(connection, response, limit=max_bytes, url=url, timeout=timeout)
+    if len(content) > max_bytes:
+        raise OutboundError("too_large", f"{url}: larger than the {max_bytes} byte limit", permanent=True)
+    content_type = (response.getheader("Content-Type") or "").split(";", 1)[0].strip()
+    return FetchedResource(content=content, content_type=content_type or "application/octet-stream", url=url)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.apps import apps
 from django.conf import settings
 from django.core.checks import Error, Tags, register
 from django.core.exceptions import ImproperlyConfigured
@@ -29,17 +31,29 @@ def _fernet_key(material: str) -> bytes:
 
 
 def _local_key_file() -> str:
-    """Outside production, a key generated once in the data folder (shared by every local process)."""
+    """Outside production, a key generated once in the data folder (shared by every local process).
+
+    The file appears complete or not at all: the key is written to a private temporary file that is
+    then hard-linked into place, so a process starting at the same moment never reads it half
+    written (an empty key would silently derive a key from the empty string).
+    """
     path = Path(settings.DATA_DIR) / KEY_FILE_NAME
     if not path.exists():
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{KEY_FILE_NAME}.")  # mode 0600
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass  # another process won the race; read its key
-        else:
             with os.fdopen(fd, "w") as handle:
                 handle.write(Fernet.generate_key().decode())
-    return path.read_text().strip()
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.link(temporary, path)
+        except FileExistsError:
+            pass  # another process won the race; read its key
+        finally:
+            os.unlink(temporary)
+    key = path.read_text().strip()
+    if not key:
+        raise ImproperlyConfigured(f"{path} is empty: delete it, or set WILDCAT_ENCRYPTION_KEY.")
+    return key
 
 
 def configured_keys() -> list[str]:
@@ -72,6 +86,26 @@ def decrypt(token: str) -> str:
         raise ImproperlyConfigured(
             "A stored secret cannot be decrypted: WILDCAT_ENCRYPTION_KEY does not hold the key it was written with."
         ) from exc
+
+
+def encrypted_fields() -> list[tuple[type[models.Model], str]]:
+    """Every (model, field name) stored with ``EncryptedTextField``."""
+    return [
+        (model, field.name)
+        for model in apps.get_models()
+        for field in model._meta.concrete_fields
+        if isinstance(field, EncryptedTextField)
+    ]
+
+
+def secrets_reencrypt() -> int:
+    """Rewrite every stored secret under the newest key, so older keys can be dropped; returns the count."""
+    rewritten = 0
+    for model, name in encrypted_fields():
+        for pk, plaintext in model.objects.exclude(**{name: ""}).values_list("pk", name).iterator():
+            # Saving the plaintext encrypts it again, always with the first (newest) key.
+            rewritten += model.objects.filter(pk=pk).update(**{name: plaintext})
+    return rewritten
 
 
 def reencrypt(token: str) -> str:

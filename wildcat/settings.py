@@ -11,7 +11,9 @@ from wildcat.env import env_bool, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("WILDCAT_DATA_DIR", str(BASE_DIR / "data"))).resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+# It holds the database, session stores, media and generated keys: only this user may enter it.
+# An existing folder keeps its mode (an operator may have mounted it on purpose).
+DATA_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 DEBUG = env_bool("WILDCAT_DEBUG", False)
 SECRET_KEY = env_str("WILDCAT_SECRET_KEY")
@@ -139,6 +141,8 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 WILDCAT_API_RATE = env_str("WILDCAT_API_RATE", "1200/min")
+# Failed authentications per client address; past it, that address's failing attempts answer 429.
+WILDCAT_AUTH_FAILURE_RATE = env_str("WILDCAT_AUTH_FAILURE_RATE", "30/min")
 WILDCAT_API_KEY_CACHE_SECONDS = env_int("WILDCAT_API_KEY_CACHE_SECONDS", 300, minimum=1)
 WILDCAT_API_LAST_USED_SECONDS = env_int("WILDCAT_API_LAST_USED_SECONDS", 60, minimum=1)
 WILDCAT_API_USAGE_FLUSH_SECONDS = env_int("WILDCAT_API_USAGE_FLUSH_SECONDS", 30, minimum=1)
@@ -230,6 +234,9 @@ WILDCAT_MAX_TEXT_LENGTH = env_int("WILDCAT_MAX_TEXT_LENGTH", 65536, minimum=1)
 WILDCAT_MAX_CAPTION_LENGTH = env_int("WILDCAT_MAX_CAPTION_LENGTH", 1024, minimum=1)
 WILDCAT_MAX_CHECK_NUMBERS = env_int("WILDCAT_MAX_CHECK_NUMBERS", 50, minimum=1)
 WILDCAT_MEDIA_FETCH_TIMEOUT = env_float("WILDCAT_MEDIA_FETCH_TIMEOUT", 20.0)
+# Media URLs are fetched inside the API request: cap how many web workers slow URLs can occupy.
+WILDCAT_MEDIA_FETCH_MAX_CONCURRENT = env_int("WILDCAT_MEDIA_FETCH_MAX_CONCURRENT", 2, minimum=1)
+WILDCAT_MEDIA_FETCH_MAX_CONCURRENT_PER_KEY = env_int("WILDCAT_MEDIA_FETCH_MAX_CONCURRENT_PER_KEY", 1, minimum=1)
 WILDCAT_SESSION_CALL_TIMEOUT = env_float("WILDCAT_SESSION_CALL_TIMEOUT", 15.0)
 WILDCAT_RETENTION_SWEEP_SECONDS = env_float("WILDCAT_RETENTION_SWEEP_SECONDS", 3600.0)
 WILDCAT_SEND_CONNECTION_CACHE_SECONDS = env_float("WILDCAT_SEND_CONNECTION_CACHE_SECONDS", 2.0)
@@ -243,15 +250,14 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_THROTTLE_CLASSES": ["apikeys.throttling.ApiKeyRateThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": [
-        "wildcat.api.parsers.JsonObjectParser",
-        "rest_framework.parsers.MultiPartParser",
-        "rest_framework.parsers.FormParser",
-    ],
+    # JSON objects only; the message send adds multipart for uploads. Anything else is a 415.
+    "DEFAULT_PARSER_CLASSES": ["wildcat.api.parsers.JsonObjectParser"],
     "DEFAULT_PAGINATION_CLASS": "wildcat.api.pagination.CreatedCursorPagination",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "wildcat.api.schema.ApiAutoSchema",
     "EXCEPTION_HANDLER": "wildcat.api.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
+    # The API takes JSON (uploads say format="multipart"): DRF's test client sends JSON unless told.
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Wildcat API",

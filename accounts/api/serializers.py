@@ -1,6 +1,10 @@
-"""Serializers of the connections API: what goes in, what comes out, and the error shape for the schema."""
+"""Serializers of the connections API: what goes in and what comes out."""
 
 from __future__ import annotations
+
+import base64
+import binascii
+import json
 
 from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
@@ -11,16 +15,6 @@ from accounts.selectors import connection_current_qr, connection_not_starting_re
 from wildcat.errors import AppError
 from wildcat.phones import EXAMPLE, phone_e164
 from wildcat.whatsapp import MessageType
-
-
-class ErrorDetailSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    message = serializers.CharField()
-    details = serializers.JSONField()
-
-
-class ErrorSerializer(serializers.Serializer):
-    error = ErrorDetailSerializer()
 
 
 class AccountSerializer(serializers.Serializer):
@@ -177,8 +171,6 @@ class InjectMessageSerializer(serializers.Serializer):
     quoted_wa_message_id = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
 
     def validate_content(self, value: dict) -> dict:
-        import json
-
         encoded = json.dumps(value)
         if "\\u0000" in encoded:
             raise serializers.ValidationError("Null characters are not allowed.")
@@ -192,9 +184,6 @@ class InjectMessageSerializer(serializers.Serializer):
         return value
 
     def validate_media_base64(self, value: str) -> str:
-        import base64
-        import binascii
-
         if not value:
             return value
         try:

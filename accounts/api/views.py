@@ -20,6 +20,7 @@ from accounts.qr import qr_data_url, qr_png
 from accounts.session_commands import session_command_wait
 from wildcat.api.pagination import CreatedCursorPagination
 from wildcat.api.parsers import JsonObjectParser
+from wildcat.api.schema import ErrorSerializer
 from wildcat.errors import AppError, ErrorCode, not_found
 
 # The connections API reads JSON objects only: a form cannot say null, and there are no uploads here.
@@ -27,9 +28,9 @@ JSON_ONLY = [JsonObjectParser]
 
 Status = WaConnection.Status
 # Every endpoint can answer 401 (no or bad key) and 429 (throttled), in the one error shape.
-COMMON = {401: s.ErrorSerializer, 415: s.ErrorSerializer, 429: s.ErrorSerializer}
-ERRORS = {400: s.ErrorSerializer, 404: s.ErrorSerializer, 409: s.ErrorSerializer, **COMMON}
-NOT_FOUND = {404: s.ErrorSerializer, **COMMON}
+COMMON = {401: ErrorSerializer, 415: ErrorSerializer, 429: ErrorSerializer}
+ERRORS = {400: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer, **COMMON}
+NOT_FOUND = {404: ErrorSerializer, **COMMON}
 
 
 def _no_qr_code() -> AppError:
@@ -73,7 +74,7 @@ class ConnectionListView(ListAPIView):
 
     @extend_schema(
         summary="List your connections",
-        responses={200: s.ConnectionSerializer(many=True), 400: s.ErrorSerializer, **COMMON},
+        responses={200: s.ConnectionSerializer(many=True), 400: ErrorSerializer, **COMMON},
     )
     def get(self, request: Request, *args, **kwargs) -> Response:
         return super().get(request, *args, **kwargs)
@@ -81,7 +82,7 @@ class ConnectionListView(ListAPIView):
     @extend_schema(
         summary="Create a connection (stopped; start it to get a QR code)",
         request=s.ConnectionCreateSerializer,
-        responses={201: s.ConnectionSerializer, 400: s.ErrorSerializer, 409: s.ErrorSerializer, **COMMON},
+        responses={201: s.ConnectionSerializer, 400: ErrorSerializer, 409: ErrorSerializer, **COMMON},
     )
     def post(self, request: Request) -> Response:
         incoming = s.ConnectionCreateSerializer(data=request.data)
@@ -100,7 +101,7 @@ class ConnectionDetailView(APIView):
     @extend_schema(
         summary="Change a connection's settings (presence)",
         request=s.ConnectionUpdateSerializer,
-        responses={200: s.ConnectionSerializer, 400: s.ErrorSerializer, **NOT_FOUND},
+        responses={200: s.ConnectionSerializer, 400: ErrorSerializer, **NOT_FOUND},
     )
     def patch(self, request: Request, connection_id: int) -> Response:
         connection = _connection(request, connection_id)
@@ -138,7 +139,7 @@ class ConnectionQrView(APIView):
 
     @extend_schema(
         summary="The current QR code (JSON with a PNG data URL)",
-        responses={200: s.QrSerializer, 404: s.ErrorSerializer, 409: s.ErrorSerializer, **COMMON},
+        responses={200: s.QrSerializer, 404: ErrorSerializer, 409: ErrorSerializer, **COMMON},
     )
     def get(self, request: Request, connection_id: int) -> Response:
         connection = _connection(request, connection_id)
@@ -166,10 +167,10 @@ class ConnectionQrPngView(APIView):
         summary="The current QR code as a PNG image",
         responses={
             (200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY, description="The QR code."),
-            (404, "application/json"): s.ErrorSerializer,
-            (409, "application/json"): s.ErrorSerializer,
-            (401, "application/json"): s.ErrorSerializer,
-            (429, "application/json"): s.ErrorSerializer,
+            (404, "application/json"): ErrorSerializer,
+            (409, "application/json"): ErrorSerializer,
+            (401, "application/json"): ErrorSerializer,
+            (429, "application/json"): ErrorSerializer,
         },
     )
     def get(self, request: Request, connection_id: int) -> HttpResponse:
@@ -228,8 +229,8 @@ class _ActionView(APIView):
 ACTION_RESPONSES = {
     200: OpenApiResponse(s.ActionResultSerializer, description="Done."),
     202: OpenApiResponse(s.ActionResultSerializer, description="Accepted; the session carries it out shortly."),
-    404: s.ErrorSerializer,
-    409: s.ErrorSerializer,
+    404: ErrorSerializer,
+    409: ErrorSerializer,
     **COMMON,
 }
 
@@ -292,7 +293,7 @@ class ConnectionEventsView(ListAPIView):
 
     @extend_schema(
         summary="The connection's timeline, newest first",
-        responses={200: s.ConnectionEventSerializer(many=True), 400: s.ErrorSerializer, **NOT_FOUND},
+        responses={200: s.ConnectionEventSerializer(many=True), 400: ErrorSerializer, **NOT_FOUND},
     )
     def get(self, request: Request, *args, **kwargs) -> Response:
         return super().get(request, *args, **kwargs)

@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from accounts.models import SessionCommand
+from accounts.runtime.drivers.base import SessionDriver
+from accounts.session_commands import session_command_claim, session_command_finish
 from wildcat.whatsapp import DriverError
-
-if TYPE_CHECKING:
-    from accounts.runtime.host import SessionHost
 
 logger = logging.getLogger(__name__)
 MAX_COMMANDS_PER_POLL = 20
+
+
+class CommandHost(Protocol):
+    """What running a command needs from the process that hosts the session (``host.SessionHost``)."""
+
+    def session_driver(self, connection_id: int) -> SessionDriver | None:
+        """The session's driver, or None when the session is not (or no longer) hosted here."""
+
+    def restart_session(self, connection_id: int) -> None:
+        """Stop the session's driver and start a fresh one from the stored credentials."""
 
 
 def connections_with_commands(connection_ids: Iterable[int]) -> set[int]:
@@ -28,14 +37,12 @@ def connections_with_commands(connection_ids: Iterable[int]) -> set[int]:
     return set(rows)
 
 
-def commands_run(*, host: SessionHost, connection_id: int) -> bool:
+def commands_run(*, host: CommandHost, connection_id: int) -> bool:
     """Claim and execute this session's commands in order; False when one failed transiently.
 
     A transient failure (the socket is still connecting, say) ends the round: the command goes back
     to pending and is retried on a later wake-up, so later commands never overtake it.
     """
-    from accounts.services import session_command_claim
-
     for _ in range(MAX_COMMANDS_PER_POLL):
         try:
             command = session_command_claim(connection_id=connection_id)
@@ -49,10 +56,8 @@ def commands_run(*, host: SessionHost, connection_id: int) -> bool:
     return True
 
 
-def _execute_and_finish(*, host: SessionHost, command: SessionCommand) -> bool:
+def _execute_and_finish(*, host: CommandHost, command: SessionCommand) -> bool:
     """Run one command and record its outcome; False when it failed and will be retried."""
-    from accounts.services import session_command_finish
-
     result: dict[str, Any] = {}
     error = ""
     permanent = True
@@ -72,12 +77,11 @@ def _execute_and_finish(*, host: SessionHost, command: SessionCommand) -> bool:
     return not error or permanent
 
 
-def command_execute(*, host: SessionHost, command: SessionCommand) -> dict[str, Any]:
+def command_execute(*, host: CommandHost, command: SessionCommand) -> dict[str, Any]:
     """Do what one command asks with the session's driver; returns the JSON result to store."""
-    session = host.sessions.get(command.connection_id)
-    if session is None:
+    driver = host.session_driver(command.connection_id)
+    if driver is None:
         raise DriverError("session_gone", "the session stopped before the command ran", permanent=False)
-    driver = session.driver
     payload = command.payload or {}
     kind = command.kind
     if kind == SessionCommand.Kind.LOGOUT:

@@ -1,9 +1,9 @@
 """The session-host process: runs WhatsApp sessions for its supervisor, one command thread for every driver call.
 
-Started by exec (``python -m accounts.runtime.host``), never by fork: neonize hangs in a forked
-child. It speaks JSON lines with its supervisor: requests arrive on stdin, answers and reports go to
-the original stdout, and everything else the process prints (Go's own lines included) is moved to
-stderr so it cannot corrupt the protocol. The host exits when stdin closes, so a dead worker takes
+Started by exec (``python -m accounts.runtime.host_process``), never by fork: neonize hangs in a
+forked child. It speaks JSON lines with its supervisor: requests arrive on stdin, answers and reports
+go to the original stdout, and everything else the process prints (Go's own lines included) is moved
+to stderr so it cannot corrupt the protocol. The host exits when stdin closes, so a dead worker takes
 its hosts down with it.
 
 Threads:
@@ -16,18 +16,24 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import queue
-import signal
-import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from django.db import close_old_connections
+
+from accounts.runtime.commands import commands_run, connections_with_commands
+from accounts.runtime.drivers import driver_for
+from accounts.runtime.drivers.base import SessionDriver
+from accounts.runtime.event_sink import handle_driver_events
+from messaging.outbox import outbox_process, outbox_seconds_until_due
+from wildcat.whatsapp import DriverEvent, DriverEventType
+
 logger = logging.getLogger("accounts.runtime.host")
 TICK_SECONDS = 0.2
-STOP_GRACE_SECONDS = 5.0
 COMMAND_HOLD_SECONDS = 10.0
 SINK_BURST = 500  # events the sink takes from its queue at once (receipts in a burst share a commit)
 OUTBOX_HOT_SECONDS = 30.0
@@ -36,7 +42,7 @@ OUTBOX_HOT_SECONDS = 30.0
 @dataclass
 class HostedSession:
     connection_id: int
-    driver: Any
+    driver: SessionDriver
     ready: bool = False
     woken: bool = True  # look for work as soon as the session starts
     # After a transient command failure while not ready: hold commands until ready (or this deadline).
@@ -56,7 +62,7 @@ class SessionHost:
     def __init__(self, *, protocol_out: TextIO, poll_seconds: float, hot_poll_seconds: float = 0.5) -> None:
         self.sessions: dict[int, HostedSession] = {}
         self.inbox: queue.Queue[dict[str, Any] | None] = queue.Queue()
-        self.events: queue.Queue[tuple[int, Any] | None] = queue.Queue()
+        self.events: queue.Queue[tuple[int, DriverEvent] | None] = queue.Queue()
         self.poll_seconds = poll_seconds
         self.hot_poll_seconds = hot_poll_seconds
         self._out = protocol_out
@@ -104,6 +110,9 @@ class SessionHost:
                 self._tick_all(now)
                 next_tick = now + TICK_SECONDS
             if now >= next_poll:
+                # This thread's connection may have broken (a database restart): replace it before the
+                # full poll, or every later poll would fail on it ("the connection is closed").
+                close_old_connections()
                 self._poll(all_sessions=True)
                 next_poll = now + self.poll_seconds
             else:
@@ -129,10 +138,8 @@ class SessionHost:
     def _status(self) -> dict[str, Any]:
         return {str(cid): {"ready": s.ready} for cid, s in self.sessions.items()}
 
-    def _emitter(self, connection_id: int):
-        from wildcat.whatsapp import DriverEventType
-
-        def emit(event: Any) -> None:
+    def _emitter(self, connection_id: int) -> Callable[[DriverEvent], None]:
+        def emit(event: DriverEvent) -> None:
             session = self.sessions.get(connection_id)
             if session is not None:
                 if event.type == DriverEventType.CONNECTED:
@@ -146,8 +153,6 @@ class SessionHost:
         return emit
 
     def _start(self, connection_id: int, driver_kind: str) -> None:
-        from accounts.runtime.drivers import driver_for
-
         if connection_id in self.sessions:
             self.send({"op": "started", "connection_id": connection_id, "already": True})
             return
@@ -161,6 +166,11 @@ class SessionHost:
             self.send({"op": "start_failed", "connection_id": connection_id, "error": str(exc)[:500]})
             return
         self.send({"op": "started", "connection_id": connection_id})
+
+    def session_driver(self, connection_id: int) -> SessionDriver | None:
+        """The driver of a session this host runs, or None when it is not (or no longer) here."""
+        session = self.sessions.get(connection_id)
+        return None if session is None else session.driver
 
     def restart_session(self, connection_id: int) -> None:
         """Stop the driver and start a fresh one from the stored credentials (RESTART, zombie)."""
@@ -210,8 +220,6 @@ class SessionHost:
 
     def _poll(self, *, all_sessions: bool) -> None:
         """Run durable commands and queued sends for sessions that were woken (or all, on the poll tick)."""
-        from accounts.runtime.commands import commands_run, connections_with_commands
-
         targets = [s for s in self.sessions.values() if all_sessions or s.woken]
         if not targets:
             return
@@ -236,11 +244,6 @@ class SessionHost:
 
     def _outbox(self, session: HostedSession) -> None:
         try:
-            from messaging.outbox import outbox_process, outbox_seconds_until_due
-        except ImportError:
-            logger.debug("messaging.outbox is not available; no outbound processing")
-            return
-        try:
             if outbox_process(connection_id=session.connection_id, port=session.driver):
                 now = time.monotonic()
                 session.outbox_hot_until = now + OUTBOX_HOT_SECONDS
@@ -252,8 +255,6 @@ class SessionHost:
 
     # --- sink thread ---------------------------------------------------------------------
     def sink_loop(self) -> None:
-        from accounts.runtime.events import handle_driver_events
-
         while True:
             item = self.events.get()
             if item is None:
@@ -272,49 +273,3 @@ class SessionHost:
             handle_driver_events(burst)
             if stop:
                 return
-
-
-def _protocol_stream() -> TextIO:
-    """Keep the real stdout for the protocol and point file descriptor 1 at stderr for everyone else."""
-    protocol_fd = os.dup(1)
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
-    return os.fdopen(protocol_fd, "w", buffering=1, encoding="utf-8")
-
-
-def main() -> None:
-    protocol_out = _protocol_stream()
-    # Ctrl-C or a service manager's SIGTERM reach the whole process group; the supervisor decides when
-    # a host stops (it closes stdin), and a dead supervisor closes stdin by dying.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "wildcat.settings")
-    import django
-
-    django.setup()
-    from django.conf import settings
-
-    from wildcat.redis_client import get_redis
-
-    poll = settings.WILDCAT_SESSION_POLL_SECONDS
-    if get_redis() is not None:
-        # Wake-ups arrive through the supervisor; polling is only the safety net.
-        poll = max(poll, settings.WILDCAT_SESSION_SAFETY_POLL_SECONDS)
-    host = SessionHost(
-        protocol_out=protocol_out, poll_seconds=poll, hot_poll_seconds=settings.WILDCAT_SESSION_POLL_SECONDS
-    )
-    sink = threading.Thread(target=host.sink_loop, name="wc-host-sink", daemon=True)
-    sink.start()
-    worker = threading.Thread(target=host.command_loop, name="wc-host-commands", daemon=True)
-    worker.start()
-    host.send({"op": "hello", "pid": os.getpid()})
-    host.read_requests(sys.stdin)
-    worker.join(STOP_GRACE_SECONDS)
-    host.events.put(None)
-    sink.join(STOP_GRACE_SECONDS)
-    # A driver thread that ignores stop() (neonize can) must not keep the process alive.
-    os._exit(0)
-
-
-if __name__ == "__main__":
-    main()

@@ -19,6 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import ConnectionEvent, WaConnection
+from accounts.services import connection_record_event
 
 logger = logging.getLogger(__name__)
 
@@ -42,8 +43,6 @@ def live_lease_q(now=None) -> Q:
 def record_timeline(*, connection_id: int, kind: str, detail: dict) -> None:
     """Write a timeline row through the accounts services; never let the timeline break the runtime."""
     try:
-        from accounts.services import connection_record_event
-
         connection_record_event(connection_id=connection_id, kind=kind, detail=detail)
     except Exception:  # the runtime keeps going; the row is informational
         logger.warning("could not record %s event for connection %s", kind, connection_id, exc_info=True)

@@ -18,6 +18,8 @@ from django.utils import timezone
 
 from accounts.models import ConnectionEvent, SessionCommand, WaConnection
 from accounts.runtime.leases import live_lease_q, record_timeline
+from accounts.session_commands import session_command_enqueue
+from wildcat.wakeup import wake_connection
 
 logger = logging.getLogger(__name__)
 MAX_DISPATCH_PER_ROUND = 500
@@ -81,8 +83,6 @@ def _restart_disconnected(*, connection_id: int, reason: str, since, retry_at) -
 
 def sessions_restart_zombies(*, now=None) -> list[int]:
     """READY sessions that have shown no traffic or keepalive for too long get a durable RESTART command."""
-    from wildcat.wakeup import wake_connection
-
     now = now or timezone.now()
     threshold = now - timedelta(seconds=settings.WILDCAT_ZOMBIE_SECONDS)
     silent = Q(last_activity_at__lt=threshold) | Q(last_activity_at__isnull=True, ready_at__lt=threshold)
@@ -102,8 +102,6 @@ def sessions_restart_zombies(*, now=None) -> list[int]:
 
 
 def _restart_zombie(*, connection_id: int, last_activity, now) -> None:
-    from accounts.services import session_command_enqueue
-
     silent_for = (now - last_activity).total_seconds() if last_activity else None
     logger.warning("session %s looks dead (silent for %s s); restarting it", connection_id, silent_for)
     session_command_enqueue(connection_id=connection_id, kind=SessionCommand.Kind.RESTART, payload={"reason": "zombie"})

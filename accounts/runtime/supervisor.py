@@ -4,7 +4,8 @@ It holds the leases of the sessions it hosts and renews them, places each sessio
 room (a host runs one driver kind), restarts crashed or hung hosts with backoff, starts a session
 whose host handed it back (a failed neonize connect, a restart) in a fresh host, forwards Redis
 wake-ups to the right host, and stops sessions whose lease it lost or whose desired state is
-"stopped". Hosts are started by exec and speak JSON lines (see ``accounts.runtime.host``).
+"stopped". Hosts are started by exec (``accounts.runtime.host_process``) and speak JSON lines (see
+``accounts.runtime.host``).
 """
 
 from __future__ import annotations
@@ -19,13 +20,17 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import redis
 from celery import bootsteps
 from django.conf import settings
 from django.db import close_old_connections, connections
 
 from accounts.models import ConnectionEvent, WaConnection
 from accounts.runtime import leases
+from accounts.services import InvalidTransition, connection_transition
+from accounts.states import LIVE_STATUSES
 from wildcat.models import WorkerNode
+from wildcat.wakeup import CONNECTION_CHANNEL, wakeup_connection_ids
 from wildcat.worker_heartbeat import SESSIONS_QUEUE
 
 logger = logging.getLogger(__name__)
@@ -58,9 +63,6 @@ def mark_disconnected(*, connection_id: int, reason: str) -> None:
     After a crash or an owner change the row still says what the dead session last reported; the
     fresh session moves it forward again (and stamps ``ready_at``) once it connects.
     """
-    from accounts.services import InvalidTransition, connection_transition
-    from accounts.states import LIVE_STATUSES
-
     try:
         status = WaConnection.objects.filter(pk=connection_id).values_list("status", flat=True).first()
         if status in LIVE_STATUSES:
@@ -236,7 +238,7 @@ class Supervisor:
     def _spawn_host(self, kind: str) -> HostProcess:
         # exec, never fork: a forked copy of a process that imported neonize hangs in connect().
         process = subprocess.Popen(
-            [sys.executable, "-m", "accounts.runtime.host"],
+            [sys.executable, "-m", "accounts.runtime.host_process"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             cwd=str(settings.BASE_DIR),
@@ -438,10 +440,6 @@ class Supervisor:
     # --- wake-ups ------------------------------------------------------------------------
     def _wakeups(self) -> None:
         """Forward Redis wake-ups for hosted sessions; without Redis the hosts poll instead."""
-        import redis
-
-        from wildcat.wakeup import CONNECTION_CHANNEL, wakeup_connection_ids
-
         if not settings.REDIS_URL:
             return
         while not self._stopping.is_set():

@@ -48,7 +48,7 @@ def run(*, counts: list[int]) -> dict:
 def bare_host_rss() -> float:
     """A session host with no sessions: the fixed cost every host pays."""
     host = subprocess.Popen(
-        [sys.executable, "-m", "accounts.runtime.host"],
+        [sys.executable, "-m", "accounts.runtime.host_process"],
         cwd=ROOT,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,

@@ -135,6 +135,25 @@ class SendSerializer(StrictSerializer):
         return request
 
 
+class SendJsonSerializer(SendSerializer):
+    """A send as a JSON object: media comes as `media.base64` or `media.url`, never as a file."""
+
+    file = None
+
+
+class SendUploadSerializer(SendSerializer):
+    """A send as multipart/form-data: one uploaded `file` and flat fields beside it."""
+
+    type = serializers.ChoiceField(choices=sorted(MEDIA_TYPES))
+    file = serializers.FileField()
+    text = None
+    media = None
+    location = None
+    contact = None
+    poll = None
+    reaction = None
+
+
 _FAST_TEXT_FIELDS = frozenset({"to", "type", "text"})
 
 

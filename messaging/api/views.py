@@ -6,10 +6,12 @@ from django.http import FileResponse, QueryDict
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.selectors import connection_get
 from messaging import selectors, services, session_calls
 from messaging.api.serializers import (
     ChatSerializer,
@@ -18,11 +20,15 @@ from messaging.api.serializers import (
     HistoryFilterSerializer,
     MessageSerializer,
     PresenceSerializer,
-    SendSerializer,
+    SendJsonSerializer,
+    SendUploadSerializer,
     fast_text_request,
 )
+from messaging.media import media_file_response
 from messaging.payloads import message_payload
 from messaging.recipients import recipient_to_jid
+from wildcat.api.parsers import JsonObjectParser
+from wildcat.api.schema import ErrorSerializer
 from wildcat.errors import AppError, invalid_request
 from wildcat.phones import phone_digits
 
@@ -30,6 +36,10 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 MAX_IDEMPOTENCY_KEY = 255
 # The API's words for presence, and WhatsApp's chat-state names the drivers take.
 PRESENCE_STATES = {"typing": "composing", "recording": "recording", "paused": "paused"}
+# The statuses an operation documents beyond those its shape implies (wildcat.api.schema adds those).
+CONFLICT = {409: ErrorSerializer}
+# A call answered by the live session: 409 when none is ready, 502 when WhatsApp refuses, 504 on timeout.
+SESSION_ERRORS = {409: ErrorSerializer, 502: ErrorSerializer, 504: ErrorSerializer}
 
 
 def _idempotency_key(request: Request) -> str:
@@ -64,25 +74,27 @@ class ConnectionMessagesView(generics.ListAPIView):
         filters = HistoryFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
         values = dict(filters.validated_data)
-        connection = services.connection_for_key(
-            api_key_id=self.request.auth.pk, connection_id=self.kwargs["connection_id"]
-        )
+        connection = connection_get(api_key_id=self.request.auth.pk, connection_id=self.kwargs["connection_id"])
         chat = values.pop("chat", "")
         return selectors.message_list(
             api_key_id=self.request.auth.pk, connection_id=connection.pk, chat_jid=chat, **values
         )
 
+    # Uploads come as multipart; everything else is a JSON object. Each has its own component.
+    parser_classes = [JsonObjectParser, MultiPartParser]
+
     @extend_schema(
-        request=SendSerializer,
-        responses={202: MessageSerializer},
+        request={"application/json": SendJsonSerializer, "multipart/form-data": SendUploadSerializer},
+        responses={202: MessageSerializer, **CONFLICT},
         parameters=[OpenApiParameter(IDEMPOTENCY_HEADER, str, OpenApiParameter.HEADER, required=False)],
         summary="Send a message",
     )
     def post(self, request: Request, connection_id: int) -> Response:
         key = _idempotency_key(request)
-        send = fast_text_request(request.data)
+        upload = isinstance(request.data, QueryDict)
+        send = None if upload else fast_text_request(request.data)
         if send is None:
-            serializer = SendSerializer(data=request.data)
+            serializer = (SendUploadSerializer if upload else SendJsonSerializer)(data=request.data)
             serializer.is_valid(raise_exception=True)
             send = serializer.to_send_request()
         body_hash = services.request_hash(_body_parts(request), send.media_bytes) if key else ""
@@ -104,7 +116,9 @@ class MessageDetailView(APIView):
     def get(self, request: Request, message_id: int) -> Response:
         return Response(message_payload(selectors.message_get(api_key_id=request.auth.pk, message_id=message_id)))
 
-    @extend_schema(request=EditSerializer, responses=MessageSerializer, summary="Edit a sent text message")
+    @extend_schema(
+        request=EditSerializer, responses={200: MessageSerializer, **CONFLICT}, summary="Edit a sent text message"
+    )
     def patch(self, request: Request, message_id: int) -> Response:
         message = selectors.message_get(api_key_id=request.auth.pk, message_id=message_id)
         serializer = EditSerializer(data=request.data)
@@ -112,7 +126,9 @@ class MessageDetailView(APIView):
         edited = services.message_edit(message=message, text=serializer.validated_data["text"])
         return Response(message_payload(edited))
 
-    @extend_schema(responses={200: MessageSerializer}, summary="Revoke a message for everyone (or cancel a queued one)")
+    @extend_schema(
+        responses={200: MessageSerializer, **CONFLICT}, summary="Revoke a message for everyone (or cancel a queued one)"
+    )
     def delete(self, request: Request, message_id: int) -> Response:
         message = selectors.message_get(api_key_id=request.auth.pk, message_id=message_id)
         return Response(message_payload(services.message_revoke(message=message)))
@@ -121,11 +137,7 @@ class MessageDetailView(APIView):
 class MediaDownloadView(APIView):
     @extend_schema(responses={(200, "application/octet-stream"): bytes}, summary="Download a media file")
     def get(self, request: Request, media_id: int) -> FileResponse:
-        media = selectors.media_get(api_key_id=request.auth.pk, media_id=media_id)
-        response = FileResponse(media.file.open("rb"), content_type=media.mimetype, filename=media.filename or None)
-        response["X-Content-Type-Options"] = "nosniff"
-        response["Content-Length"] = str(media.size)
-        return response
+        return media_file_response(selectors.media_get(api_key_id=request.auth.pk, media_id=media_id))
 
 
 @extend_schema_view(get=extend_schema(responses=ChatSerializer(many=True), summary="Chats, newest first"))
@@ -135,9 +147,7 @@ class ChatListView(generics.ListAPIView):
     serializer_class = MessageSerializer
 
     def get_queryset(self):
-        connection = services.connection_for_key(
-            api_key_id=self.request.auth.pk, connection_id=self.kwargs["connection_id"]
-        )
+        connection = connection_get(api_key_id=self.request.auth.pk, connection_id=self.kwargs["connection_id"])
         return selectors.chat_list(api_key_id=self.request.auth.pk, connection_id=connection.pk)
 
     def list(self, request: Request, *args, **kwargs) -> Response:
@@ -147,19 +157,25 @@ class ChatListView(generics.ListAPIView):
 
 
 class ChatReadView(APIView):
-    @extend_schema(request=None, responses=OpenApiTypes.OBJECT, summary="Mark a chat read (sends read receipts)")
+    @extend_schema(
+        request=None,
+        responses={200: OpenApiTypes.OBJECT, **SESSION_ERRORS},
+        summary="Mark a chat read (sends read receipts)",
+    )
     def post(self, request: Request, connection_id: int, jid: str) -> Response:
-        connection = services.connection_for_key(api_key_id=request.auth.pk, connection_id=connection_id)
+        connection = connection_get(api_key_id=request.auth.pk, connection_id=connection_id)
         marked = services.chat_mark_read(connection=connection, chat_jid=_chat_jid(jid))
         return Response({"chat_jid": _chat_jid(jid), "marked": marked})
 
 
 class ChatPresenceView(APIView):
     @extend_schema(
-        request=PresenceSerializer, responses=OpenApiTypes.OBJECT, summary="Show typing / recording / paused in a chat"
+        request=PresenceSerializer,
+        responses={200: OpenApiTypes.OBJECT, **SESSION_ERRORS},
+        summary="Show typing / recording / paused in a chat",
     )
     def post(self, request: Request, connection_id: int, jid: str) -> Response:
-        connection = services.connection_for_key(api_key_id=request.auth.pk, connection_id=connection_id)
+        connection = connection_get(api_key_id=request.auth.pk, connection_id=connection_id)
         serializer = PresenceSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         chat = _chat_jid(jid)
@@ -172,10 +188,12 @@ class ChatPresenceView(APIView):
 
 class ContactsCheckView(APIView):
     @extend_schema(
-        request=ContactsCheckSerializer, responses=OpenApiTypes.OBJECT, summary="Which numbers are on WhatsApp"
+        request=ContactsCheckSerializer,
+        responses={200: OpenApiTypes.OBJECT, **SESSION_ERRORS},
+        summary="Which numbers are on WhatsApp",
     )
     def post(self, request: Request, connection_id: int) -> Response:
-        connection = services.connection_for_key(api_key_id=request.auth.pk, connection_id=connection_id)
+        connection = connection_get(api_key_id=request.auth.pk, connection_id=connection_id)
         serializer = ContactsCheckSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         valid: list[str] = []
@@ -194,21 +212,23 @@ class ContactsCheckView(APIView):
 
 
 class GroupListView(APIView):
-    @extend_schema(responses=OpenApiTypes.OBJECT, summary="The groups this connection belongs to")
+    @extend_schema(
+        responses={200: OpenApiTypes.OBJECT, **SESSION_ERRORS}, summary="The groups this connection belongs to"
+    )
     def get(self, request: Request, connection_id: int) -> Response:
-        connection = services.connection_for_key(api_key_id=request.auth.pk, connection_id=connection_id)
+        connection = connection_get(api_key_id=request.auth.pk, connection_id=connection_id)
         answer = session_calls.session_call(connection_id=connection.pk, op="list_groups", args={})
         return Response({"results": answer.get("results", [])})
 
 
 class GroupDetailView(APIView):
     @extend_schema(
-        responses=OpenApiTypes.OBJECT,
+        responses={200: OpenApiTypes.OBJECT, **SESSION_ERRORS},
         operation_id="v1_connections_group_retrieve",
         summary="One group with its members",
     )
     def get(self, request: Request, connection_id: int, jid: str) -> Response:
-        connection = services.connection_for_key(api_key_id=request.auth.pk, connection_id=connection_id)
+        connection = connection_get(api_key_id=request.auth.pk, connection_id=connection_id)
         group = _chat_jid(jid)
         if not group.endswith("@g.us"):
             raise invalid_request({"jid": ["Not a group JID (…@g.us)."]})

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from accounts import services
 from accounts.models import SessionCommand, WaConnection
-from tests.accounts.factories import ConnectionFactory, RunningConnectionFactory
+from tests.accounts.factories import ConnectionFactory
 from tests.apikeys.factories import ApiKeyFactory
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +32,7 @@ def test_list_shows_badges_owner_and_phone(admin_client):
 
 
 def test_detail_shows_the_qr_timeline_and_actions(admin_client):
-    connection = RunningConnectionFactory()
+    connection = ConnectionFactory(running=True)
     services.connection_qr_issue(connection_id=connection.pk, qr="2@a,b,c,d", expires_in=60)
     response = admin_client.get(reverse("admin:accounts_waconnection_change", args=[connection.pk]))
     assert response.status_code == 200
@@ -52,7 +52,7 @@ def test_neonize_detail_has_no_sandbox_button(admin_client):
 
 
 def test_live_view_follows_the_state(admin_client):
-    connection = RunningConnectionFactory()
+    connection = ConnectionFactory(running=True)
     url = reverse("admin:accounts_waconnection_live", args=[connection.pk])
     assert admin_client.get(url).json()["qr_png"] is None
     services.connection_qr_issue(connection_id=connection.pk, qr="2@a,b,c,d", expires_in=60)
@@ -93,6 +93,6 @@ def test_add_form_creates_through_the_service(admin_client, settings):
 
 
 def test_command_and_worker_lists_render(admin_client):
-    RunningConnectionFactory()
+    ConnectionFactory(running=True)
     for name in ["admin:accounts_sessioncommand_changelist", "admin:wildcat_workernode_changelist"]:
         assert admin_client.get(reverse(name)).status_code == 200

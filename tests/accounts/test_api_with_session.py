@@ -1,15 +1,13 @@
-"""API calls that wait for the session's answer, with a real sandbox driver answering from a thread."""
+"""API calls that wait for the session's answer, answered by the production session host run in-process."""
 
 from __future__ import annotations
 
 import time
-from datetime import timedelta
 
 import pytest
-from django.utils import timezone
 
-from accounts.models import ConnectionEvent, SandboxCredential, WaConnection
-from tests.accounts.sandbox_host import ThreadHost
+from accounts.models import ConnectionEvent, SandboxCredential, SessionCommand, WaConnection
+from tests.support.inprocess_host import InProcessHost, lease_for_the_test
 from tests.support.processes import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -25,12 +23,6 @@ def fast(settings):
     settings.WILDCAT_SANDBOX_READ_SECONDS = 0.1
 
 
-def _owned(connection_id: int) -> None:
-    """Pretend a host holds the lease (the thread host does not take one)."""
-    expires = timezone.now() + timedelta(minutes=5)
-    WaConnection.objects.filter(pk=connection_id).update(lease_owner="test:1:x", lease_expires_at=expires)
-
-
 def _row(connection_id: int) -> WaConnection:
     return WaConnection.objects.get(pk=connection_id)
 
@@ -39,8 +31,8 @@ def test_create_start_qr_scan_ready_inject_logout(api_client):
     created = api_client.post(BASE, {"name": "live", "driver": "sandbox"}, format="json").json()
     cid = created["id"]
     assert api_client.post(f"{BASE}/{cid}/start").status_code == 200
-    _owned(cid)
-    with ThreadHost(cid) as host:
+    lease_for_the_test(cid)
+    with InProcessHost(cid) as host:
         wait_until(lambda: _row(cid).status == "pending", timeout=30, message="a QR code")
         qr = api_client.get(f"{BASE}/{cid}/qr").json()
         assert qr["qr"].startswith("2@")
@@ -63,7 +55,7 @@ def test_create_start_qr_scan_ready_inject_logout(api_client):
         out = wait_until(lambda: (r := _row(cid)).status == "logged_out" and r, timeout=30, message="logged out")
         assert out.desired_state == "stopped"
         assert not SandboxCredential.objects.filter(connection_id=cid).exists()
-        assert not host.errors
+        assert not host.failures()
     statuses = list(
         ConnectionEvent.objects.filter(connection_id=cid, kind="state")
         .order_by("id")
@@ -75,8 +67,8 @@ def test_create_start_qr_scan_ready_inject_logout(api_client):
 def test_pair_code_is_answered_by_the_session(api_client):
     cid = api_client.post(BASE, {"name": "pair", "driver": "sandbox"}, format="json").json()["id"]
     api_client.post(f"{BASE}/{cid}/start")
-    _owned(cid)
-    with ThreadHost(cid):
+    lease_for_the_test(cid)
+    with InProcessHost(cid):
         wait_until(lambda: _row(cid).status == "pending", timeout=30, message="a QR code")
         response = api_client.post(f"{BASE}/{cid}/pair-code", {"phone": "+49 151 12345678"}, format="json")
         assert response.status_code == 200, response.content
@@ -94,8 +86,8 @@ def test_pair_code_is_answered_by_the_session(api_client):
 def test_inject_disconnect_and_ban_show_on_the_connection(api_client):
     cid = api_client.post(BASE, {"name": "net", "driver": "sandbox"}, format="json").json()["id"]
     api_client.post(f"{BASE}/{cid}/start")
-    _owned(cid)
-    with ThreadHost(cid):
+    lease_for_the_test(cid)
+    with InProcessHost(cid):
         wait_until(lambda: _row(cid).status == "pending", timeout=30, message="a QR code")
         api_client.post(f"{BASE}/{cid}/sandbox/scan")
         wait_until(lambda: _row(cid).status == "ready", timeout=30, message="ready")
@@ -110,8 +102,8 @@ def test_inject_disconnect_and_ban_show_on_the_connection(api_client):
     started = time.monotonic()
     cid2 = api_client.post(BASE, {"name": "ban", "driver": "sandbox"}, format="json").json()["id"]
     api_client.post(f"{BASE}/{cid2}/start")
-    _owned(cid2)
-    with ThreadHost(cid2):
+    lease_for_the_test(cid2)
+    with InProcessHost(cid2):
         wait_until(lambda: _row(cid2).status == "pending", timeout=30, message="a QR code")
         api_client.post(f"{BASE}/{cid2}/sandbox/scan")
         wait_until(lambda: _row(cid2).status == "ready", timeout=30, message="ready")
@@ -123,27 +115,52 @@ def test_inject_disconnect_and_ban_show_on_the_connection(api_client):
     assert time.monotonic() - started < 60
 
 
-def test_a_failing_session_call_is_409_with_the_reason(api_client):
+def test_a_call_the_phone_cannot_take_yet_is_retried_not_refused(api_client, settings):
+    """A transient driver error (the phone is still showing its QR code) sends the command back to wait."""
+    settings.WILDCAT_COMMAND_WAIT_SECONDS = 1
     cid = api_client.post(BASE, {"name": "odd", "driver": "sandbox"}, format="json").json()["id"]
     api_client.post(f"{BASE}/{cid}/start")
-    _owned(cid)
-    with ThreadHost(cid):
+    lease_for_the_test(cid)
+    with InProcessHost(cid):
         wait_until(lambda: _row(cid).status == "pending", timeout=30, message="a QR code")
         # The database believes the session is ready, but the phone is still showing its QR code.
         WaConnection.objects.filter(pk=cid).update(status="ready")
         response = api_client.post(
             f"{BASE}/{cid}/sandbox/inject/message", {"sender": "+4915112345678", "text": "hi"}, format="json"
         )
+        assert response.status_code == 202, response.content
+        command = wait_until(
+            lambda: (
+                (c := SessionCommand.objects.get(pk=response.json()["command"]["id"])).attempts >= 1
+                and c.status == "pending"
+                and c
+            ),
+            timeout=30,
+            message="the host tried the command once and put it back",
+        )
+        assert "not_connected" in command.error
+
+
+def test_a_failing_session_call_is_409_with_the_reason(api_client):
+    cid = api_client.post(BASE, {"name": "odd", "driver": "sandbox"}, format="json").json()["id"]
+    api_client.post(f"{BASE}/{cid}/start")
+    lease_for_the_test(cid)
+    with InProcessHost(cid):
+        wait_until(lambda: _row(cid).status == "pending", timeout=30, message="a QR code")
+        # The database believes the session is ready, but the phone was never linked: unlinking it from
+        # the phone's side is refused for good (a permanent driver error), so the call fails at once.
+        WaConnection.objects.filter(pk=cid).update(status="ready")
+        response = api_client.post(f"{BASE}/{cid}/sandbox/inject/logout")
     assert response.status_code == 409, response.content
     error = response.json()["error"]
-    assert error["code"] == "session_error" and "not_connected" in error["message"]
+    assert error["code"] == "session_error" and "not_logged_in" in error["message"]
 
 
 def test_delete_with_an_owner_logs_out_then_deletes(api_client):
     cid = api_client.post(BASE, {"name": "bye", "driver": "sandbox"}, format="json").json()["id"]
     api_client.post(f"{BASE}/{cid}/start")
-    _owned(cid)
-    with ThreadHost(cid) as host:
+    lease_for_the_test(cid)
+    with InProcessHost(cid) as host:
         wait_until(lambda: _row(cid).status == "pending", timeout=30, message="a QR code")
         api_client.post(f"{BASE}/{cid}/sandbox/scan")
         wait_until(lambda: _row(cid).status == "ready", timeout=30, message="ready")
@@ -152,4 +169,4 @@ def test_delete_with_an_owner_logs_out_then_deletes(api_client):
         assert response.status_code == 204, response.content
         assert not WaConnection.objects.filter(pk=cid).exists()
         assert not SandboxCredential.objects.filter(connection_id=cid).exists()
-        assert not host.errors
+        assert not host.failures()

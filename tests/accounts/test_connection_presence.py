@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import SessionCommand, WaConnection
-from tests.accounts.factories import ConnectionFactory, RunningConnectionFactory
+from tests.accounts.factories import ConnectionFactory
 
 pytestmark = pytest.mark.django_db
 BASE = "/api/v1/connections"
@@ -23,7 +23,7 @@ def test_presence_defaults_to_unavailable_and_can_be_chosen_on_create(api_client
 
 
 def test_patch_changes_presence_and_a_running_session_applies_it(api_client, api_key):
-    running = RunningConnectionFactory(api_key=api_key, driver=WaConnection.Driver.NEONIZE)
+    running = ConnectionFactory(running=True, api_key=api_key, driver=WaConnection.Driver.NEONIZE)
     response = api_client.patch(f"{BASE}/{running.pk}", {"presence": "available"}, format="json")
     assert response.status_code == 200, response.content
     assert response.json()["presence"] == "available"

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from datetime import UTC, datetime
 
 import pytest
+from django.db import connection as database
+from django.db import transaction
+from django.test.utils import CaptureQueriesContext
 
 from accounts.models import ConnectionEvent, WaConnection
-from accounts.runtime.events import handle_driver_event
-from tests.accounts.factories import RunningConnectionFactory
+from accounts.runtime.event_sink import handle_driver_event, handle_driver_events
+from messaging.models import Message
+from tests.accounts.factories import ConnectionFactory
 from webhooks.models import WebhookEndpoint, WebhookEvent
 from wildcat.whatsapp import (
     AccountInfo,
@@ -26,7 +33,7 @@ ACCOUNT = AccountInfo(whatsapp_id="4915112345678:3@s.whatsapp.net", phone_number
 
 @pytest.fixture
 def connection():
-    connection = RunningConnectionFactory()
+    connection = ConnectionFactory(running=True)
     WebhookEndpoint.objects.create(api_key=connection.api_key, url="https://hooks.example.com/in", secret="whsec_x")
     return connection
 
@@ -149,3 +156,127 @@ def test_nonsense_events_are_ignored_not_raised(connection):
 def test_late_connected_for_a_stopped_connection_is_ignored(connection):
     WaConnection.objects.filter(pk=connection.pk).update(desired_state="stopped", status="disconnected")
     assert _send(connection, DriverEventType.CONNECTED).status == "disconnected"
+
+
+def _text(wa_message_id: str) -> InboundMessage:
+    return InboundMessage(
+        wa_message_id=wa_message_id,
+        chat_jid="4915100000001@s.whatsapp.net",
+        sender_jid="4915100000001@s.whatsapp.net",
+        from_me=False,
+        is_group=False,
+        type=MessageType.TEXT,
+        timestamp=datetime.now(UTC),
+        text="hello",
+    )
+
+
+def _statements_on_connections(queries: CaptureQueriesContext) -> list[str]:
+    table = WaConnection._meta.db_table
+    return [query["sql"] for query in queries.captured_queries if table in query["sql"]]
+
+
+def test_an_inbound_message_touches_its_connection_row_in_one_statement(connection):
+    _ready(connection)
+    WaConnection.objects.filter(pk=connection.pk).update(last_activity_at=None)
+    with CaptureQueriesContext(database) as queries:
+        handle_driver_event(
+            connection_id=connection.pk, event=DriverEvent(type=DriverEventType.MESSAGE, message=_text("3EB0AAAA"))
+        )
+    statements = _statements_on_connections(queries)
+    assert len(statements) == 1, statements
+    stored = Message.objects.get(connection_id=connection.pk, wa_message_id="3EB0AAAA")
+    assert stored.api_key_id == connection.api_key_id, "the owner came from that same statement"
+    assert WaConnection.objects.get(pk=connection.pk).last_activity_at is not None
+    assert _webhook_types(connection)[-1] == "message.received"
+
+
+def test_a_burst_of_receipts_touches_its_connections_in_one_statement(connection):
+    _ready(connection)
+    receipt = Receipt(
+        wa_message_ids=("3EB0BBBB",),
+        chat_jid="4915100000001@s.whatsapp.net",
+        type=ReceiptType.READ,
+        timestamp=datetime.now(UTC),
+    )
+    burst = [(connection.pk, DriverEvent(type=DriverEventType.RECEIPT, receipt=receipt)) for _ in range(3)]
+    burst.append((connection.pk, DriverEvent(type=DriverEventType.KEEPALIVE)))
+    WaConnection.objects.filter(pk=connection.pk).update(last_activity_at=None)
+    with CaptureQueriesContext(database) as queries:
+        handle_driver_events(burst)
+    assert len(_statements_on_connections(queries)) == 1, _statements_on_connections(queries)
+    assert WaConnection.objects.get(pk=connection.pk).last_activity_at is not None
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        DriverEvent(type=DriverEventType.LOGGED_OUT, reason="logout"),
+        DriverEvent(type=DriverEventType.DISCONNECTED, reason="stopped"),
+        DriverEvent(type=DriverEventType.CONNECTED),
+        DriverEvent(type=DriverEventType.QR, qr="2@a,b,c,d", detail={"expires_in": 20}),
+        DriverEvent(type=DriverEventType.MESSAGE, message=_text("3EB0CCCC")),
+        DriverEvent(type=DriverEventType.KEEPALIVE),
+    ],
+    ids=lambda event: event.type,
+)
+def test_events_of_a_deleted_connection_are_dropped_quietly(connection, caplog, event):
+    pk = connection.pk
+    connection.delete()
+    with caplog.at_level(logging.INFO, logger="accounts.runtime.event_sink"):
+        handle_driver_events([(pk, event)])
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert not Message.objects.filter(connection_id=pk).exists()
+    assert not WaConnection.objects.filter(pk=pk).exists(), "nothing brings the row back"
+
+
+def _wait_for_a_lock_waiter(timeout: float = 10.0) -> None:
+    """Until another session of this test database waits for a row lock (PostgreSQL's own view of it)."""
+    deadline = time.monotonic() + timeout
+    with database.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.02)
+    raise AssertionError("the event sink never waited for the connection's row")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_logout_reported_while_its_connection_is_being_deleted_is_not_an_error(caplog):
+    """A deleted session reports logged_out while the deletion holds the row: the normal end of a deletion.
+
+    The deletion locks the row (as finishing a delete-logout command does), the sink's transition
+    waits for it, and finds the row gone once the deletion commits.
+    """
+    if database.vendor != "postgresql":
+        pytest.skip("row locks that make the sink wait exist on PostgreSQL; SQLite serialises whole transactions")
+    connection = ConnectionFactory(running=True)
+    _ready(connection)
+    holding, failures = threading.Event(), []
+
+    def delete_while_the_sink_waits() -> None:
+        try:
+            with transaction.atomic():
+                WaConnection.objects.select_for_update().get(pk=connection.pk)
+                holding.set()
+                _wait_for_a_lock_waiter()
+                WaConnection.objects.filter(pk=connection.pk).delete()
+        except BaseException as exc:  # surfaced below
+            failures.append(exc)
+            holding.set()
+        finally:
+            database.close()
+
+    deleter = threading.Thread(target=delete_while_the_sink_waits)
+    deleter.start()
+    assert holding.wait(10)
+    with caplog.at_level(logging.INFO, logger="accounts.runtime.event_sink"):
+        handle_driver_events([(connection.pk, DriverEvent(type=DriverEventType.LOGGED_OUT, reason="logout"))])
+    deleter.join(20)
+    assert failures == []
+    assert not WaConnection.objects.filter(pk=connection.pk).exists()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert any("is gone" in r.getMessage() for r in caplog.records), "the drop is still said, at info"

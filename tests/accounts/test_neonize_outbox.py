@@ -16,11 +16,11 @@ from neonize.proto import Neonize_pb2 as npb
 
 from accounts.models import WaConnection
 from accounts.runtime.drivers.neonize_driver import NeonizeDriver
-from accounts.runtime.events import handle_driver_event
+from accounts.runtime.event_sink import handle_driver_event
 from messaging.models import Message
 from messaging.outbox import outbox_process
 from messaging.services import SendRequest, message_send
-from tests.accounts.factories import RunningConnectionFactory
+from tests.accounts.factories import ConnectionFactory
 from tests.accounts.test_neonize_sends import ME_JID, PEER_JID, SENT_AT, FakeBinding
 from tests.accounts.test_neonize_translation import receipt_event
 from webhooks.models import WebhookEndpoint, WebhookEvent
@@ -55,7 +55,8 @@ class WhatsmeowIds(FakeBinding):
 
 @pytest.fixture
 def connection():
-    connection = RunningConnectionFactory(
+    connection = ConnectionFactory(
+        running=True,
         driver=WaConnection.Driver.NEONIZE,
         status=WaConnection.Status.READY,
         ready_at=timezone.now(),

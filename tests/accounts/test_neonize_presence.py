@@ -16,7 +16,7 @@ from neonize.proto import Neonize_pb2 as npb
 from accounts.models import WaConnection
 from accounts.runtime.drivers.neonize_driver import NeonizeDriver
 from accounts.runtime.drivers.neonize_presence import RETRY_SECONDS
-from tests.accounts.factories import RunningConnectionFactory
+from tests.accounts.factories import ConnectionFactory
 from tests.accounts.test_neonize_sends import ME_JID, FakeBinding
 
 pytestmark = pytest.mark.django_db
@@ -39,8 +39,12 @@ def _driver(connection, go) -> NeonizeDriver:
 
 
 def _neonize_connection(**fields) -> WaConnection:
-    return RunningConnectionFactory(
-        driver=WaConnection.Driver.NEONIZE, status=WaConnection.Status.READY, ready_at=timezone.now(), **fields
+    return ConnectionFactory(
+        running=True,
+        driver=WaConnection.Driver.NEONIZE,
+        status=WaConnection.Status.READY,
+        ready_at=timezone.now(),
+        **fields,
     )
 
 

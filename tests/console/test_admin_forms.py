@@ -13,8 +13,9 @@ from accounts.models import SessionCommand, WaConnection
 from apikeys.models import ApiKey
 from console.dashboard import dashboard_figures
 from messaging.models import Message
-from tests.accounts.factories import ConnectionFactory, RunningConnectionFactory
+from tests.accounts.factories import ConnectionFactory
 from tests.apikeys.factories import ApiKeyFactory
+from tests.messaging.factories import MessageFactory
 from tests.webhooks.factories import EndpointFactory
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.services import event_emit
@@ -24,14 +25,10 @@ pytestmark = pytest.mark.django_db
 
 
 def _message(connection: WaConnection, direction: str, n: int, **fields) -> Message:
-    return Message.objects.create(
-        api_key_id=connection.api_key_id,
+    return MessageFactory(
         connection=connection,
-        direction=direction,
-        from_me=direction == Message.Direction.OUTBOUND,
+        inbound=direction == Message.Direction.INBOUND,
         wa_message_id=f"{direction}-{n}",
-        chat_jid="4915112345678@s.whatsapp.net",
-        type="text",
         text="hi",
         status=Message.Status.SENT,
         **fields,
@@ -189,7 +186,7 @@ def test_duplicate_connection_name_is_a_form_error(admin_client):
 
 @pytest.mark.parametrize("phone", ["+1555", "not a number", "+99912345678", ""])
 def test_pairing_code_for_an_invalid_number_is_a_form_error(admin_client, phone):
-    connection = RunningConnectionFactory()
+    connection = ConnectionFactory(running=True)
     connections.connection_qr_issue(connection_id=connection.pk, qr="2@a,b,c,d", expires_in=60)
     response = admin_client.post(reverse("admin:accounts_waconnection_pair", args=[connection.pk]), {"phone": phone})
     assert response.status_code == 200
@@ -199,7 +196,7 @@ def test_pairing_code_for_an_invalid_number_is_a_form_error(admin_client, phone)
 
 
 def test_a_bad_number_in_the_admin_forms_is_told_the_format_with_an_example(admin_client):
-    connection = RunningConnectionFactory()
+    connection = ConnectionFactory(running=True)
     connections.connection_qr_issue(connection_id=connection.pk, qr="2@a,b,c,d", expires_in=60)
     pair_url = reverse("admin:accounts_waconnection_pair", args=[connection.pk])
     send_url = reverse("admin:accounts_waconnection_send", args=[connection.pk])
@@ -216,7 +213,7 @@ def test_pairing_code_request_reaches_the_session_or_explains_why_not(admin_clie
     url = reverse("admin:accounts_waconnection_pair", args=[stopped.pk])
     refused = admin_client.post(url, {"phone": "+4915112345678"})
     assert refused.status_code == 200 and "Start the connection first" in refused.content.decode()
-    running = RunningConnectionFactory()
+    running = ConnectionFactory(running=True)
     response = admin_client.post(
         reverse("admin:accounts_waconnection_pair", args=[running.pk]), {"phone": "+49 151 12345678"}
     )
@@ -247,7 +244,7 @@ def test_test_message_form_checks_input_and_queues_through_the_service(admin_cli
 
 
 def test_live_view_reports_actions_and_timeline_icons(admin_client):
-    connection = RunningConnectionFactory()
+    connection = ConnectionFactory(running=True)
     connections.connection_qr_issue(connection_id=connection.pk, qr="2@a,b,c,d", expires_in=60)
     live = admin_client.get(reverse("admin:accounts_waconnection_live", args=[connection.pk])).json()
     assert live["actions"] == {

@@ -2,33 +2,14 @@
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
-from django.utils import timezone
 
-_names = itertools.count(1)
-
-
-def make_connection(api_key, **fields):
-    from accounts.models import WaConnection
-
-    defaults = {
-        "name": f"phone-{next(_names)}",
-        "driver": WaConnection.Driver.SANDBOX,
-        "status": WaConnection.Status.READY,
-        "authenticated_at": timezone.now(),
-        "ready_at": timezone.now(),
-        "whatsapp_id": "15550009999@s.whatsapp.net",
-        "phone_number": "15550009999",
-    }
-    defaults.update(fields)
-    return WaConnection.objects.create(api_key=api_key, **defaults)
+from tests.accounts.factories import ConnectionFactory
 
 
 @pytest.fixture
 def connection(api_key):
-    return make_connection(api_key)
+    return ConnectionFactory(api_key=api_key, ready=True)
 
 
 @pytest.fixture(autouse=True)
@@ -68,7 +49,7 @@ class SandboxPhone:
         """Let the simulated recipients' receipts arrive and feed them through the real event sink."""
         import time
 
-        from accounts.runtime.events import handle_driver_event
+        from accounts.runtime.event_sink import handle_driver_event
 
         self.driver.tick(time.monotonic() + after)
         events, self.events[:] = list(self.events), []

@@ -6,7 +6,11 @@ exactly once, with the WhatsApp id it was given when it was queued.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import SandboxDelivery, SessionCommand, WaConnection
 from accounts.services import connection_create, connection_start, session_command_create
@@ -16,6 +20,7 @@ from tests.support.processes import running, start_beat, start_worker, wait_unti
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 PEER = "+4915123456789"
+HELD_PEER = "+4915123456788"
 # Short runtime timers so takeover happens within seconds (each is a setting).
 ENV = {
     "WILDCAT_LEASE_TTL_SECONDS": "5",
@@ -94,17 +99,28 @@ def test_every_type_api_to_read_and_inbound_stored_once(api_client, api_key, red
         assert Message.objects.filter(connection=connection, direction="inbound").count() == 1
 
 
+def _queue(api_client, url: str, to: str, text: str) -> int:
+    response = api_client.post(url, {"to": to, "text": text}, format="json")
+    assert response.status_code == 202, response.content
+    return response.json()["id"]
+
+
 def test_kill_9_mid_send_ends_sent_exactly_once_with_the_same_ids(api_client, api_key, redis_url, process_logs):
     beat = start_beat(process_logs, **ENV)
     first = sessions_worker("msg-first", process_logs)
     with running(beat, first):
-        # Paced at 30 messages/s, the 300 sends take about 10 s, so the kill always lands mid-stream
-        # however fast an unpaced owner would drain them.
+        # Paced at 30 messages/s: one chat streams while the worker is killed.
         connection = ready_connection(api_key, "e2e-kill", send_rate_per_minute=1800)
         url = f"/api/v1/connections/{connection.pk}/messages"
-        for i in range(300):
-            response = api_client.post(url, {"to": PEER, "text": f"m{i}"}, format="json")
-            assert response.status_code == 202
+        # The other chat is held back by the test, whatever the machine's speed: its oldest message is
+        # due only in an hour (committed that way, so no owner ever saw it due), and per-chat order
+        # keeps every later message of that chat behind it.
+        with transaction.atomic():
+            held = _queue(api_client, url, HELD_PEER, "held-0")
+            Message.objects.filter(pk=held).update(next_attempt_at=timezone.now() + timedelta(hours=1))
+        for i in range(150):
+            _queue(api_client, url, PEER, f"m{i}")
+            _queue(api_client, url, HELD_PEER, f"held-{i + 1}")
         ids = dict(Message.objects.filter(connection=connection).values_list("pk", "wa_message_id"))
         wait_until(
             lambda: Message.objects.filter(connection=connection, sent_at__isnull=False).exists(),
@@ -114,6 +130,9 @@ def test_kill_9_mid_send_ends_sent_exactly_once_with_the_same_ids(api_client, ap
         )
         first.kill()  # SIGKILL to the worker and its session host, mid-stream
         unfinished = Message.objects.filter(connection=connection, status__in=["queued", "sending"]).count()
+        held_back = Message.objects.filter(connection=connection, chat_jid__startswith=HELD_PEER[1:], sent_at=None)
+        assert held_back.count() == 151, "the held chat was still entirely queued when the owner died"
+        Message.objects.filter(pk=held).update(next_attempt_at=None)  # released for the next owner
         second = sessions_worker("msg-second", process_logs)
         with running(second):
             wait_until(
@@ -132,4 +151,4 @@ def test_kill_9_mid_send_ends_sent_exactly_once_with_the_same_ids(api_client, ap
     deliveries = list(
         SandboxDelivery.objects.filter(connection_id=connection.pk).values_list("wa_message_id", flat=True)
     )
-    assert len(deliveries) == len(set(deliveries)) == 300 and set(deliveries) == set(ids.values())
+    assert len(deliveries) == len(set(deliveries)) == 301 and set(deliveries) == set(ids.values())

@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from messaging.models import Message
-from tests.messaging.conftest import make_connection
+from tests.accounts.factories import ConnectionFactory
 
 pytestmark = pytest.mark.django_db
 PUBLISHED = ("send_outcome_unknown", "not_on_whatsapp")
@@ -29,7 +29,7 @@ def test_the_webhook_catalogue_describes_the_error_of_a_failed_message(api_clien
 
 
 def test_the_admin_filters_by_error_code_and_says_what_it_means(admin_client, api_key):
-    connection = make_connection(api_key)
+    connection = ConnectionFactory(api_key=api_key, ready=True)
     common = {"api_key": api_key, "connection": connection, "direction": "outbound", "from_me": True, "type": "text"}
     unsure = Message.objects.create(
         **common,

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
 
+from messaging.inbound import message_receive
 from messaging.models import Media, Message
-from messaging.services import message_receive
 from messaging.tasks import retention_prune_task
 from tests.messaging.samples import PNG
+from tests.webhooks.factories import EndpointFactory
+from webhooks.models import WebhookEvent
 from wildcat.whatsapp import InboundMessage, MediaPayload, MessageType
 
 pytestmark = pytest.mark.django_db
@@ -140,3 +143,17 @@ def test_time_range_queries_over_all_messages_can_use_an_index(history):
             cursor.execute(f"EXPLAIN {sql}", params)
             plan = "\n".join(row[0] for row in cursor.fetchall())
             assert "message_created" in plan, f"{name}:\n{plan}"
+
+
+def test_retention_ends_unsent_messages_as_failed_with_an_event_before_deleting_them(api_client, connection, settings):
+    EndpointFactory(api_key=connection.api_key, event_types=["message.failed"])
+    url = f"/api/v1/connections/{connection.pk}/messages"
+    ids = [api_client.post(url, {"to": "+4915123456781", "text": f"m{n}"}).json()["id"] for n in range(2)]
+    Message.objects.filter(pk=ids[1]).update(status=Message.Status.SENDING)
+    Message.objects.filter(pk__in=ids).update(created_at=timezone.now() - timedelta(days=40))
+    settings.WILDCAT_RETENTION_DAYS = 30
+    assert retention_prune_task() == 2
+    events = [json.loads(event.body)["data"] for event in WebhookEvent.objects.filter(type="message.failed")]
+    assert sorted(data["id"] for data in events) == sorted(ids), "each unsent message raised message.failed"
+    assert {(data["status"], data["error"]["code"]) for data in events} == {("failed", "retention_expired")}
+    assert not Message.objects.filter(pk__in=ids).exists()

@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from django.db import transaction
 
-from messaging.models import Message
-from messaging.services import message_apply_receipt, message_receive
+from messaging.inbound import message_apply_receipt, message_receive
+from messaging.media import media_files_discarded_on_error, media_store
+from messaging.models import Media, Message
+from tests.messaging.factories import MessageFactory
 from wildcat.whatsapp import InboundMessage, MediaPayload, MessageType, Receipt, ReceiptType
 
 pytestmark = pytest.mark.django_db
@@ -77,17 +80,7 @@ def test_edit_revoke_and_reaction_update_the_original(connection):
 
 
 def _outbound(connection, wa_id: str, status: str) -> Message:
-    return Message.objects.create(
-        api_key_id=connection.api_key_id,
-        connection=connection,
-        direction="outbound",
-        from_me=True,
-        wa_message_id=wa_id,
-        chat_jid=PEER,
-        type="text",
-        text="x",
-        status=status,
-    )
+    return MessageFactory(connection=connection, wa_message_id=wa_id, chat_jid=PEER, text="x", status=status)
 
 
 def test_receipts_move_forward_only(connection):
@@ -112,3 +105,47 @@ def test_receipts_move_forward_only(connection):
         message_apply_receipt(connection_id=connection.pk, receipt=Receipt(("S1",), PEER, ReceiptType.DELIVERED, NOW))
         == 0
     )
+
+
+def test_fields_a_sender_controls_are_cleaned_and_clamped_before_storing(connection):
+    long_type = "application/" + "x" * 488  # 500 characters: more than the column holds
+    media = MediaPayload(content=b"%PDF-1.4 tiny", mimetype=long_type, filename="../../etc/pass\x00wd\n.pdf")
+    message = inbound(
+        "NUL1",
+        type=MessageType.DOCUMENT,
+        text="before\x00after",
+        push_name="Ann\x00" + "e" * 300,
+        media=media,
+        content={"caption": "a\x00b", "nested\x00key": ["x\x00y"]},
+        raw={"payload": "r\x00aw"},
+    )
+    row = message_receive(connection_id=connection.pk, message=message)
+    row = Message.objects.select_related("media").get(pk=row.pk)  # what the database actually holds
+    assert row.text == "beforeafter"
+    assert row.push_name == "Ann" + "e" * 197 and len(row.push_name) == 200
+    assert row.content == {"caption": "ab", "nestedkey": ["xy"]}
+    assert row.raw == {"payload": "raw"}
+    assert len(long_type) == 500 and row.media.mimetype == "application/octet-stream"
+    assert row.media.filename == "passwd.pdf"
+    with row.media.file.open("rb") as handle:
+        assert handle.read() == media.content
+
+
+def test_a_long_mimetype_keeps_its_type_without_parameters(connection):
+    declared = "audio/ogg; codecs=opus; " + "x=y; " * 40
+    media = MediaPayload(content=b"OggS voice", mimetype=declared)
+    row = message_receive(connection_id=connection.pk, message=inbound("OGG1", type=MessageType.AUDIO, media=media))
+    assert len(declared) > 127 and Message.objects.get(pk=row.pk).media.mimetype == "audio/ogg"
+    short = MediaPayload(content=b"OggS voice", mimetype="audio/ogg; codecs=opus")
+    kept = message_receive(connection_id=connection.pk, message=inbound("OGG2", type=MessageType.AUDIO, media=short))
+    assert Message.objects.get(pk=kept.pk).media.mimetype == "audio/ogg; codecs=opus", "a type that fits stays whole"
+
+
+def test_media_written_by_a_store_that_fails_is_removed(connection):
+    with pytest.raises(RuntimeError), media_files_discarded_on_error() as written, transaction.atomic():
+        media = media_store(api_key_id=connection.api_key_id, data=b"%PDF-1.4 doomed", mimetype="application/pdf")
+        written.append(media)
+        assert media.file.storage.exists(media.file.name)
+        raise RuntimeError("the message insert failed after the media was written")
+    assert not media.file.storage.exists(media.file.name), "no file is left behind without its row"
+    assert not Media.objects.filter(pk=media.pk).exists()

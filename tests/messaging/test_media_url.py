@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -10,6 +12,9 @@ import pytest
 
 from messaging.models import Media, Message
 from tests.messaging.samples import JPEG, PDF
+from tests.support.processes import wait_until
+from tests.support.trickle import trickling
+from wildcat import outbound
 
 pytestmark = pytest.mark.django_db
 PEER = "+4915123456789"
@@ -83,3 +88,28 @@ def test_url_media_that_lies_or_is_too_big_is_refused(api_client, connection, me
     missing = _send(api_client, connection, "document", _url(media_server, "/nothing.pdf"))
     assert missing.status_code == 400 and missing.json()["error"]["code"] == "media_fetch_failed"
     assert not Message.objects.exists() and not Media.objects.exists()
+
+
+def test_media_urls_fetched_at_once_are_capped_per_key(api_client, api_key, connection, media_server, settings):
+    """A slow URL holds the key's one fetch slot: the next send with a URL is refused at once, with Retry-After."""
+    settings.WILDCAT_WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.0/8"]
+    settings.WILDCAT_MEDIA_FETCH_MAX_CONCURRENT_PER_KEY = 1
+    settings.WILDCAT_MEDIA_FETCH_TIMEOUT = 1.5
+    with trickling(interval=0.2) as slow:
+        holder = threading.Thread(target=_fetch_quietly, args=(f"{slow.url}/slow.jpg", api_key.pk), daemon=True)
+        holder.start()
+        wait_until(lambda: slow.count() == 1, timeout=5, message="the slow fetch holds the key's slot")
+        started = time.monotonic()
+        busy = _send(api_client, connection, "image", _url(media_server, "/photo.jpg"))
+        assert time.monotonic() - started < 1.0
+        holder.join(timeout=5)
+    assert busy.status_code == 429 and busy.json()["error"]["code"] == "throttled"
+    assert int(busy["Retry-After"]) >= 1 and "media" in busy.json()["error"]["message"]
+    assert media_server.requests == [] and not Message.objects.exists()
+    # The slot came back when the slow fetch was cut at its deadline.
+    assert _send(api_client, connection, "image", _url(media_server, "/photo.jpg")).status_code == 202
+
+
+def _fetch_quietly(url: str, api_key_id: int) -> None:
+    with contextlib.suppress(outbound.OutboundError):
+        outbound.fetch(url, max_bytes=1024, timeout=1.5, owner=f"key:{api_key_id}")

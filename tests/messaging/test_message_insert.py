@@ -121,7 +121,7 @@ def test_the_database_refuses_a_message_whose_connection_is_gone(connection):
 def test_messages_carry_their_connections_key_and_go_with_it(api_client, connection):
     from django.db.models import F
 
-    from messaging.services import message_receive
+    from messaging.inbound import message_receive
     from tests.messaging.test_inbound import inbound
     from tests.messaging.test_send_api import send
 

@@ -8,7 +8,8 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import SandboxDelivery, WaConnection
-from accounts.runtime.events import handle_driver_events
+from accounts.runtime import event_sink
+from accounts.runtime.event_sink import handle_driver_events
 from messaging.models import Message
 from messaging.services import SendRequest, message_send
 from wildcat.whatsapp import DriverEvent, DriverEventType, Receipt, ReceiptType
@@ -72,18 +73,17 @@ def test_a_burst_of_receipts_and_keepalives_is_applied_in_order_and_skips_gone_c
 
 
 def test_a_receipt_that_fails_does_not_undo_the_rest_of_its_burst(phone, monkeypatch):
-    from messaging import services
-
     messages = [queue(phone.connection, CHAT_A, "a"), queue(phone.connection, CHAT_B, "b")]
     assert phone.process() == 2
-    real = services.message_apply_receipt
+    real = event_sink.message_apply_receipt
 
     def failing_for_chat_b(*, connection_id, receipt):
         real(connection_id=connection_id, receipt=receipt)
         if receipt.chat_jid == CHAT_B:
             raise RuntimeError("a bug while applying this receipt")
 
-    monkeypatch.setattr(services, "message_apply_receipt", failing_for_chat_b)
+    # The sink's own reference: a bug inside applying one receipt, after it has written.
+    monkeypatch.setattr(event_sink, "message_apply_receipt", failing_for_chat_b)
     now = timezone.now()
     handle_driver_events(
         [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from messaging.models import Media, Message
-from tests.messaging.conftest import make_connection
+from tests.accounts.factories import ConnectionFactory
 from tests.messaging.samples import JPEG, MP4, OGG, PDF, PNG, WEBP, b64
 
 pytestmark = pytest.mark.django_db
@@ -193,10 +193,10 @@ def test_multipart_upload_is_stored_with_digest_and_served_back(api_client, conn
 
 @pytest.mark.parametrize("status", ["logged_out", "auth_failed"])
 def test_send_to_a_connection_that_cannot_become_ready_is_409(api_client, api_key, status):
-    connection = make_connection(api_key, status=status)
+    connection = ConnectionFactory(api_key=api_key, ready=True, status=status)
     response = send(api_client, connection, {"to": PEER, "text": "x"})
     assert response.status_code == 409 and response.json()["error"]["code"] == "connection_not_ready"
-    never_linked = make_connection(api_key, status="pending", authenticated_at=None)
+    never_linked = ConnectionFactory(api_key=api_key, ready=True, status="pending", authenticated_at=None)
     assert send(api_client, never_linked, {"to": PEER, "text": "x"}).status_code == 409
     assert not Message.objects.exists()
 
@@ -208,15 +208,19 @@ def _not_ready_message(api_client, connection) -> str:
 
 
 def test_connection_not_ready_says_the_next_step(api_client, api_key):
-    stopped = make_connection(api_key, status="not_started", authenticated_at=None, desired_state="stopped")
+    stopped = ConnectionFactory(
+        api_key=api_key, ready=True, status="not_started", authenticated_at=None, desired_state="stopped"
+    )
     base = f"/api/v1/connections/{stopped.pk}"
     message = _not_ready_message(api_client, stopped)
     assert "never been linked" in message and f"start it (POST {base}/start), then" in message
     assert f"GET {base}/qr" in message and f"POST {base}/pair-code" in message
-    started = make_connection(api_key, status="pending", authenticated_at=None, desired_state="running")
+    started = ConnectionFactory(
+        api_key=api_key, ready=True, status="pending", authenticated_at=None, desired_state="running"
+    )
     message = _not_ready_message(api_client, started)
     assert "start it" not in message and f"/api/v1/connections/{started.pk}/qr" in message and "pair" in message
-    logged_out = make_connection(api_key, status="logged_out", desired_state="stopped")
+    logged_out = ConnectionFactory(api_key=api_key, ready=True, status="logged_out", desired_state="stopped")
     message = _not_ready_message(api_client, logged_out)
     assert "is logged_out" in message and "/start" in message and "/qr" in message
     assert not Message.objects.exists()
@@ -241,7 +245,7 @@ def test_a_bad_phone_number_is_told_the_format_with_an_example(api_client, conne
 
 
 def test_send_to_a_disconnected_connection_is_queued(api_client, api_key):
-    connection = make_connection(api_key, status="disconnected")
+    connection = ConnectionFactory(api_key=api_key, ready=True, status="disconnected")
     response = send(api_client, connection, {"to": PEER, "text": "later"})
     assert response.status_code == 202 and response.json()["status"] == "queued"
 

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from datetime import UTC, datetime
-from types import SimpleNamespace
 
 import pytest
 
+from accounts.models import SandboxDelivery
+from messaging.inbound import message_receive
 from messaging.models import Message
-from messaging.services import message_receive
-from tests.messaging.conftest import SandboxPhone, make_connection
+from tests.accounts.factories import ConnectionFactory
+from tests.support.inprocess_host import InProcessHost, lease_for_the_test, sandbox_link
+from tests.support.processes import wait_until
 from wildcat.whatsapp import InboundMessage, MessageType
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -19,50 +19,41 @@ PEER = "+4915123456789"
 PEER_JID = "4915123456789@s.whatsapp.net"
 
 
-class CommandRunner:
-    """Runs the connection's session commands with the sandbox driver the way a session host does."""
+class LivePhone:
+    """A ready sandbox connection whose session runs in the production session host."""
 
-    def __init__(self, phone: SandboxPhone) -> None:
-        self.phone = phone
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._loop, daemon=True)
+    def __init__(self, connection, host: InProcessHost) -> None:
+        self.connection = connection
+        self.host = host
 
-    def _loop(self) -> None:
-        from django.db import connection as db
-
-        from accounts.runtime.commands import commands_run
-
-        host = SimpleNamespace(sessions={self.phone.connection.pk: SimpleNamespace(driver=self.phone.driver)})
-        try:
-            while not self.stop.is_set():
-                commands_run(host=host, connection_id=self.phone.connection.pk)
-                time.sleep(0.02)
-        finally:
-            db.close()
-
-    def __enter__(self) -> CommandRunner:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop.set()
-        self.thread.join(10)
+    def deliveries(self):
+        return SandboxDelivery.objects.filter(connection_id=self.connection.pk)
 
 
 @pytest.fixture
 def live_phone(connection, settings):
     settings.WILDCAT_SEND_RATE_PER_MINUTE = 0
     settings.WILDCAT_SESSION_CALL_TIMEOUT = 20
-    phone = SandboxPhone(connection)
-    with CommandRunner(phone):
-        yield phone
+    settings.WILDCAT_SANDBOX_CONNECT_SECONDS = 0.05
+    sandbox_link(connection.pk)
+    lease_for_the_test(connection.pk)
+    with InProcessHost(connection.pk) as host:
+        wait_until(lambda: host.ready(connection.pk), timeout=30, message="the hosted session is online")
+        yield LivePhone(connection, host)
+        assert not host.failures()
 
 
 def _sent_text(api_client, phone, text="original") -> dict:
     response = api_client.post(f"/api/v1/connections/{phone.connection.pk}/messages", {"to": PEER, "text": text})
     assert response.status_code == 202
-    phone.process()
-    return response.json()
+    sent = response.json()
+    phone.host.wake(phone.connection.pk)  # what the supervisor does on the message's wake-up
+    wait_until(
+        lambda: Message.objects.filter(pk=sent["id"], sent_at__isnull=False).exists(),
+        timeout=30,
+        message="the host's outbox sends the message",
+    )
+    return sent
 
 
 def test_edit_and_revoke_reach_the_recipient(api_client, live_phone):
@@ -115,7 +106,7 @@ def test_mark_chat_read_presence_contacts_and_groups(api_client, live_phone):
 
 
 def test_session_calls_on_a_connection_that_is_not_ready_are_409(api_client, api_key):
-    connection = make_connection(api_key, status="disconnected")
+    connection = ConnectionFactory(api_key=api_key, ready=True, status="disconnected")
     response = api_client.get(f"/api/v1/connections/{connection.pk}/groups")
     assert response.status_code == 409 and response.json()["error"]["code"] == "connection_not_ready"
 
@@ -130,7 +121,7 @@ def test_session_calls_on_a_connection_that_is_not_ready_are_409(api_client, api
     ],
 )
 def test_a_session_call_that_is_not_ready_says_the_next_step(api_client, api_key, fields, next_step):
-    connection = make_connection(api_key, **fields)
+    connection = ConnectionFactory(api_key=api_key, ready=True, **fields)
     response = api_client.get(f"/api/v1/connections/{connection.pk}/groups")
     assert response.status_code == 409 and response.json()["error"]["code"] == "connection_not_ready"
     assert next_step in response.json()["error"]["message"]

@@ -36,6 +36,8 @@ def no_server_error(ctx, response, case) -> bool | None:
     """``not_a_server_error``, except the documented upstream answers of session calls."""
     if UPSTREAM_ERRORS.get(response.status_code) == _error_code(response) and response.status_code in UPSTREAM_ERRORS:
         return True
+    if response.status_code == 503 and response.headers.get("retry-after"):  # lowercased names
+        return True  # a dependency is briefly down, and the answer says when to try again
     if response.status_code >= 500:
         return not_a_server_error(ctx, response, case)
     return None

@@ -8,7 +8,6 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
-import time
 
 import pytest
 from django.db import transaction
@@ -97,13 +96,13 @@ def test_redis_restarted_answers_503_then_recovers_by_itself(private_redis, api_
     down = api_client.get("/api/v1/me")
     assert down.status_code == 503
     assert down.json()["error"]["code"] == "service_unavailable"
+    assert int(down["Retry-After"]) >= 1
     with transaction.atomic():
         refused = api_client.post("/api/v1/webhooks", {"url": "http://127.0.0.1:9/h"}, format="json")
     assert refused.status_code == 503
     assert not WebhookEndpoint.objects.filter(api_key=api_key).exists()  # nothing half-written
-    private_redis.start()  # same port, empty, as after a crash
-    started = time.monotonic()
-    wait_until(lambda: api_client.get("/api/v1/me").status_code == 200, timeout=30, message="the API answers again")
-    assert time.monotonic() - started < 30
+    private_redis.start()  # same port, empty, as after a crash (start() returns once it answers PING)
+    # Nothing is restarted and nothing waits out a back-off: the very next request reconnects and succeeds.
+    assert api_client.get("/api/v1/me").status_code == 200
     created = api_client.post("/api/v1/webhooks", {"url": "http://127.0.0.1:9/h"}, format="json")
     assert created.status_code == 201

@@ -138,10 +138,14 @@ def test_webhooks_per_key(world, settings, other_api_client):
 def test_too_many_form_fields_is_a_400(world, settings):
     settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 50
     fields = {f"field{n}": "x" for n in range(60)}
-    for path in ("/api/v1/webhooks", f"/api/v1/connections/{world.connection_id}/messages"):
-        error = _error(world.client.post(path, fields, format="multipart"), 400)
-        assert error["code"] == "malformed_body"
-        assert "too many fields" in error["message"]
+    # The send is the one operation that takes multipart (uploads); the others take JSON only.
+    error = _error(
+        world.client.post(f"/api/v1/connections/{world.connection_id}/messages", fields, format="multipart"), 400
+    )
+    assert error["code"] == "malformed_body"
+    assert "too many fields" in error["message"]
+    error = _error(world.client.post("/api/v1/webhooks", fields, format="multipart"), 415)
+    assert error["code"] == "unsupported_media_type"
 
 
 def test_string_lengths_of_names_urls_and_headers(world):
@@ -154,3 +158,21 @@ def test_string_lengths_of_names_urls_and_headers(world):
     assert "description" in _error(world.client.post("/api/v1/webhooks", body, format="json"), 400)["details"]
     response = _send(world, {"to": PHONE, "type": "text", "text": "hi"}, HTTP_IDEMPOTENCY_KEY="k" * 256)
     assert "Idempotency-Key" in _error(response, 400)["details"]
+
+
+@pytest.mark.parametrize("depth", [33, 100_000], ids=["over-the-limit", "past-the-decoder-stack"])
+def test_deeply_nested_json_is_a_400(world, depth):
+    body = '{"url": "http://127.0.0.1:9/n", "description": ' + "[" * depth + "]" * depth + "}"
+    for path in ("/api/v1/webhooks", f"/api/v1/connections/{world.connection_id}/messages"):
+        error = _error(world.client.post(path, body, content_type="application/json"), 400)
+        assert error["code"] == "malformed_body" and "nested too deeply" in error["message"]
+
+
+def test_json_nested_to_the_limit_is_read(world):
+    nested = "[" * 31 + "]" * 31  # 31 levels inside the top-level object: 32 in all
+    body = '{"to": "+4915123456789", "type": "text", "text": "x", "reply_to": ' + nested + "}"
+    error = _error(
+        world.client.post(f"/api/v1/connections/{world.connection_id}/messages", body, content_type="application/json"),
+        400,
+    )
+    assert "reply_to" in error["details"], "parsed, then refused by the field's own validation"

@@ -49,11 +49,20 @@ def test_lists_and_their_cursors_show_only_the_callers_rows(worlds, path, model_
     assert len(a_ids) == len(set(a_ids)) and set(a_ids) == own
     b_ids, b_cursors = _walk(b, path)
     assert set(b_ids) == theirs
-    # B's cursors are positions, not permissions: in A's hands they page through A's rows only.
-    for cursor in b_cursors:
+    # B's cursors are positions, not permissions: in A's hands they page through A's rows only,
+    # namely A's rows older than the B row the cursor points after.
+    assert b_cursors, "B has more rows than one page, so it was handed a cursor"
+    pages_with_rows = 0
+    for index, cursor in enumerate(b_cursors):
         response = a.client.get(f"{path}?page_size=2&cursor={cursor}")
         assert response.status_code == 200
-        assert {row["id"] for row in response.json()["results"]} <= own
+        page = [row["id"] for row in response.json()["results"]]
+        boundary = model.objects.get(pk=b_ids[2 * index + 1]).created_at
+        older = model.objects.filter(api_key_id=a.api_key_id, created_at__lt=boundary).order_by("-created_at", "-id")
+        assert page == list(older.values_list("pk", flat=True)[:2])
+        assert set(page) <= own
+        pages_with_rows += bool(page)
+    assert pages_with_rows >= 1, "no cursor of B's reached any of A's rows: the scoping went untested"
 
 
 def test_history_filters_never_reach_another_keys_chats(worlds):

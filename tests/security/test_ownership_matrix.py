@@ -73,6 +73,7 @@ PHONE = "+4915112345678"
 # A valid body for every write, so a view that validated before checking ownership would show up
 # as a 400 instead of the 404.
 BODIES = {
+    ("connection-detail", "patch"): {"presence": "available"},
     ("connection-pair-code", "post"): {"phone": PHONE},
     ("connection-start", "post"): {},
     ("connection-stop", "post"): {},

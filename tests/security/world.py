@@ -45,6 +45,7 @@ class World:
 def build_world(label: str, phone_digits: str) -> World:
     from accounts import services as accounts
     from apikeys.services import apikey_create
+    from messaging import inbound
     from messaging import services as messaging
     from webhooks import services as webhooks
     from wildcat.whatsapp import AccountInfo, MediaPayload, MessageType
@@ -72,10 +73,10 @@ def build_world(label: str, phone_digits: str) -> World:
     world.chat_jid = f"{phone_digits[:-1]}7@s.whatsapp.net"
     now = datetime.now(UTC)
     text = inbound_message(world.chat_jid, f"{marker}-hello", now, MessageType.TEXT)
-    world.message_id = messaging.message_receive(connection_id=connection.pk, message=text).pk
+    world.message_id = inbound.message_receive(connection_id=connection.pk, message=text).pk
     media = MediaPayload(content=PNG_1PX, mimetype="image/png", filename=f"{marker}.png")
     picture = inbound_message(world.chat_jid, f"{marker}-picture", now, MessageType.IMAGE, media=media)
-    stored = messaging.message_receive(connection_id=connection.pk, message=picture)
+    stored = inbound.message_receive(connection_id=connection.pk, message=picture)
     world.media_id = stored.media_id
     send = messaging.SendRequest(chat_jid=world.chat_jid, type="text", text=f"{marker}-reply")
     body, _ = messaging.message_send(api_key_id=api_key.pk, connection_id=connection.pk, request=send)

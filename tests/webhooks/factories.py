@@ -1,21 +1,12 @@
-"""factory-boy factories for webhook endpoints and the connections they may filter on."""
+"""factory-boy factory for webhook endpoints (connections come from tests.accounts.factories)."""
 
 from __future__ import annotations
 
 import factory
 
-from accounts.models import WaConnection
 from tests.apikeys.factories import ApiKeyFactory
 from webhooks import signing
 from webhooks.models import WebhookEndpoint
-
-
-class ConnectionFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = WaConnection
-
-    api_key = factory.SubFactory(ApiKeyFactory)
-    name = factory.Sequence(lambda n: f"phone-{n}")
 
 
 class EndpointFactory(factory.django.DjangoModelFactory):

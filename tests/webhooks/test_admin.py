@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from tests.support.http_receiver import Reply, always, receiving
 from tests.webhooks.factories import EndpointFactory
-from webhooks import delivery as engine
+from webhooks.drain import deliveries_drain
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 from webhooks.services import endpoint_disable, event_emit
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 def _delivered_and_failed(receiver_url: str):
     endpoint = EndpointFactory(url=receiver_url)
     good = event_emit(api_key_id=endpoint.api_key_id, event_type="message.sent", data={"n": 1}).deliveries.get()
-    engine.delivery_attempt(good.pk)
+    deliveries_drain(ids=[good.pk])
     bad = event_emit(api_key_id=endpoint.api_key_id, event_type="message.read", data={"n": 2}).deliveries.get()
     WebhookDelivery.objects.filter(pk=bad.pk).update(status=WebhookDelivery.Status.EXHAUSTED)
     return endpoint, good, bad

@@ -7,11 +7,12 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from tests.accounts.factories import ConnectionFactory
 from tests.support.http_receiver import Reply, always, receiving
-from tests.webhooks.factories import ConnectionFactory
-from webhooks import delivery as engine
+from tests.webhooks.factories import EndpointFactory
+from webhooks.drain import deliveries_drain
 from webhooks.models import WebhookDelivery, WebhookEndpoint
-from webhooks.services import event_emit
+from webhooks.services import endpoint_disable, endpoint_rotate_secret, endpoint_update, event_emit
 from wildcat.event_types import ALL_TYPES
 
 pytestmark = pytest.mark.django_db
@@ -120,7 +121,7 @@ def test_send_a_test_event_then_see_the_delivery_and_its_attempts(api_client):
         response = api_client.post(f"/api/v1/webhooks/{endpoint_id}/test")
         assert response.status_code == 202
         delivery_id = response.json()["id"]
-        engine.delivery_attempt(delivery_id)
+        deliveries_drain(ids=[delivery_id])
         assert receiver.requests[0].headers["webhook-id"] == response.json()["webhook_id"]
     detail = api_client.get(f"/api/v1/deliveries/{delivery_id}").json()
     assert detail["status"] == "delivered" and detail["event_type"] == "webhook.test"
@@ -199,3 +200,16 @@ def test_another_keys_endpoints_and_deliveries_answer_404(api_client, other_api_
     endpoint = WebhookEndpoint.objects.get(pk=endpoint_id)
     assert endpoint.description == "" and endpoint.enabled
     assert WebhookDelivery.objects.get(pk=delivery_id).status == "pending"
+
+
+def test_a_change_keeps_a_rotation_and_an_auto_disable_committed_since_the_endpoint_was_read(api_key):
+    endpoint = EndpointFactory(api_key=api_key)
+    stale = WebhookEndpoint.objects.get(pk=endpoint.pk)
+    new_secret = endpoint_rotate_secret(endpoint=WebhookEndpoint.objects.get(pk=endpoint.pk))
+    endpoint_disable(endpoint_id=endpoint.pk, reason="failing for 5 days")
+    updated = endpoint_update(endpoint=stale, description="renamed")
+    fresh = WebhookEndpoint.objects.get(pk=endpoint.pk)
+    assert fresh.description == "renamed"
+    assert fresh.secret == new_secret and fresh.previous_secret, "the rotation is not undone"
+    assert not fresh.enabled and fresh.disabled_reason == "failing for 5 days", "the auto-disable is not undone"
+    assert updated.secret == new_secret and not updated.enabled, "the caller gets the row as it now is"

@@ -1,20 +1,27 @@
-"""One attempt at a time against real receivers: success, retries, Retry-After, 410, redirects, hangs."""
+"""Single deliveries through the drainer, against real receivers: success, retries, Retry-After, 410, redirects."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 import pytest
+import redis
+from django.db import transaction
 from django.utils import timezone
 
 from tests.support.http_receiver import Reply, always, in_turn, receiving
+from tests.support.processes import running, start_worker, wait_until
 from tests.webhooks.factories import EndpointFactory
-from webhooks import delivery as engine
+from webhooks import attempts
+from webhooks.attempts import RETRY_SCHEDULE, claims_expire, delivery_finish, next_delay
+from webhooks.drain import deliveries_claim, deliveries_drain, deliveries_sweep
 from webhooks.models import WebhookDelivery
-from webhooks.services import event_emit
+from webhooks.services import QUEUE, event_emit
+
+Status = WebhookDelivery.Status
+
 
 pytestmark = pytest.mark.django_db
-Status = WebhookDelivery.Status
 
 
 @pytest.fixture(autouse=True)
@@ -31,7 +38,7 @@ def _emit(endpoint) -> WebhookDelivery:
 def _attempt_when_due(delivery: WebhookDelivery) -> WebhookDelivery:
     """Make the next attempt now, as the sweeper would once next_attempt_at passes."""
     WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
-    engine.delivery_attempt(delivery.pk)
+    assert deliveries_drain(ids=[delivery.pk]) == (1, False)
     delivery.refresh_from_db()
     return delivery
 
@@ -59,7 +66,7 @@ def test_500_then_success_retries_with_the_same_webhook_id(settings):
         assert delivery.status == Status.FAILED
         # About 5 s with jitter, kept in the database, not in a broker ETA.
         assert before + timedelta(seconds=4) <= delivery.next_attempt_at <= timezone.now() + timedelta(seconds=6)
-        assert engine.delivery_attempt(delivery.pk) is None  # not due yet: nothing is claimed or sent
+        assert deliveries_drain(ids=[delivery.pk]) == (0, False)  # not due yet: nothing is claimed or sent
         assert receiver.count() == 1
         delivery = _attempt_when_due(delivery)
         ids = [request.headers["webhook-id"] for request in receiver.requests]
@@ -74,7 +81,7 @@ def test_a_not_yet_due_delivery_is_not_attempted():
     with receiving() as receiver:
         delivery = _emit(EndpointFactory(url=receiver.url))
         WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now() + timedelta(hours=1))
-        assert engine.delivery_attempt(delivery.pk) is None
+        assert deliveries_drain(ids=[delivery.pk]) == (0, False)
         assert receiver.count() == 0
 
 
@@ -135,22 +142,22 @@ def test_a_connection_reset_is_a_retried_failure():
 def test_the_schedule_runs_out_into_exhausted():
     with receiving(always(Reply(status=500))) as receiver:
         delivery = _emit(EndpointFactory(url=receiver.url))
-        for _ in range(len(engine.RETRY_SCHEDULE) + 1):
+        for _ in range(len(RETRY_SCHEDULE) + 1):
             delivery = _attempt_when_due(delivery)
-        assert receiver.count() == len(engine.RETRY_SCHEDULE) + 1
+        assert receiver.count() == len(RETRY_SCHEDULE) + 1
     assert delivery.status == Status.EXHAUSTED
     assert delivery.next_attempt_at is None
-    assert delivery.attempts.count() == len(engine.RETRY_SCHEDULE) + 1
+    assert delivery.attempts.count() == len(RETRY_SCHEDULE) + 1
 
 
 def test_the_schedule_is_about_5s_5min_30min_2h_5h_10h_10h_with_jitter(settings):
     settings.WILDCAT_WEBHOOK_RETRY_SCALE = 1.0
     expected = [5, 300, 1800, 7200, 18000, 36000, 36000]
-    delays = [engine.next_delay(step) for step in range(len(expected))]
+    delays = [next_delay(step) for step in range(len(expected))]
     for delay, base in zip(delays, expected, strict=True):
         assert base * 0.8 <= delay <= base * 1.2
-    assert engine.next_delay(len(expected)) is None
-    assert len({engine.next_delay(0) for _ in range(20)}) > 1  # jittered
+    assert next_delay(len(expected)) is None
+    assert len({next_delay(0) for _ in range(20)}) > 1  # jittered
 
 
 def test_an_endpoint_failing_continuously_past_the_limit_is_disabled(settings):
@@ -179,18 +186,20 @@ def test_a_success_clears_the_failure_streak(settings):
 
 def test_only_one_claim_wins():
     delivery = _emit(EndpointFactory())
-    assert engine.delivery_claim(delivery.pk) is not None
-    assert engine.delivery_claim(delivery.pk) is None
+    assert len(deliveries_claim(limit=1, ids=[delivery.pk])[1]) == 1
+    assert deliveries_claim(limit=1, ids=[delivery.pk])[1] == []
     delivery.refresh_from_db()
     assert delivery.status == Status.SENDING and delivery.attempt_count == 1
 
 
 def test_a_stale_claim_cannot_overwrite_a_newer_one(settings):
     delivery = _emit(EndpointFactory())
-    old_token = engine.delivery_claim(delivery.pk)
+    old_token, _claimed = deliveries_claim(limit=1, ids=[delivery.pk])
     WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())  # claim expired
-    assert engine.delivery_claim(delivery.pk) is not None
-    assert engine._finish(delivery, old_token, status=Status.DELIVERED) is None
+    assert claims_expire(limit=10) == 1
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())  # its retry is due
+    assert len(deliveries_claim(limit=1, ids=[delivery.pk])[1]) == 1
+    assert delivery_finish(delivery, old_token, status=Status.DELIVERED) is None
     delivery.refresh_from_db()
     assert delivery.status == Status.SENDING
 
@@ -205,19 +214,69 @@ def test_an_unsafe_destination_at_send_time_is_a_failure_and_not_contacted(setti
     assert "unsafe_destination" in delivery.last_error
 
 
-def test_the_sweeper_requeues_due_retries_and_lost_tasks_only(settings):
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_the_sweeper_requeues_due_retries_and_lost_tasks_only(settings, redis_url, process_logs):
+    """The real path: the sweeper's wake-up reaches a drain task on a worker process, which delivers."""
     settings.WILDCAT_WEBHOOK_REDISPATCH_SECONDS = 60
-    settings.CELERY_TASK_ALWAYS_EAGER = True  # the sweeper's dispatch runs the attempt right here
     now = timezone.now()
     with receiving() as receiver:
         endpoint = EndpointFactory(url=receiver.url)
-        fresh, lost, retry, future = (_emit(endpoint) for _ in range(4))
+        with transaction.atomic():
+            _fresh, lost, retry, future = (_emit(endpoint) for _ in range(4))
+        client = redis.Redis.from_url(redis_url)
+        client.flushdb()  # the commit's wake-up is lost: only the sweeper's can get these delivered
         WebhookDelivery.objects.filter(pk=lost.pk).update(dispatched_at=now - timedelta(minutes=5))
         WebhookDelivery.objects.filter(pk=retry.pk).update(
             status=Status.FAILED, dispatched_at=now - timedelta(seconds=10), next_attempt_at=now
         )
         WebhookDelivery.objects.filter(pk=future.pk).update(next_attempt_at=now + timedelta(hours=1))
-        assert engine.deliveries_sweep() == 2
-    statuses = dict(WebhookDelivery.objects.values_list("pk", "status"))
+        before = dict(WebhookDelivery.objects.values_list("pk", "dispatched_at"))
+        assert deliveries_sweep() == 2
+        after = dict(WebhookDelivery.objects.values_list("pk", "dispatched_at"))
+        assert {pk for pk in after if after[pk] != before[pk]} == {lost.pk, retry.pk}
+        assert client.llen(QUEUE) == 1
+        worker = start_worker("webhooks", "webhooks", process_logs, WILDCAT_WEBHOOK_ALLOWED_NETWORKS="127.0.0.0/8")
+        with running(worker):
+            wait_until(
+                lambda: (
+                    set(WebhookDelivery.objects.filter(pk__in=[lost.pk, retry.pk]).values_list("status", flat=True))
+                    == {Status.DELIVERED}
+                ),
+                timeout=60,
+                message="the swept deliveries delivered by a worker",
+            )
+        statuses = dict(WebhookDelivery.objects.values_list("pk", "status"))
     assert statuses[lost.pk] == statuses[retry.pk] == Status.DELIVERED
-    assert statuses[fresh.pk] == statuses[future.pk] == Status.PENDING
+    assert statuses[future.pk] == Status.PENDING
+    assert receiver.count() >= 2
+
+
+def test_a_claim_that_expired_is_a_failed_attempt_and_moves_along_the_schedule(settings):
+    settings.WILDCAT_WEBHOOK_RETRY_SCALE = 1.0
+    endpoint = EndpointFactory()
+    delivery = _emit(endpoint)
+    deliveries_claim(limit=1, ids=[delivery.pk])  # the worker holding it dies, or hangs
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())  # the claim runs out
+    assert deliveries_claim(limit=1, ids=[delivery.pk])[1] == []  # not simply taken again
+    before = timezone.now()
+    assert claims_expire(limit=10) == 1
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.retry_step, delivery.claim_token) == (Status.FAILED, 1, "")
+    assert before + timedelta(seconds=4) <= delivery.next_attempt_at <= timezone.now() + timedelta(seconds=6)
+    attempt = delivery.attempts.get()
+    assert (attempt.number, attempt.success, attempt.status_code) == (1, False, None)
+    assert attempt.error == attempts.EXPIRED_CLAIM_ERROR and "timeout" in delivery.last_error
+    endpoint.refresh_from_db()
+    assert endpoint.failing_since is not None
+    assert claims_expire(limit=10) == 0  # counted once
+
+
+def test_a_claim_expiring_on_the_last_step_of_the_schedule_exhausts_the_delivery():
+    delivery = _emit(EndpointFactory())
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(retry_step=len(RETRY_SCHEDULE), status=Status.FAILED)
+    deliveries_claim(limit=1, ids=[delivery.pk])
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
+    assert claims_expire(limit=10) == 1
+    delivery.refresh_from_db()
+    assert delivery.status == Status.EXHAUSTED and delivery.next_attempt_at is None

@@ -14,8 +14,11 @@ from django.utils import timezone
 
 from tests.support.http_receiver import Reply, always, receiving
 from tests.support.processes import running, start_worker, wait_until
+from tests.support.trickle import trickling
 from tests.webhooks.factories import EndpointFactory
 from webhooks import drain
+from webhooks.attempts import claims_expire
+from webhooks.endpoint_cache import EndpointCache
 from webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
 from webhooks.services import QUEUE, drain_wake, drain_woken, event_emit
 
@@ -79,7 +82,10 @@ def test_claims_never_overlap_and_an_unfinished_claim_is_due_again_after_it_expi
     assert len(first) == 3 and len(second) == 2 and third == []
     assert {d.pk for d in first} | {d.pk for d in second} == set(ids)
     assert first_token != second_token
-    # The first drainer dies here (kill -9): its rows stay claimed until the claim runs out.
+    # The first drainer dies here (kill -9): its rows stay claimed until the claim runs out, then
+    # count as a failed attempt each and come due again on the retry schedule.
+    WebhookDelivery.objects.filter(pk__in=[d.pk for d in first]).update(next_attempt_at=timezone.now())
+    assert claims_expire(limit=10) == 3
     WebhookDelivery.objects.filter(pk__in=[d.pk for d in first]).update(next_attempt_at=timezone.now())
     _token, again = drain.deliveries_claim(limit=10)
     assert {d.pk for d in again} == {d.pk for d in first}
@@ -108,7 +114,7 @@ def test_a_disabled_endpoint_ends_its_claimed_deliveries_exhausted_unsent():
 
 
 @pytest.mark.django_db
-def test_a_claim_that_waited_too_long_for_a_thread_is_left_to_expire(settings):
+def test_a_claim_that_waited_too_long_for_a_thread_is_given_back_unsent(settings):
     settings.WILDCAT_WEBHOOK_CLAIM_SECONDS = 10
     with receiving() as receiver:
         (delivery_id,) = _emit(EndpointFactory(url=receiver.url), 1)
@@ -116,7 +122,10 @@ def test_a_claim_that_waited_too_long_for_a_thread_is_left_to_expire(settings):
         sent = drain._attempt(delivery, token, claimed_at=time.monotonic() - 6)
         drain.deliveries_record([sent], {})
     assert sent.outcome is None and receiver.count() == 0
-    assert WebhookDelivery.objects.get(pk=delivery_id).status == Status.SENDING
+    # Not raced, and not counted as an attempt: due again at once for the next drainer.
+    given_back = WebhookDelivery.objects.get(pk=delivery_id)
+    assert (given_back.status, given_back.attempt_count, given_back.claim_token) == (Status.PENDING, 0, "")
+    assert given_back.next_attempt_at <= timezone.now()
     assert not DeliveryAttempt.objects.exists()
 
 
@@ -213,7 +222,7 @@ def test_a_drainer_reuses_an_unchanged_endpoint_and_sees_every_change_from_the_n
 
     endpoint = EndpointFactory(url="http://127.0.0.1:9/first")
     _emit(endpoint, 5)
-    cache = drain.EndpointCache()
+    cache = EndpointCache()
 
     def claimed_endpoint() -> WebhookEndpoint:
         _token, (delivery,) = drain.deliveries_claim(limit=1, endpoints=cache)
@@ -229,3 +238,78 @@ def test_a_drainer_reuses_an_unchanged_endpoint_and_sees_every_change_from_the_n
     # Disabled by a bare UPDATE (the service also ends the queued deliveries, leaving none to claim).
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(enabled=False)
     assert claimed_endpoint().enabled is False
+
+
+def _trickling_key(url: str, *, endpoints: int, events: int) -> list[int]:
+    """One API key with ``endpoints`` endpoints at ``url``; ``events`` events make a delivery to each."""
+    first = EndpointFactory(url=f"{url}/hook0")
+    for index in range(1, endpoints):
+        EndpointFactory(api_key=first.api_key, url=f"{url}/hook{index}")
+    for index in range(events):
+        event_emit(api_key_id=first.api_key_id, event_type="message.sent", data={"n": index})
+    return list(WebhookDelivery.objects.filter(endpoint__api_key=first.api_key).values_list("pk", flat=True))
+
+
+def _other_key_delivery(url: str) -> int:
+    endpoint = EndpointFactory(url=url)
+    return event_emit(api_key_id=endpoint.api_key_id, event_type="message.sent", data={}).deliveries.get().pk
+
+
+@pytest.mark.django_db
+def test_24_trickling_deliveries_do_not_hold_back_another_keys_webhook(settings):
+    """A receiver that trickles its status line is cut at the timeout, each time, and others keep flowing."""
+    settings.WILDCAT_WEBHOOK_TIMEOUT = 1.0
+    settings.WILDCAT_WEBHOOK_RETRY_SCALE = 100.0  # a cut attempt is not due again within this drain
+    settings.WILDCAT_WEBHOOK_DRAIN_THREADS = 8
+    with trickling(interval=0.2) as slow, receiving() as receiver:
+        slow_ids = _trickling_key(slow.url, endpoints=8, events=3)
+        other_id = _other_key_delivery(receiver.url)
+        started = time.time()
+        drain.deliveries_drain(budget=60)
+        arrived_after = receiver.requests[0].at - started
+    assert len(slow_ids) == 24 and slow.count() == 24
+    # Eight sender threads for nine endpoints: one round of cut attempts at most before its turn,
+    # although its delivery is the newest of 25 and the drainer claims 8 at a time.
+    assert arrived_after < 3 * settings.WILDCAT_WEBHOOK_TIMEOUT
+    assert WebhookDelivery.objects.get(pk=other_id).status == Status.DELIVERED
+    assert _statuses(slow_ids) == Counter({Status.FAILED: 24})
+    attempts = DeliveryAttempt.objects.filter(delivery_id__in=slow_ids)
+    assert attempts.count() == 24
+    for attempt in attempts:
+        assert (attempt.success, attempt.status_code, attempt.number) == (False, None, 1)
+        assert attempt.error.startswith("timeout") and 900 <= attempt.duration_ms < 1600
+
+
+@pytest.mark.django_db
+def test_one_endpoint_gets_only_its_share_of_the_sender_threads(settings):
+    settings.WILDCAT_WEBHOOK_TIMEOUT = 1.0
+    settings.WILDCAT_WEBHOOK_RETRY_SCALE = 100.0
+    settings.WILDCAT_WEBHOOK_DRAIN_BATCH = 64
+    with trickling(interval=0.2) as slow, receiving() as receiver:
+        slow_ids = _trickling_key(slow.url, endpoints=1, events=24)
+        other_id = _other_key_delivery(receiver.url)  # claimed after all 24 of the slow endpoint
+        started = time.time()
+        drain.deliveries_drain(budget=60)
+        arrived_after = receiver.requests[0].at - started
+    # Sent before the first slow attempt is even cut: the slow endpoint never had every thread.
+    assert arrived_after < 0.8 * settings.WILDCAT_WEBHOOK_TIMEOUT
+    assert WebhookDelivery.objects.get(pk=other_id).status == Status.DELIVERED
+    assert _statuses(slow_ids) == Counter({Status.FAILED: 24})
+
+
+@pytest.mark.django_db
+def test_a_drain_ends_within_its_budget_whatever_the_receivers_do(settings):
+    settings.WILDCAT_WEBHOOK_TIMEOUT = 1.0
+    settings.WILDCAT_WEBHOOK_RETRY_SCALE = 100.0
+    with trickling(interval=0.2) as slow:
+        ids = _trickling_key(slow.url, endpoints=8, events=3)
+        started = time.monotonic()
+        attempted, more = drain.deliveries_drain(budget=2)
+        elapsed = time.monotonic() - started
+    assert elapsed < 2 + 1.5 and more
+    # What was sent is recorded as failed; what could not be sent in time is given back, due again.
+    statuses = _statuses(ids)
+    assert set(statuses) == {Status.FAILED, Status.PENDING} and statuses[Status.FAILED] == slow.count()
+    assert DeliveryAttempt.objects.filter(delivery_id__in=ids).count() == slow.count()
+    assert not WebhookDelivery.objects.filter(pk__in=ids, status=Status.PENDING, attempt_count__gt=0).exists()
+    assert 0 < attempted <= 24

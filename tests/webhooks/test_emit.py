@@ -7,8 +7,9 @@ import json
 import pytest
 from django.db import transaction
 
+from tests.accounts.factories import ConnectionFactory
 from tests.apikeys.factories import ApiKeyFactory
-from tests.webhooks.factories import ConnectionFactory, EndpointFactory
+from tests.webhooks.factories import EndpointFactory
 from webhooks.models import WebhookDelivery, WebhookEvent
 from webhooks.services import event_emit
 

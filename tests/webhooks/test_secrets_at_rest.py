@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import io
+import os
+import subprocess
+import sys
+
 import pytest
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
+from django.core.management import call_command
 from django.db import connection
 
 from tests.webhooks.factories import EndpointFactory
@@ -61,6 +67,7 @@ def test_outside_production_an_empty_key_means_a_local_key_file(settings, tmp_pa
     token = secrets_at_rest.encrypt("whsec_x")
     key_file = tmp_path / secrets_at_rest.KEY_FILE_NAME
     assert key_file.exists() and oct(key_file.stat().st_mode & 0o777) == "0o600"
+    assert [path.name for path in tmp_path.iterdir()] == [key_file.name], "written in place, no temporary left"
     assert secrets_at_rest.decrypt(token) == "whsec_x"
 
 
@@ -74,3 +81,35 @@ def test_production_refuses_to_start_without_a_key(settings):
     assert secrets_at_rest.check_encryption_key(None) == []
     settings.WILDCAT_ENCRYPTION_KEY = "short"
     assert [error.id for error in secrets_at_rest.check_encryption_key(None)] == ["wildcat.E021"]
+
+
+def test_an_empty_key_file_is_refused_not_used(settings, tmp_path):
+    """A key file read while another process was still writing it must never become a key."""
+    settings.WILDCAT_ENCRYPTION_KEY = ""
+    settings.DATA_DIR = tmp_path
+    (tmp_path / secrets_at_rest.KEY_FILE_NAME).write_text("")
+    secrets_at_rest._cipher_for.cache_clear()
+    with pytest.raises(ImproperlyConfigured, match="is empty"):
+        secrets_at_rest.encrypt("whsec_x")
+
+
+def test_reencrypt_rewrites_every_secret_under_the_newest_key(settings):
+    old_key, new_key = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.WILDCAT_ENCRYPTION_KEY = old_key
+    endpoints = [EndpointFactory(), EndpointFactory()]
+    settings.WILDCAT_ENCRYPTION_KEY = f"{new_key},{old_key}"
+    out = io.StringIO()
+    call_command("reencrypt", stdout=out)
+    assert "Re-encrypted 2 stored secret(s)" in out.getvalue()
+    settings.WILDCAT_ENCRYPTION_KEY = new_key  # the old key is dropped
+    for endpoint in endpoints:
+        assert Fernet(new_key).decrypt(_stored(endpoint.pk).encode()).decode() == endpoint.secret
+        assert WebhookEndpoint.objects.get(pk=endpoint.pk).secret == endpoint.secret
+
+
+def test_the_data_folder_is_created_private(tmp_path):
+    data_dir = tmp_path / "fresh" / "data"
+    script = "import os, django; os.environ['DJANGO_SETTINGS_MODULE'] = 'wildcat.settings'; django.setup()"
+    env = {**os.environ, "WILDCAT_DATA_DIR": str(data_dir), "DATABASE_URL": ""}
+    subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=120)
+    assert oct(data_dir.stat().st_mode & 0o777) == "0o700"

@@ -10,7 +10,8 @@ from standardwebhooks import Webhook
 
 from tests.support.http_receiver import receiving
 from tests.webhooks.factories import EndpointFactory
-from webhooks import delivery, signing
+from webhooks import signing
+from webhooks.drain import deliveries_drain
 from webhooks.services import endpoint_rotate_secret, event_emit
 
 pytestmark = pytest.mark.django_db
@@ -31,7 +32,7 @@ def test_secrets_carry_at_least_24_random_bytes():
 
 def _deliver_to(receiver, endpoint) -> dict:
     event = event_emit(api_key_id=endpoint.api_key_id, event_type="message.received", data={"text": "héllo"})
-    delivery.delivery_attempt(event.deliveries.get().pk)
+    deliveries_drain(ids=[event.deliveries.get().pk])
     assert receiver.count() == 1
     return receiver.requests[0]
 

@@ -1,4 +1,4 @@
-"""The API docs work offline: Swagger UI and ReDoc come from our own static files, and they render the operations."""
+"""The API docs work offline: Swagger UI and ReDoc come from our own static files and render the operations."""
 
 from __future__ import annotations
 
@@ -43,7 +43,11 @@ def test_swagger_ui_renders_the_operations_without_the_internet(live_server, mon
         blocked: set[str] = set()  # stopped in the browser by the page's own Content-Security-Policy
         page.on("request", lambda request: request.url.startswith("http") and attempted.add(request.url))
         page.on("requestfailed", lambda request: request.failure == "csp" and blocked.add(request.url))
-        page.goto(f"{live_server.url}/api/docs/")
+        page.goto(f"{live_server.url}/")  # the landing page leads to the docs
+        assert page.evaluate("getComputedStyle(document.querySelector('.wc-landing')).maxWidth") == "640px", "styled"
+        page.screenshot(path=str(folder / "landing.png"), full_page=False)
+        with page.expect_navigation():
+            page.click("[data-testid=landing-docs]")
         page.wait_for_selector(".opblock .opblock-summary-path")
         paths = page.locator(".opblock .opblock-summary-path").all_inner_texts()
         page.screenshot(path=str(folder / "swagger-ui.png"), full_page=False)

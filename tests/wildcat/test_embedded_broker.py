@@ -14,6 +14,7 @@ from wildcat.celery import _broker_transport_options, app
 
 
 @pytest.mark.e2e
+@pytest.mark.embedded_only
 @pytest.mark.django_db(transaction=True)
 def test_worker_on_the_file_broker_consumes_a_task_sent_from_another_process(
     settings, tmp_path, process_logs, monkeypatch

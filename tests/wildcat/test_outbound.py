@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
+import threading
 import time
 
 import pytest
+import redis
 
 from tests.support.http_receiver import Reply, always, in_turn, receiving
+from tests.support.processes import wait_until
+from tests.support.trickle import trickling
 from wildcat import outbound
 from wildcat.outbound import OutboundError, UnsafeDestination
 
@@ -25,16 +30,21 @@ def loopback_allowed(settings):
     settings.WILDCAT_WEBHOOK_ALLOWED_NETWORKS = LOOPBACK
 
 
-def _name_resolving_to_loopback() -> str:
-    """A name this machine resolves to a non-global address without any DNS server."""
-    for name in (socket.gethostname(), "localhost6", "ip6-localhost", "ip6-loopback"):
+def _local_name() -> tuple[str, str]:
+    """A name this machine resolves without any DNS server, and the local IPv4 address it resolves to.
+
+    Which address that is depends on the host (127.0.0.1, Debian's 127.0.1.1, a container's own
+    address): the tests listen on exactly that address, so they run the same on every host.
+    """
+    for name in (socket.gethostname(), "localhost4", "localhost"):
         try:
-            infos = socket.getaddrinfo(name, 80, type=socket.SOCK_STREAM)
+            infos = socket.getaddrinfo(name, 80, family=socket.AF_INET, type=socket.SOCK_STREAM)
         except socket.gaierror:
             continue
-        if infos and all(not ipaddress.ip_address(info[4][0].split("%")[0]).is_global for info in infos):
-            return name
-    pytest.fail("no local name resolves to a loopback address on this machine")
+        addresses = {info[4][0] for info in infos}
+        if addresses and all(not ipaddress.ip_address(address).is_global for address in addresses):
+            return name, sorted(addresses)[0]
+    pytest.fail("no local name resolves to a non-public IPv4 address on this machine")
 
 
 SSRF_MATRIX = [
@@ -61,6 +71,9 @@ SSRF_MATRIX = [
     "http://[ff02::1]/",
     "http://[fe80::1%25eth0]/",
     "http://[fc00::1]/",
+    "http://[fec0::1]/",
+    "http://[::ffff:0:7f00:1]/",
+    "http://[::ffff:0:808:808]/",
     "file:///etc/passwd",
     "ftp://8.8.8.8/",
     "gopher://8.8.8.8:70/",
@@ -72,8 +85,11 @@ SSRF_MATRIX = [
 
 @pytest.mark.parametrize("url", SSRF_MATRIX)
 def test_ssrf_matrix_is_refused_at_save_time(no_allowed_networks, url):
-    with pytest.raises(UnsafeDestination):
+    with pytest.raises(UnsafeDestination) as refused:
         outbound.validate_url(url)
+    # Whoever reads the refusal learns which setting opens a network.
+    assert "WILDCAT_WEBHOOK_ALLOWED_NETWORKS" in str(refused.value)
+    assert "WILDCAT_WEBHOOK_ALLOWED_NETWORKS" in refused.value.message
 
 
 @pytest.mark.parametrize("url", SSRF_MATRIX)
@@ -84,16 +100,25 @@ def test_ssrf_matrix_is_refused_at_send_time(no_allowed_networks, url):
         outbound.fetch(url, max_bytes=1024, timeout=2)
 
 
-def test_public_addresses_and_unresolvable_names_pass_the_save_time_check(no_allowed_networks):
-    outbound.validate_url("https://8.8.8.8/hook")
-    outbound.validate_url("http://[2001:4860:4860::8888]:8443/hook")
-    # No DNS here: an unresolvable name is left to the connect-time check.
-    outbound.validate_url("https://hooks.example.invalid/hook")
+@pytest.mark.parametrize(
+    ("accepted", "refused"),
+    [
+        ("https://8.8.8.8/hook", "https://10.8.8.8/hook"),
+        ("http://[2001:4860:4860::8888]:8443/hook", "http://[fc00::8888]:8443/hook"),
+        # No DNS here: an unresolvable name is left to the connect-time check; a local name is not.
+        ("https://hooks.example.invalid/hook", "https://hooks.localhost/hook"),
+    ],
+)
+def test_public_addresses_and_unresolvable_names_pass_the_save_time_check(no_allowed_networks, accepted, refused):
+    assert outbound.validate_url(accepted) is None
+    # The same shape with a private destination is refused, so the check above ran the guard.
+    with pytest.raises(UnsafeDestination):
+        outbound.validate_url(refused)
 
 
-def test_a_name_resolving_to_loopback_is_refused_and_never_contacted(no_allowed_networks):
-    name = _name_resolving_to_loopback()
-    with receiving() as receiver:
+def test_a_name_resolving_to_a_local_address_is_refused_and_never_contacted(no_allowed_networks):
+    name, address = _local_name()
+    with receiving(host=address) as receiver:
         url = f"http://{name}:{receiver.port}/hook"
         with pytest.raises(UnsafeDestination):
             outbound.validate_url(url)
@@ -102,11 +127,12 @@ def test_a_name_resolving_to_loopback_is_refused_and_never_contacted(no_allowed_
         assert receiver.count() == 0
 
 
-def test_allowed_networks_let_a_receiver_through_and_keep_the_host_header(loopback_allowed):
-    name = _name_resolving_to_loopback()
-    with receiving() as receiver:
-        if not any(info[4][0] == "127.0.0.1" for info in socket.getaddrinfo(name, 80)):
-            pytest.skip(f"{name} does not resolve to 127.0.0.1")
+def test_allowed_networks_let_a_receiver_through_and_keep_the_host_header(settings):
+    name, address = _local_name()
+    if name == "localhost":
+        pytest.fail("only 'localhost' resolves locally, and the guard refuses that name before resolving it")
+    settings.WILDCAT_WEBHOOK_ALLOWED_NETWORKS = [f"{address}/32"]
+    with receiving(host=address) as receiver:
         result = outbound.post(
             f"http://{name}:{receiver.port}/hook", body=b'{"a": 1}', headers={"X-Test": "1"}, timeout=5
         )
@@ -214,8 +240,8 @@ def test_post_reports_a_refused_connection(loopback_allowed):
     assert caught.value.code == "connection_error"
 
 
-def _self_signed_tls_server(tmp_path, name: str):
-    """An HTTPS server on 127.0.0.1 presenting a self-signed certificate for ``name``."""
+def _self_signed_tls_server(tmp_path, name: str, address: str):
+    """An HTTPS server on ``address`` presenting a self-signed certificate for ``name``."""
     import datetime
     import ssl
     import threading
@@ -255,7 +281,7 @@ def _self_signed_tls_server(tmp_path, name: str):
             self.send_response(200)
             self.end_headers()
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer((address, 0), Handler)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
     sni: list[str | None] = []
@@ -265,9 +291,10 @@ def _self_signed_tls_server(tmp_path, name: str):
     return server, seen, sni
 
 
-def test_https_keeps_sni_and_certificate_verification_on_the_pinned_connection(loopback_allowed, tmp_path):
-    name = _name_resolving_to_loopback()
-    server, seen, sni = _self_signed_tls_server(tmp_path, name)
+def test_https_keeps_sni_and_certificate_verification_on_the_pinned_connection(settings, tmp_path):
+    name, address = _local_name()
+    settings.WILDCAT_WEBHOOK_ALLOWED_NETWORKS = [f"{address}/32"]
+    server, seen, sni = _self_signed_tls_server(tmp_path, name, address)
     try:
         with pytest.raises(OutboundError) as caught:
             outbound.post(f"https://{name}:{server.server_address[1]}/hook", body=b"{}", headers={}, timeout=5)
@@ -304,6 +331,7 @@ def test_a_kept_alive_connection_closed_by_the_receiver_while_idle_is_replaced(l
 
     listener = socket.create_server(("127.0.0.1", 0))
     accepted: list[int] = []
+    closed = threading.Semaphore(0)
 
     def serve() -> None:
         for _ in range(2):
@@ -315,13 +343,15 @@ def test_a_kept_alive_connection_closed_by_the_receiver_while_idle_is_replaced(l
                     request += conn.recv(4096)
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
             # Closed right after answering, the way an idle timeout closes a kept-alive connection.
+            closed.release()
 
     server = threading.Thread(target=serve, daemon=True)
     server.start()
     url = f"http://127.0.0.1:{listener.getsockname()[1]}/hook"
     try:
         first = outbound.post(url, body=b"", headers={}, timeout=5)
-        time.sleep(0.2)  # the receiver's FIN arrives while the connection sits idle
+        # The receiver has closed its end (on loopback its FIN is queued to us by then) while ours sits idle.
+        assert closed.acquire(timeout=5)
         second = outbound.post(url, body=b"", headers={}, timeout=5)
         server.join(timeout=5)
     finally:
@@ -329,3 +359,82 @@ def test_a_kept_alive_connection_closed_by_the_receiver_while_idle_is_replaced(l
     assert (first.status, second.status) == (200, 200)
     assert (first.body_excerpt, second.body_excerpt) == (b"ok", b"ok")
     assert len(set(accepted)) == 2  # a second connection, opened (and checked) for the second post
+
+
+def test_site_local_and_ipv4_translated_addresses_are_refused_with_the_reason(no_allowed_networks):
+    with pytest.raises(UnsafeDestination) as site_local:
+        outbound.check_address(ipaddress.ip_address("fec0::1"))
+    with pytest.raises(UnsafeDestination) as translated:
+        outbound.check_address(ipaddress.ip_address("::ffff:0:808:808"))
+    assert "site-local" in site_local.value.message
+    assert "embeds an IPv4 address" in translated.value.message
+
+
+@pytest.mark.parametrize("headers_first", [False, True], ids=["status-line", "body"])
+def test_post_to_a_trickling_receiver_is_cut_at_the_deadline(loopback_allowed, headers_first):
+    """One byte every 0.2 s never trips a per-read timeout; the whole exchange still ends at 1 s."""
+    with trickling(interval=0.2, headers_first=headers_first) as receiver:
+        started = time.monotonic()
+        if headers_first:  # the status arrived in time: that is the outcome, the slow body is dropped
+            result = outbound.post(receiver.url, body=b"{}", headers={}, timeout=1.0)
+            assert (result.status, result.body_excerpt) == (200, b"")
+        else:
+            with pytest.raises(OutboundError) as caught:
+                outbound.post(receiver.url, body=b"{}", headers={}, timeout=1.0)
+            assert caught.value.code == "timeout" and not caught.value.permanent
+        elapsed = time.monotonic() - started
+    assert receiver.count() == 1
+    assert 0.9 <= elapsed < 1.6
+
+
+@pytest.mark.parametrize("headers_first", [False, True], ids=["headers", "body"])
+def test_fetch_from_a_trickling_server_is_cut_at_the_deadline(loopback_allowed, headers_first):
+    with trickling(interval=0.2, headers_first=headers_first) as server:
+        started = time.monotonic()
+        with pytest.raises(OutboundError) as caught:
+            outbound.fetch(f"{server.url}/media", max_bytes=1024, timeout=1.0)
+        elapsed = time.monotonic() - started
+    assert caught.value.code == "timeout"
+    assert 0.9 <= elapsed < 1.6
+
+
+def _hold_fetch(url: str, owner: str) -> threading.Thread:
+    thread = threading.Thread(target=_fetch_quietly, args=(url, owner), daemon=True)
+    thread.start()
+    return thread
+
+
+def _fetch_quietly(url: str, owner: str) -> None:
+    with contextlib.suppress(OutboundError):
+        outbound.fetch(url, max_bytes=1024, timeout=1.5, owner=owner)
+
+
+def _check_fetch_caps(settings) -> None:
+    settings.WILDCAT_MEDIA_FETCH_MAX_CONCURRENT = 2
+    settings.WILDCAT_MEDIA_FETCH_MAX_CONCURRENT_PER_KEY = 1
+    with trickling(interval=0.2) as slow, receiving(always(Reply(body=b"fast"))) as fast:
+        first = _hold_fetch(f"{slow.url}/a", "key:1")
+        wait_until(lambda: slow.count() == 1, timeout=5, message="the first fetch holds its slot")
+        with pytest.raises(OutboundError) as same_key:
+            outbound.fetch(fast.url, max_bytes=1024, timeout=5, owner="key:1")
+        assert outbound.fetch(fast.url, max_bytes=1024, timeout=5, owner="key:2").content == b"fast"
+        second = _hold_fetch(f"{slow.url}/b", "key:2")
+        wait_until(lambda: slow.count() == 2, timeout=5, message="the second fetch holds its slot")
+        with pytest.raises(OutboundError) as overall:
+            outbound.fetch(fast.url, max_bytes=1024, timeout=5, owner="key:3")
+        first.join(timeout=5)
+        second.join(timeout=5)
+        # Slots come back when the fetches end (cut at their deadline here).
+        assert outbound.fetch(fast.url, max_bytes=1024, timeout=5, owner="key:1").content == b"fast"
+    assert (same_key.value.code, overall.value.code) == ("busy", "busy")
+    assert fast.count() == 2  # the refused fetches never reached the server
+
+
+def test_media_fetches_are_capped_overall_and_per_key_within_a_process(loopback_allowed, settings):
+    _check_fetch_caps(settings)
+
+
+@pytest.mark.redis
+def test_media_fetches_are_capped_overall_and_per_key_across_processes(loopback_allowed, settings, redis_url):
+    _check_fetch_caps(settings)
+    assert not redis.Redis.from_url(redis_url).zcard("wildcat:slots:media-fetch")  # every slot given back

@@ -78,6 +78,8 @@ def live_wildcat(redis_url, process_logs):
 
 
 def test_the_readme_defines_the_variables_the_walkthrough_uses():
+    text = (PROJECT_ROOT / "README.md").read_text()
+    assert text.index("## Quick start") < text.index("## Walkthrough") < text.index("## Architecture"), "near the top"
     setup, walkthrough = readme_blocks()
     assigned = re.findall(r"^([A-Z]+)=", setup, re.M)
     assert assigned == ["BASE", "KEY", "RECEIVER"]

@@ -24,9 +24,11 @@ from webhooks.api.serializers import (
 )
 from webhooks.catalog import catalogue
 from webhooks.models import WebhookDelivery
+from wildcat.api.schema import ErrorSerializer
 from wildcat.errors import AppError, ErrorCode
 
 TAGS = ["webhooks"]
+DISABLED = {409: OpenApiResponse(ErrorSerializer, description="The endpoint is disabled; enable it first.")}
 
 
 class EndpointListView(generics.ListAPIView):
@@ -101,7 +103,9 @@ def _enabled(endpoint) -> None:
 
 
 class TestEventView(APIView):
-    @extend_schema(tags=TAGS, summary="Send a webhook.test event", request=None, responses={202: DeliverySerializer})
+    @extend_schema(
+        tags=TAGS, summary="Send a webhook.test event", request=None, responses={202: DeliverySerializer, **DISABLED}
+    )
     def post(self, request: Request, pk: int) -> Response:
         endpoint = selectors.endpoint_get(api_key_id=request.auth.pk, endpoint_id=pk)
         _enabled(endpoint)
@@ -114,7 +118,7 @@ class EndpointReplayView(APIView):
         tags=TAGS,
         summary="Replay failed and exhausted deliveries since a time",
         request=ReplaySinceSerializer,
-        responses={202: ReplayedSerializer},
+        responses={202: ReplayedSerializer, **DISABLED},
     )
     def post(self, request: Request, pk: int) -> Response:
         endpoint = selectors.endpoint_get(api_key_id=request.auth.pk, endpoint_id=pk)
@@ -162,7 +166,10 @@ class DeliveryReplayView(APIView):
         tags=TAGS,
         summary="Send a delivery again (same webhook-id)",
         request=None,
-        responses={202: DeliverySerializer, 409: OpenApiResponse(description="Endpoint disabled, or attempt running.")},
+        responses={
+            202: DeliverySerializer,
+            409: OpenApiResponse(ErrorSerializer, description="The endpoint is disabled, or an attempt is running."),
+        },
     )
     def post(self, request: Request, pk: int) -> Response:
         delivery = selectors.delivery_get(api_key_id=request.auth.pk, delivery_id=pk)

@@ -33,6 +33,7 @@ from wildcat.errors import INVALID_REQUEST_MESSAGE, NOT_FOUND_MESSAGE, AppError,
 logger = logging.getLogger("wildcat.api")
 
 SERVER_ERROR_MESSAGE = "Internal server error."
+SERVICE_UNAVAILABLE_RETRY_AFTER = 5  # seconds; Redis or the database coming back takes about that long
 NOT_AUTHENTICATED_MESSAGE = (
     "A valid API key is required: send the header Authorization: Bearer <key> or X-API-Key: <key>."
 )
@@ -137,8 +138,13 @@ def api_exception_handler(exc: Exception, context: dict) -> Response:
     response = Response(error_body(error.code, error.message, error.details), status=error.http_status)
     if headers is not None and "Retry-After" in headers:
         response["Retry-After"] = headers["Retry-After"]
+    elif error.code == ErrorCode.THROTTLED and error.details.get("retry_after"):
+        response["Retry-After"] = str(error.details["retry_after"])
     if error.code == ErrorCode.NOT_AUTHENTICATED:
         response["WWW-Authenticate"] = 'Bearer realm="api"'
+    if response.status_code == 503 and not response.has_header("Retry-After"):
+        # A dependency is down for a moment: say when trying again makes sense.
+        response["Retry-After"] = str(SERVICE_UNAVAILABLE_RETRY_AFTER)
     return response
 
 

@@ -5,8 +5,9 @@ and the contact and LID mappings whatsmeow learns. It is everything needed to re
 without a new scan, so it must be readable by whichever worker takes the connection over:
 
 - PostgreSQL (``DATABASE_URL`` is postgres): the same database as Wildcat, in whatsmeow's own
-  ``whatsmeow_*`` tables (created by whatsmeow on first use), one device row per connection. lib/pq
-  needs ``sslmode=disable`` against a server without TLS, so it is added when the URL has no sslmode.
+  ``whatsmeow_*`` tables (created by whatsmeow on first use), one device row per connection. The URL's
+  own ``sslmode`` is kept; without one, TLS is required except on a loopback host or a local socket,
+  where ``sslmode=disable`` lets lib/pq talk to a server without TLS. The store holds identity keys.
   Each session's store connections carry ``application_name=wildcat-session-<id>``, so an operator
   (and a test) can count them in ``pg_stat_activity``.
 - SQLite: one file per connection under ``DATA_DIR/sessions/``; a shared file hits "database is
@@ -17,6 +18,7 @@ This module never imports neonize.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from contextlib import closing
 from pathlib import Path
@@ -41,10 +43,21 @@ def postgres_store_url(database_url: str, *, application_name: str = "") -> str:
     parts = urlsplit(database_url)
     query = parse_qsl(parts.query, keep_blank_values=True)
     if not any(key == "sslmode" for key, _ in query):
-        query.append(("sslmode", "disable"))
+        host = dict(query).get("host") or parts.hostname or ""
+        query.append(("sslmode", "disable" if _is_local_host(host) else "require"))
     if application_name and not any(key == "application_name" for key, _ in query):
         query.append(("application_name", application_name))
     return urlunsplit(("postgres", parts.netloc, parts.path, urlencode(query), ""))
+
+
+def _is_local_host(host: str) -> bool:
+    """Loopback or a Unix socket (no host, or a socket directory): traffic never leaves the machine."""
+    if not host or host.startswith("/") or host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def sqlite_store_path(connection_id: int, data_dir: Path) -> Path:

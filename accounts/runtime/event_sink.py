@@ -9,7 +9,9 @@ from django.db import close_old_connections, transaction
 
 from accounts import services
 from accounts.models import WaConnection
-from wildcat.whatsapp import DriverEvent, DriverEventType
+from messaging.dead_letters import inbound_dead_letter_record
+from messaging.inbound import message_apply_receipt, message_receive
+from wildcat.whatsapp import DriverEvent, DriverEventType, InboundMessage
 
 logger = logging.getLogger(__name__)
 Status = WaConnection.Status
@@ -62,13 +64,10 @@ def _apply_batch(run: list[tuple[int, DriverEvent]]) -> None:
         return
     try:
         with transaction.atomic():
-            live = set(WaConnection.objects.filter(pk__in={cid for cid, _ in run}).values_list("pk", flat=True))
-            if live:
-                services.connections_touch(connection_ids=sorted(live))
-            apply_receipt = _messaging("message_apply_receipt")
+            live = services.connections_touch(connection_ids=sorted({cid for cid, _ in run}))
             for connection_id, event in run:
-                if connection_id in live and event.receipt is not None and apply_receipt is not None:
-                    _apply_receipt_savepoint(apply_receipt, connection_id, event)
+                if connection_id in live and event.receipt is not None:
+                    _apply_receipt_savepoint(connection_id, event)
     except Exception:  # the shared transaction failed as a whole: apply them one by one
         logger.warning("a burst of %s events failed together; applying them one at a time", len(run), exc_info=True)
         close_old_connections()
@@ -76,11 +75,11 @@ def _apply_batch(run: list[tuple[int, DriverEvent]]) -> None:
             _apply_logged(connection_id, event)
 
 
-def _apply_receipt_savepoint(apply_receipt: Callable, connection_id: int, event: DriverEvent) -> None:
+def _apply_receipt_savepoint(connection_id: int, event: DriverEvent) -> None:
     """A receipt that fails rolls back alone; the rest of the burst still commits."""
     try:
         with transaction.atomic():
-            apply_receipt(connection_id=connection_id, receipt=event.receipt)
+            message_apply_receipt(connection_id=connection_id, receipt=event.receipt)
     except Exception:
         logger.exception("applying a receipt failed for session %s", connection_id)
 
@@ -89,19 +88,24 @@ def handle_driver_event(*, connection_id: int, event: DriverEvent) -> None:
     """Apply one driver event. Idempotent: the same event twice changes nothing the second time.
 
     A refused transition (an event that makes no sense in the current state) is logged, not raised:
-    drivers report what the network says, and the network is sometimes late or repetitive.
+    drivers report what the network says, and the network is sometimes late or repetitive. Neither
+    is an event for a connection that is gone: a deleted connection's session reports its logout
+    while the row is being deleted, which is the normal end of a deletion.
     """
     handler = _HANDLERS.get(event.type)
     if handler is None:
         logger.warning("connection %s: no handler for driver event %r", connection_id, event.type)
         return
-    if not WaConnection.objects.filter(pk=connection_id).exists():
-        logger.info("connection %s is gone; dropping its %s event", connection_id, event.type)
-        return
     try:
         handler(connection_id, event)
     except services.InvalidTransition as exc:
         logger.info("ignored %s event: %s", event.type, exc)
+    except WaConnection.DoesNotExist:
+        _dropped(connection_id, event)
+
+
+def _dropped(connection_id: int, event: DriverEvent) -> None:
+    logger.info("connection %s is gone; dropping its %s event", connection_id, event.type)
 
 
 def _on_qr(connection_id: int, event: DriverEvent) -> None:
@@ -169,38 +173,39 @@ def _on_temporary_ban(connection_id: int, event: DriverEvent) -> None:
 
 
 def _on_message(connection_id: int, event: DriverEvent) -> None:
-    services.connection_touch(connection_id=connection_id)
-    if event.message is None:
-        return
-    receive = _messaging("message_receive")
-    if receive is not None:
-        receive(connection_id=connection_id, message=event.message)
+    # The touch is the only statement on the connection's row: it also says who owns it, or that it is gone.
+    api_key_id = services.connection_touch(connection_id=connection_id)
+    if api_key_id is None:
+        _dropped(connection_id, event)
+    elif event.message is not None:
+        _receive(connection_id, api_key_id, event.message)
+
+
+def _receive(connection_id: int, api_key_id: int, message: InboundMessage) -> None:
+    """Store an inbound message; one that still cannot be stored is kept as a dead letter, never dropped."""
+    try:
+        message_receive(connection_id=connection_id, message=message, api_key_id=api_key_id)
+    except Exception as exc:  # kept whole for an operator to retry from the admin
+        letter = inbound_dead_letter_record(
+            connection_id=connection_id, message=message, error=f"{type(exc).__name__}: {exc}"
+        )
+        logger.exception(
+            "storing message %s of connection %s failed; kept as dead letter %s",
+            message.wa_message_id[:128],
+            connection_id,
+            letter.pk,
+        )
 
 
 def _on_receipt(connection_id: int, event: DriverEvent) -> None:
-    services.connection_touch(connection_id=connection_id)
-    if event.receipt is None:
-        return
-    apply_receipt = _messaging("message_apply_receipt")
-    if apply_receipt is not None:
-        apply_receipt(connection_id=connection_id, receipt=event.receipt)
+    if services.connection_touch(connection_id=connection_id) is None:
+        _dropped(connection_id, event)
+    elif event.receipt is not None:
+        message_apply_receipt(connection_id=connection_id, receipt=event.receipt)
 
 
 def _on_keepalive(connection_id: int, event: DriverEvent) -> None:
     services.connection_touch(connection_id=connection_id)
-
-
-def _messaging(name: str) -> Callable | None:
-    """Messaging is a sibling app built in parallel; without it, traffic is logged and dropped."""
-    try:
-        from messaging import services as messaging_services
-    except ImportError:
-        logger.warning("messaging.services is not installed; dropping a driver %s call", name)
-        return None
-    function = getattr(messaging_services, name, None)
-    if function is None:
-        logger.warning("messaging.services.%s does not exist yet; dropping the event", name)
-    return function
 
 
 _HANDLERS: dict[str, Callable[[int, DriverEvent], None]] = {
