@@ -16,7 +16,7 @@ from neonize.proto.waE2E import WAWebProtobufsE2E_pb2 as e2e
 
 from accounts.models import WaConnection
 from accounts.runtime.drivers.neonize_driver import NeonizeDriver
-from accounts.runtime.events import handle_driver_event
+from accounts.runtime.event_sink import handle_driver_event
 from messaging.models import Message
 from tests.accounts.test_neonize_sends import FakeBinding
 from tests.accounts.test_neonize_translation import ME, PEER, STAMP_MS, jid, message_event, roundtrip, source

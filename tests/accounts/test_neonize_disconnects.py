@@ -19,7 +19,7 @@ from neonize.proto import Neonize_pb2 as npb
 
 from accounts.models import ConnectionEvent, SessionCommand, WaConnection
 from accounts.runtime.drivers.neonize_driver import NeonizeDriver
-from accounts.runtime.events import handle_driver_event
+from accounts.runtime.event_sink import handle_driver_event
 from accounts.runtime.host import SessionHost
 from accounts.runtime.reconciler import sessions_restart_disconnected
 from tests.accounts.test_neonize_lifecycle import Go, seed_device, wait_for
