@@ -106,7 +106,19 @@ DETAIL_FIELDSETS = [
             ]
         },
     ),
-    ("Session", {"fields": ["lease_owner", "lease_expires_at", "last_seen", "last_activity_at", "disconnect_reason"]}),
+    (
+        "Session",
+        {
+            "fields": [
+                "lease_owner",
+                "lease_expires_at",
+                "last_seen",
+                "last_activity_at",
+                "disconnect_reason",
+                "retry_at",
+            ]
+        },
+    ),
     (
         "Times",
         {
@@ -174,6 +186,7 @@ class WaConnectionAdmin(admin.ModelAdmin):
         "last_activity_at",
         "lease_owner",
         "lease_expires_at",
+        "retry_at",
         "created_at",
         "updated_at",
     ]

@@ -67,6 +67,10 @@ class WaConnection(models.Model):
     lease_owner = models.CharField(max_length=200, blank=True, default="", db_index=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
     lease_heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # A disconnected session that must wait (a temporary ban) is restarted by the watchdog at this time.
+    retry_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a disconnected session is restarted (the end of a temporary ban)."
+    )
     presence = models.CharField(
         max_length=16,
         choices=Presence.choices,

@@ -204,6 +204,7 @@ def _apply_status(connection: WaConnection, to_status: str, *, reason: str, erro
     if to_status in (Status.AUTHENTICATED, Status.READY):
         connection.error = ""
         connection.disconnect_reason = ""
+        connection.retry_at = None
         connection.last_seen = now
     if to_status == Status.READY:
         connection.last_activity_at = now
@@ -265,6 +266,37 @@ def connection_give_up(*, connection_id: int, error: str, reason: str) -> bool:
             connection_id=connection_id, to_status=Status.AUTH_FAILED, error=error, reason=reason
         )
         WaConnection.objects.filter(pk=connection_id).update(desired_state=WaConnection.DesiredState.STOPPED)
+    return changed
+
+
+def connection_hold(*, connection_id: int, reason: str, error: str, detail: dict[str, Any]) -> bool:
+    """Disconnected and stopped: WhatsApp ended the session in a way that restarting must not undo.
+
+    Used when another client took the session over (restarting would fight it for the socket) or
+    when WhatsApp refuses this client version. The operator starts the connection again.
+    """
+    with transaction.atomic():
+        changed = connection_transition(
+            connection_id=connection_id, to_status=Status.DISCONNECTED, reason=reason, error=error, detail=detail
+        )
+        WaConnection.objects.filter(pk=connection_id).update(desired_state=WaConnection.DesiredState.STOPPED)
+    return changed
+
+
+def connection_ban_wait(*, connection_id: int, code: str, expires_in: int | None) -> bool:
+    """Disconnected by a temporary ban: the watchdog restarts the session once the ban has expired."""
+    error = f"Temporarily banned by WhatsApp (code {code or 'unknown'}"
+    error += f", for {expires_in} s)" if expires_in is not None else ")"
+    with transaction.atomic():
+        changed = connection_transition(
+            connection_id=connection_id,
+            to_status=Status.DISCONNECTED,
+            reason="temporary_ban",
+            error=error,
+            detail={"code": code, "expires_in": expires_in},
+        )
+        retry_at = timezone.now() + timedelta(seconds=expires_in) if expires_in else None
+        WaConnection.objects.filter(pk=connection_id).update(retry_at=retry_at)
     return changed
 
 

@@ -49,11 +49,15 @@ class MessageAdmin(admin.ModelAdmin):
     list_select_related = ("connection",)
     show_full_result_count = False
     date_hierarchy = "created_at"
-    readonly_fields = [field.name for field in Message._meta.fields] + ["media_inline", "error_meaning"]
+    readonly_fields = [field.name for field in Message._meta.fields] + [
+        "media_inline",
+        "content_summary",
+        "error_meaning",
+    ]
     fieldsets = (
         (None, {"fields": ("connection", "api_key", "direction", "from_me", "type", "status", "wa_message_id")}),
         ("Chat", {"fields": ("chat_jid", "sender_jid", "push_name", "quoted", "quoted_wa_message_id")}),
-        ("Content", {"fields": ("text", "media_inline", "content", "reactions")}),
+        ("Content", {"fields": ("text", "media_inline", "content_summary", "content", "reactions")}),
         (
             "Delivery",
             {"fields": ("attempts", "next_attempt_at", "error_code", "error_meaning", "error", "idempotency_key")},
@@ -103,6 +107,17 @@ class MessageAdmin(admin.ModelAdmin):
     @admin.display(description="media")
     def media_inline(self, message: Message) -> str:
         return _media_preview(message.media)
+
+    @admin.display(description="summary")
+    def content_summary(self, message: Message) -> str:
+        """What an operator looks for first: a poll's tally, or which protobuf fields an unknown message had."""
+        content = message.content or {}
+        if message.type == Message.Type.POLL:
+            tally = content.get("tally") or {}
+            return ", ".join(f"{option}: {count}" for option, count in tally.items()) or "no votes"
+        if message.type == Message.Type.UNKNOWN:
+            return "WhatsApp fields: " + (", ".join(content.get("fields", [])) or "—")
+        return "—"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -14,6 +14,7 @@ from accounts.models import WaConnection
 from messaging.media import media_files_discarded_on_error, media_store
 from messaging.message_events import message_event_emit
 from messaging.models import STATUS_RANK, Media, Message
+from messaging.polls import poll_vote_apply
 from messaging.sanitise import inbound_clean
 from wildcat.event_types import EventType
 from wildcat.whatsapp import InboundMessage, Receipt, ReceiptType
@@ -94,6 +95,8 @@ def message_receive(*, connection_id: int, message: InboundMessage, api_key_id: 
         api_key_id = connection_owner(connection_id)
     if api_key_id is None:
         return None
+    if message.votes_on_wa_message_id:
+        return poll_vote_apply(connection_id=connection_id, vote=message)
     if message.edits_wa_message_id or message.revokes_wa_message_id or message.reacts_to_wa_message_id:
         return _apply_change(connection_id, message)
     if Message.objects.filter(connection_id=connection_id, wa_message_id=message.wa_message_id).exists():

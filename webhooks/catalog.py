@@ -44,9 +44,12 @@ _MESSAGE_PROPERTIES: dict[str, Any] = {
     "chat_jid": {"type": "string"},
     "sender_jid": {"type": "string"},
     "push_name": {"type": "string"},
-    "type": {"enum": [member.value for member in MessageType]},
+    "type": {
+        "enum": [member.value for member in MessageType],
+        "description": "unknown: a kind Wildcat does not read; content.message is its raw protobuf as JSON.",
+    },
     "text": {"type": "string"},
-    "content": {"type": "object"},
+    "content": {"type": "object", "description": "Type-specific fields; a poll keeps votes and tally here."},
     "media": _MEDIA,
     "reply_to": {"type": ["integer", "null"], "description": "Wildcat id of the quoted message."},
     "quoted_wa_message_id": {"type": "string"},
@@ -75,8 +78,14 @@ _MESSAGE_UPDATED = {
     "required": [*_MESSAGE["required"], "change", "by"],
     "properties": {
         **_MESSAGE_PROPERTIES,
-        "change": {"enum": ["edited", "revoked", "reaction"], "description": "What changed the message."},
+        "change": {"enum": ["edited", "revoked", "reaction", "poll_vote"], "description": "What changed the message."},
         "by": {"type": "string", "description": "The JID that made the change, or `api` for a change made here."},
+        "voter": {"type": "string", "description": "poll_vote: the JID that voted."},
+        "selected_options": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "poll_vote: the voter's whole selection now (empty: the vote was withdrawn).",
+        },
     },
 }
 _CONNECTION = {
@@ -124,7 +133,7 @@ DESCRIPTIONS: dict[str, tuple[str, dict[str, Any]]] = {
         "arrived, so it is not resent; `not_on_whatsapp`: the number has no account).",
         _MESSAGE,
     ),
-    EventType.MESSAGE_UPDATED: ("A message was edited, revoked or reacted to.", _MESSAGE_UPDATED),
+    EventType.MESSAGE_UPDATED: ("A message was edited, revoked or reacted to, or a poll got a vote.", _MESSAGE_UPDATED),
     EventType.CONNECTION_QR: ("A new QR code is ready to scan.", _CONNECTION_QR),
     EventType.CONNECTION_AUTHENTICATED: ("The phone paired with the connection.", _CONNECTION),
     EventType.CONNECTION_READY: ("The session is connected and can send.", _CONNECTION),

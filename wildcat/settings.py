@@ -185,6 +185,8 @@ WILDCAT_LEASE_TTL_SECONDS = env_float("WILDCAT_LEASE_TTL_SECONDS", 8.0)
 WILDCAT_LEASE_RENEW_SECONDS = env_float("WILDCAT_LEASE_RENEW_SECONDS", 2.0)
 WILDCAT_RECONCILE_SECONDS = env_float("WILDCAT_RECONCILE_SECONDS", 2.0)
 WILDCAT_ZOMBIE_SECONDS = env_float("WILDCAT_ZOMBIE_SECONDS", 180.0)
+# A session that should run but stays disconnected this long is restarted (whatsmeow gives up on some).
+WILDCAT_DISCONNECTED_RESTART_SECONDS = env_float("WILDCAT_DISCONNECTED_RESTART_SECONDS", 300.0)
 WILDCAT_SESSION_POLL_SECONDS = env_float("WILDCAT_SESSION_POLL_SECONDS", 0.5)
 WILDCAT_SESSION_SAFETY_POLL_SECONDS = env_float("WILDCAT_SESSION_SAFETY_POLL_SECONDS", 5.0)
 WILDCAT_SESSIONS_PER_HOST = env_int("WILDCAT_SESSIONS_PER_HOST", 1, minimum=1)
@@ -197,7 +199,7 @@ WILDCAT_SPARE_HOSTS = env_int("WILDCAT_SPARE_HOSTS", 1, minimum=0)
 # --- WhatsApp driver (neonize): timers of the real driver --------------------------------------
 # After whatsmeow's last QR code expires, how long to wait before reporting qr_timeout.
 WILDCAT_NEONIZE_QR_GRACE_SECONDS = env_float("WILDCAT_NEONIZE_QR_GRACE_SECONDS", 15.0)
-# A failed dial is retried after 5, 10, 30 s…, never waiting longer than this.
+# A failed dial is retried in a fresh session host after 5, 10, 30 s…, never waiting longer than this.
 WILDCAT_NEONIZE_CONNECT_RETRY_MAX_SECONDS = env_float("WILDCAT_NEONIZE_CONNECT_RETRY_MAX_SECONDS", 60.0)
 # Presence and group traffic counts as keepalive at most this often (each one touches the database).
 WILDCAT_NEONIZE_KEEPALIVE_MIN_SECONDS = env_float("WILDCAT_NEONIZE_KEEPALIVE_MIN_SECONDS", 10.0)

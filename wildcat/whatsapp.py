@@ -29,7 +29,16 @@ class MessageType(enum.StrEnum):
     CONTACT = "contact"
     REACTION = "reaction"
     POLL = "poll"
+    LIVE_LOCATION = "live_location"
+    CONTACTS = "contacts"
+    GROUP_INVITE = "group_invite"
     UNKNOWN = "unknown"
+
+
+# Types Wildcat receives and stores but cannot send (``unknown`` holds the raw protobuf as JSON).
+RECEIVE_ONLY_TYPES = frozenset(
+    {MessageType.LIVE_LOCATION, MessageType.CONTACTS, MessageType.GROUP_INVITE, MessageType.UNKNOWN}
+)
 
 
 class ReceiptType(enum.StrEnum):
@@ -99,6 +108,8 @@ class InboundMessage:
     edits_wa_message_id: str = ""
     revokes_wa_message_id: str = ""
     reacts_to_wa_message_id: str = ""
+    # A poll vote: the poll it votes on; content["selected_option_hashes"] is the voter's whole selection.
+    votes_on_wa_message_id: str = ""
     raw: dict[str, Any] = field(default_factory=dict)
 
 

@@ -47,6 +47,7 @@ class ConnectionSerializer(serializers.ModelSerializer):
             "account",
             "error",
             "disconnect_reason",
+            "retry_at",
             "qr_available",
             "not_starting_reason",
             "last_qr_at",

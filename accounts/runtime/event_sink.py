@@ -18,6 +18,16 @@ Status = WaConnection.Status
 # A DISCONNECTED event with one of these reasons (or detail {"auth_failed": true}) ends a login that
 # never completed: the QR codes ran out, or pairing failed. Drivers use them to report auth_failed.
 AUTH_FAILED_REASONS = frozenset({"qr_timeout", "pair_error", "auth_failed"})
+# Disconnects after which whatsmeow does not reconnect and a restart would not help (or would fight
+# another client for the session): the connection is held disconnected and stopped, with this error.
+HELD_REASONS = {
+    "stream_replaced": (
+        "Another WhatsApp Web client took over this session. Start the connection again to take it back."
+    ),
+    "client_outdated": (
+        "WhatsApp refused this client version (client outdated). Upgrade Wildcat, then start the connection."
+    ),
+}
 # Events that only move things forward and are idempotent: a burst of them shares one transaction.
 BATCHABLE = frozenset({DriverEventType.RECEIPT, DriverEventType.KEEPALIVE})
 
@@ -122,12 +132,15 @@ def _on_disconnected(connection_id: int, event: DriverEvent) -> None:
     if event.detail.get("auth_failed") or event.reason in AUTH_FAILED_REASONS:
         _auth_failed(connection_id, event)
         return
-    changed = services.connection_transition(
-        connection_id=connection_id,
-        to_status=Status.DISCONNECTED,
-        reason=event.reason or "disconnected",
-        detail=event.detail,
-    )
+    reason = event.reason or "disconnected"
+    if reason in HELD_REASONS:
+        changed = services.connection_hold(
+            connection_id=connection_id, reason=reason, error=HELD_REASONS[reason], detail=event.detail
+        )
+    else:
+        changed = services.connection_transition(
+            connection_id=connection_id, to_status=Status.DISCONNECTED, reason=reason, detail=event.detail
+        )
     if changed:
         services.connection_record_event(
             connection_id=connection_id,
@@ -152,15 +165,10 @@ def _on_logged_out(connection_id: int, event: DriverEvent) -> None:
 
 def _on_temporary_ban(connection_id: int, event: DriverEvent) -> None:
     expires_in = event.detail.get("expires_in")
-    code = event.detail.get("code", "")
-    error = f"Temporarily banned by WhatsApp (code {code or 'unknown'}"
-    error += f", for {expires_in} s)" if expires_in is not None else ")"
-    services.connection_transition(
+    services.connection_ban_wait(
         connection_id=connection_id,
-        to_status=Status.DISCONNECTED,
-        reason="temporary_ban",
-        error=error,
-        detail=event.detail,
+        code=str(event.detail.get("code", "")),
+        expires_in=int(expires_in) if expires_in is not None else None,
     )
 
 

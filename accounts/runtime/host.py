@@ -177,9 +177,17 @@ class SessionHost:
         session = self.sessions.get(connection_id)
         if session is None:
             return
+        if session.driver.restart_needs_fresh_process:
+            self.hand_back(connection_id, reason="restart")
+            return
         kind = session.driver.kind
         self._stop(connection_id, reason="restart", report=False)
         self._start(connection_id, kind)
+
+    def hand_back(self, connection_id: int, *, reason: str) -> None:
+        """Stop a session here and ask the supervisor to start it again in a new host process."""
+        self._stop(connection_id, reason=reason, report=False)
+        self.send({"op": "retry", "connection_id": connection_id, "reason": reason})
 
     def _stop(self, connection_id: int, *, reason: str, report: bool = True) -> None:
         session = self.sessions.pop(connection_id, None)
@@ -207,6 +215,8 @@ class SessionHost:
                 session.driver.tick(now)
             except Exception:  # one session's timer bug must not stop the others
                 logger.exception("tick failed for session %s", session.connection_id)
+            if session.driver.fresh_process_needed:
+                self.hand_back(session.connection_id, reason="connect_error")
 
     def _poll(self, *, all_sessions: bool) -> None:
         """Run durable commands and queued sends for sessions that were woken (or all, on the poll tick)."""

@@ -1,4 +1,10 @@
-"""The reconciler: starts sessions that should run and have no live owner, and restarts zombie sessions."""
+"""The reconciler: starts sessions that should run and have no live owner, and restarts zombie sessions.
+
+Zombies are ready sessions gone silent, and sessions that should run but stay disconnected: whatsmeow
+does not reconnect after an unknown connect failure or a temporary ban, so without a restart they
+would stay down. A temporary ban is waited out (``retry_at``); a stream taken over by another client
+is never restarted (the event sink stops that connection).
+"""
 
 from __future__ import annotations
 
@@ -35,7 +41,44 @@ def sessions_reconcile(*, dispatch: Callable[[int], None]) -> dict[str, int]:
     for connection_id in orphans:
         dispatch(connection_id)
     zombies = sessions_restart_zombies(now=now)
-    return {"dispatched": len(orphans), "zombies": len(zombies)}
+    stuck = sessions_restart_disconnected(now=now)
+    return {"dispatched": len(orphans), "zombies": len(zombies), "disconnected": len(stuck)}
+
+
+def sessions_restart_disconnected(*, now=None) -> list[int]:
+    """Running sessions disconnected for WILDCAT_DISCONNECTED_RESTART_SECONDS (or past ``retry_at``) restart."""
+    from wildcat.wakeup import wake_connection
+
+    now = now or timezone.now()
+    threshold = now - timedelta(seconds=settings.WILDCAT_DISCONNECTED_RESTART_SECONDS)
+    due = Q(retry_at__isnull=True, disconnected_at__lt=threshold) | Q(retry_at__lte=now)
+    recently_restarted = SessionCommand.objects.filter(
+        kind=SessionCommand.Kind.RESTART, created_at__gt=threshold
+    ).values("connection_id")
+    stuck = list(
+        WaConnection.objects.filter(due, live_lease_q(now), status=WaConnection.Status.DISCONNECTED)
+        .filter(desired_state=WaConnection.DesiredState.RUNNING)
+        .exclude(pk__in=recently_restarted)
+        .values_list("pk", "disconnect_reason", "disconnected_at", "retry_at")
+    )
+    for connection_id, reason, disconnected_at, retry_at in stuck:
+        _restart_disconnected(connection_id=connection_id, reason=reason, since=disconnected_at, retry_at=retry_at)
+        wake_connection(connection_id)
+    return [row[0] for row in stuck]
+
+
+def _restart_disconnected(*, connection_id: int, reason: str, since, retry_at) -> None:
+    from accounts.services import session_command_enqueue
+
+    why = "ban_expired" if retry_at is not None else "disconnected_too_long"
+    logger.warning("session %s is still disconnected (%s since %s); restarting it", connection_id, reason, since)
+    session_command_enqueue(connection_id=connection_id, kind=SessionCommand.Kind.RESTART, payload={"reason": why})
+    WaConnection.objects.filter(pk=connection_id).update(retry_at=None)
+    record_timeline(
+        connection_id=connection_id,
+        kind=ConnectionEvent.Kind.RESTART,
+        detail={"reason": why, "disconnect_reason": reason, "disconnected_at": since.isoformat() if since else None},
+    )
 
 
 def sessions_restart_zombies(*, now=None) -> list[int]:

@@ -1,7 +1,8 @@
 """The session supervisor: lives in a `sessions` Celery worker's main process and runs session-host processes.
 
 It holds the leases of the sessions it hosts and renews them, places each session in a host with
-room (a host runs one driver kind), restarts crashed or hung hosts with backoff, forwards Redis
+room (a host runs one driver kind), restarts crashed or hung hosts with backoff, starts a session
+whose host handed it back (a failed neonize connect, a restart) in a fresh host, forwards Redis
 wake-ups to the right host, and stops sessions whose lease it lost or whose desired state is
 "stopped". Hosts are started by exec (``accounts.runtime.host_process``) and speak JSON lines (see
 ``accounts.runtime.host``).
@@ -22,7 +23,7 @@ from typing import Any
 import redis
 from celery import bootsteps
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 
 from accounts.models import ConnectionEvent, WaConnection
 from accounts.runtime import leases
@@ -38,6 +39,8 @@ PING_SECONDS = 1.0
 CRASH_MEMORY_SECONDS = 300.0
 START_FAILURE_COOLDOWN = 10.0
 HOST_STARTUP_GRACE = 60.0
+# Waits before a session whose connect failed is started again in a fresh host (capped by a setting).
+CONNECT_RETRY_SECONDS = (5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 SPARE = ""  # driver kind of a warm spare host that has no sessions yet
 
 _current: Supervisor | None = None
@@ -125,6 +128,7 @@ class Supervisor:
         self.restart_due: dict[int, float] = {}
         self.crashes: dict[int, tuple[int, float]] = {}  # connection id -> (count, last crash time)
         self.cooldown: dict[int, float] = {}
+        self.connect_failures: dict[int, int] = {}  # connection id -> failed connects since it was last ready
         self.starting: set[int] = set()
         self._lock = threading.RLock()
         self._stopping = threading.Event()
@@ -165,6 +169,8 @@ class Supervisor:
             logger.warning("releasing leases on shutdown failed", exc_info=True)
         finally:
             close_old_connections()
+        for thread in self._threads:
+            thread.join(LOOP_SECONDS * 4)  # the loop closes its database connection on the way out
         if _current is self:
             _current = None
 
@@ -252,9 +258,12 @@ class Supervisor:
             host_id = self.placements.pop(connection_id, None)
             self.kinds.pop(connection_id, None)
             self.restart_due.pop(connection_id, None)
+            self.connect_failures.pop(connection_id, None)
             host = self.hosts.get(host_id) if host_id is not None else None
             if host is not None:
                 host.sessions.discard(connection_id)
+                if host.driver_kind == WaConnection.Driver.NEONIZE:
+                    host.capacity = 0  # a neonize host connects once: what its connect opened dies with it
                 host.send({"op": "stop", "connection_id": connection_id, "reason": reason})
         if release:
             leases.lease_release(owner=self.node, connection_id=connection_id, reason=reason)
@@ -287,6 +296,9 @@ class Supervisor:
             if op == "pong" and message.get("seq") == host.ping_seq:
                 host.pong_latency = host.last_pong - host.ping_sent_at
                 host.reported = message.get("sessions") or {}
+                self._forget_failures(host.reported)
+        elif op == "retry":
+            self._retry_in_fresh_host(host, int(message["connection_id"]), reason=str(message.get("reason", "")))
         elif op == "start_failed":
             connection_id = int(message["connection_id"])
             with self._lock:
@@ -297,6 +309,33 @@ class Supervisor:
                 detail={"error": message.get("error", ""), "stage": "session_start", "node": self.node},
             )
             self.session_stop(connection_id, release=True, reason="start_failed")
+
+    def _retry_in_fresh_host(self, host: HostProcess, connection_id: int, *, reason: str) -> None:
+        """A session that must not reconnect in its process: retire that host, start the session anew later.
+
+        The retired host takes no more sessions and is closed once empty, so whatever the failed
+        connect left open (the neonize store's database pool) goes away with the process.
+        """
+        with self._lock:
+            host.sessions.discard(connection_id)
+            host.capacity = 0
+            if self.placements.get(connection_id) != host.host_id:
+                return  # stopped or moved meanwhile
+            delay = 0.0
+            if reason == "connect_error":
+                failures = self.connect_failures.get(connection_id, 0)
+                self.connect_failures[connection_id] = failures + 1
+                step = CONNECT_RETRY_SECONDS[min(failures, len(CONNECT_RETRY_SECONDS) - 1)]
+                delay = min(step, settings.WILDCAT_NEONIZE_CONNECT_RETRY_MAX_SECONDS)
+            self.placements[connection_id] = None
+            self.restart_due[connection_id] = time.monotonic() + delay
+        logger.info("session %s goes to a fresh host in %.1f s (%s)", connection_id, delay, reason)
+
+    def _forget_failures(self, reported: dict[str, Any]) -> None:
+        with self._lock:
+            for key, state in reported.items():
+                if state.get("ready"):
+                    self.connect_failures.pop(int(key), None)
 
     def _on_host_exit(self, host: HostProcess) -> None:
         """A host died (crash, kill, hang): write the crash on each session's timeline and restart them."""
@@ -351,6 +390,7 @@ class Supervisor:
                 logger.exception("session supervisor loop failed")
             finally:
                 close_old_connections()
+        connections.close_all()  # this thread's own database connection ends with it
 
     def _renew(self) -> None:
         with self._lock:
@@ -386,7 +426,7 @@ class Supervisor:
         with self._lock:
             for connection_id, due in list(self.restart_due.items()):
                 if due <= now and self.placements.get(connection_id, 0) is None:
-                    logger.info("restarting session %s after a host crash", connection_id)
+                    logger.info("restarting session %s in a fresh host", connection_id)
                     self._place(connection_id)
 
     def _close_idle_hosts(self) -> None:

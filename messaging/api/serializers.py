@@ -16,9 +16,9 @@ from messaging.recipients import recipient_to_jid
 from messaging.services import SendRequest
 from wildcat.errors import AppError, ErrorCode, message_failure_codes_text
 from wildcat.phones import phone_e164
-from wildcat.whatsapp import MessageType
+from wildcat.whatsapp import RECEIVE_ONLY_TYPES, MessageType
 
-SENDABLE = [t.value for t in MessageType if t != MessageType.UNKNOWN]
+SENDABLE = [t.value for t in MessageType if t not in RECEIVE_ONLY_TYPES]
 
 
 class StrictSerializer(serializers.Serializer):
@@ -295,7 +295,15 @@ class MessageSerializer(serializers.Serializer):
     push_name = serializers.CharField(allow_blank=True)
     type = serializers.ChoiceField(choices=[(t.value, t.name) for t in MessageType])  # MessageTypeEnum
     text = serializers.CharField(allow_blank=True)
-    content = serializers.JSONField()
+    content = serializers.JSONField(
+        help_text=(
+            "Type-specific fields. poll: name, options, selectable_count, and as votes arrive votes "
+            "{voter_jid: {options, at}} and tally {option: count}. live_location: latitude, longitude, "
+            "accuracy_meters, speed_mps, heading_degrees, sequence_number. contacts: contacts [{name, phone, "
+            "vcard}]. group_invite: group_jid, group_name, invite_code, expires_at. unknown: fields (the "
+            "WhatsApp field names) and message (the raw protobuf as JSON)."
+        )
+    )
     media = MediaInfoSerializer(allow_null=True)
     reply_to = serializers.IntegerField(allow_null=True, help_text="Wildcat id of the quoted message.")
     quoted_wa_message_id = serializers.CharField(allow_blank=True)

@@ -21,19 +21,34 @@ BASE_DIR = Path(__file__).resolve().parents[2]
     ("url", "expected"),
     [
         # Loopback hosts and local sockets: plaintext never leaves the machine, so no TLS is needed.
-        ("postgres://postgres@127.0.0.1:5432/wildcat", "postgres://postgres@127.0.0.1:5432/wildcat?sslmode=disable"),
-        ("postgres://u@localhost/wc", "postgres://u@localhost/wc?sslmode=disable"),
-        ("postgres://u@[::1]:5432/wc", "postgres://u@[::1]:5432/wc?sslmode=disable"),
-        ("postgres:///wc?host=/var/run/postgresql", "postgres:///wc?host=%2Fvar%2Frun%2Fpostgresql&sslmode=disable"),
+        (
+            "postgres://postgres@127.0.0.1:5432/wildcat",
+            "postgres://postgres@127.0.0.1:5432/wildcat?sslmode=disable&application_name=wildcat-session-3",
+        ),
+        ("postgres://u@localhost/wc", "postgres://u@localhost/wc?sslmode=disable&application_name=wildcat-session-3"),
+        ("postgres://u@[::1]:5432/wc", "postgres://u@[::1]:5432/wc?sslmode=disable&application_name=wildcat-session-3"),
+        (
+            "postgres:///wc?host=/var/run/postgresql",
+            "postgres:///wc?host=%2Fvar%2Frun%2Fpostgresql&sslmode=disable&application_name=wildcat-session-3",
+        ),
         # Any other host: the URL's own sslmode, or TLS required.
-        ("postgresql://u:secret@db:5432/wc", "postgres://u:secret@db:5432/wc?sslmode=require"),
-        ("postgres://u@10.0.0.5/wc", "postgres://u@10.0.0.5/wc?sslmode=require"),
-        ("postgres://u@db/wc?sslmode=verify-full", "postgres://u@db/wc?sslmode=verify-full"),
-        ("postgres://u@db/wc?sslmode=disable", "postgres://u@db/wc?sslmode=disable"),
-        ("postgres://u@db/wc?connect_timeout=5", "postgres://u@db/wc?connect_timeout=5&sslmode=require"),
+        (
+            "postgresql://u:secret@db:5432/wc",
+            "postgres://u:secret@db:5432/wc?sslmode=require&application_name=wildcat-session-3",
+        ),
+        ("postgres://u@10.0.0.5/wc", "postgres://u@10.0.0.5/wc?sslmode=require&application_name=wildcat-session-3"),
+        (
+            "postgres://u@db/wc?sslmode=verify-full",
+            "postgres://u@db/wc?sslmode=verify-full&application_name=wildcat-session-3",
+        ),
+        ("postgres://u@db/wc?sslmode=disable", "postgres://u@db/wc?sslmode=disable&application_name=wildcat-session-3"),
+        (
+            "postgres://u@db/wc?connect_timeout=5",
+            "postgres://u@db/wc?connect_timeout=5&sslmode=require&application_name=wildcat-session-3",
+        ),
     ],
 )
-def test_postgres_store_url_requires_tls_unless_loopback_or_told_otherwise(url, expected):
+def test_postgres_store_url_requires_tls_unless_loopback_or_told_otherwise_and_names_the_session(url, expected):
     assert store.is_postgres_url(url)
     assert store.session_store_name(connection_id=3, database_url=url, data_dir=Path("/unused")) == expected
 

@@ -17,6 +17,11 @@ class SessionDriver(abc.ABC):
     """
 
     kind: str = ""
+    # True when a restart must happen in a new host process (the driver cannot reconnect in place
+    # without leaking resources); the host then hands the session back to its supervisor.
+    restart_needs_fresh_process: bool = False
+    # Set by such a driver when its connect failed: the host hands the session back for a retry.
+    fresh_process_needed: bool = False
 
     def __init__(self, *, connection_id: int, emit: Callable[[DriverEvent], None]) -> None:
         self.connection_id = connection_id

@@ -25,6 +25,11 @@ Runtime requirements and rules (see NEONIZE.md for the measurements behind them)
 - Media is sent from bytes with the caller's MIME type, so sending needs neither ffmpeg nor a URL
   fetch; libmagic (``python-magic``) must be importable because neonize imports it. Audio and video
   go out without a duration unless the caller supplies ``seconds``.
+- Connect retries happen in a fresh process. Every ``connect()`` makes Go open a new session-store
+  container (a PostgreSQL connection pool, or open SQLite files) that neither a failed dial nor
+  ``stop()`` ever closes, so retrying in the same process leaks one pool per attempt. After a failed
+  connect the driver sets ``fresh_process_needed``; the host hands the session back and the
+  supervisor restarts it in a new host process after a backoff (restarts go the same way).
 - Message ids: neonize 0.5.2's Go ``SendMessage`` accepts no ``SendRequestExtra``, so whatsmeow
   picks the id of every send and the pre-generated id cannot be imposed. The driver returns the id
   WhatsApp used in ``SendResult.wa_message_id`` and remembers each pre-generated id it sent during
@@ -49,6 +54,7 @@ from django.conf import settings
 
 from accounts.runtime.drivers import neonize_store as store
 from accounts.runtime.drivers.base import SessionDriver
+from accounts.runtime.drivers.neonize_content import is_poll_vote, poll_vote_translate
 from accounts.runtime.drivers.neonize_errors import driver_error
 from accounts.runtime.drivers.neonize_lids import LidPhoneBook, lid_unresolved
 from accounts.runtime.drivers.neonize_messages import (
@@ -70,6 +76,7 @@ from accounts.runtime.drivers.neonize_translation import (
     receipt_translate,
     receipt_with_queued_ids,
     seconds_to_datetime,
+    sender_resolve,
 )
 from wildcat.whatsapp import (
     AccountInfo,
@@ -84,7 +91,6 @@ from wildcat.whatsapp import (
 logger = logging.getLogger(__name__)
 FIRST_QR_SECONDS = 60
 NEXT_QR_SECONDS = 20
-CONNECT_RETRY_SECONDS = (5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 STOP_JOIN_SECONDS = 2.0
 SENT_CACHE_SIZE = 2000
 PRESENCE_STATES = {"composing": ("CHAT_PRESENCE_COMPOSING", "CHAT_PRESENCE_MEDIA_TEXT"),
@@ -98,6 +104,7 @@ _PROCESS_SESSION: set[int] = set()
 
 class NeonizeDriver(SessionDriver):
     kind = "neonize"
+    restart_needs_fresh_process = True
 
     def __init__(self, *, connection_id: int, emit) -> None:
         super().__init__(connection_id=connection_id, emit=emit)
@@ -110,12 +117,12 @@ class NeonizeDriver(SessionDriver):
         self._own_jid = ""
         self._qr_count = 0
         self._qr_deadline: float | None = None
-        self._connect_failures = 0
-        self._reconnect_at: float | None = None
+        self.fresh_process_needed = False
         self._last_keepalive = float("-inf")
         self._inbound: collections.deque[tuple[InboundMessage, tuple[Any, int, Any] | None]] = collections.deque()
         self._receipts: collections.deque[DriverEvent] = collections.deque()
         self._sent: collections.OrderedDict[str, SendResult] = collections.OrderedDict()
+        self._votes: collections.deque[Any] = collections.deque()  # poll votes: decrypted on the command thread
         self._lids = LidPhoneBook()
         self._presence = PresenceAnnouncer()
         # The id whatsmeow chose -> the id the message was queued under (see receipt_with_queued_ids).
@@ -170,33 +177,29 @@ class NeonizeDriver(SessionDriver):
 
     def _connect_spawn(self) -> None:
         self._stopping = False
-        self._reconnect_at = None
         name = f"wc-neonize-{self.connection_id}"
         self._thread = threading.Thread(target=self._connect_run, args=(self.client,), name=name, daemon=True)
         self._thread.start()
 
     def _connect_run(self, client: Any) -> None:
-        """Connect thread: blocks until stop(); a failed dial is retried from ``tick`` with backoff."""
+        """Connect thread: blocks until stop(); after a failed dial the session asks for a fresh process."""
         try:
             client.connect()
-        except Exception as exc:  # noqa: BLE001 - reported as a disconnect; tick() retries
+        except Exception as exc:  # noqa: BLE001 - reported as a disconnect; retried in a new host process
             if self._stopping or client is not self.client:
                 return
-            step = CONNECT_RETRY_SECONDS[min(self._connect_failures, len(CONNECT_RETRY_SECONDS) - 1)]
-            delay = min(step, settings.WILDCAT_NEONIZE_CONNECT_RETRY_MAX_SECONDS)
-            self._connect_failures += 1
-            self._reconnect_at = time.monotonic() + delay
-            logger.warning("session %s: connect failed (%s); retrying in %s s", self.connection_id, exc, delay)
+            logger.warning("session %s: connect failed (%s); retrying in a fresh process", self.connection_id, exc)
             self.emit(
                 DriverEvent(type=DriverEventType.DISCONNECTED, reason="connect_error", detail={"error": str(exc)[:300]})
             )
+            # Connecting again here would open another store container that is never closed.
+            self.fresh_process_needed = True
 
     def stop(self) -> None:
         # Messages already taken from WhatsApp (and acknowledged by whatsmeow) must not be lost.
         self._inbound_drain()
         self._receipts_drain()
         self._stopping = True
-        self._reconnect_at = None
         _PROCESS_SESSION.discard(self.connection_id)
         client, self.client = self.client, None
         if client is None:
@@ -258,7 +261,7 @@ class NeonizeDriver(SessionDriver):
             raise driver_error(exc) from exc
 
     def tick(self, now: float) -> None:
-        """Command thread: deliver queued inbound messages (with media) and receipts, QR timeout, connect retries."""
+        """Command thread: deliver queued inbound messages (with media) and receipts; end a login whose QR ran out."""
         self._inbound_drain()
         self._receipts_drain()
         self._presence.tick(self.client, now, self._presence_setting)
@@ -273,8 +276,6 @@ class NeonizeDriver(SessionDriver):
                 DriverEvent(type=DriverEventType.DISCONNECTED, reason="qr_timeout", detail={"codes": self._qr_count})
             )
             self.stop()
-        if self._reconnect_at is not None and now >= self._reconnect_at and self.client is not None:
-            self._connect_spawn()
 
     # --- neonize handlers (neonize's thread: translate and emit only) ------------------------
     def _on_qr(self, _client: Any, data: bytes) -> None:
@@ -283,7 +284,6 @@ class NeonizeDriver(SessionDriver):
         self._qr_count += 1
         expires_in = FIRST_QR_SECONDS if self._qr_count == 1 else NEXT_QR_SECONDS
         self._qr_deadline = time.monotonic() + expires_in
-        self._connect_failures = 0
         self._socket_up.set()
         qr = data.decode() if isinstance(data, bytes) else str(data)
         self.emit(DriverEvent(type=DriverEventType.QR, qr=qr, detail={"expires_in": expires_in}))
@@ -304,7 +304,7 @@ class NeonizeDriver(SessionDriver):
         elif kind == DriverEventType.PAIRED and driver_event.account is not None:
             self._logged_in, self._own_jid, self._qr_deadline = True, driver_event.account.whatsapp_id, None
         elif kind == DriverEventType.CONNECTED:
-            self._logged_in, self._qr_deadline, self._connect_failures = True, None, 0
+            self._logged_in, self._qr_deadline = True, None
             self._presence_connected()
             if self._own_jid and driver_event.account is None:
                 driver_event = dataclasses.replace(driver_event, account=self._account())
@@ -336,6 +336,9 @@ class NeonizeDriver(SessionDriver):
         return AccountInfo(whatsapp_id=self._own_jid, phone_number=phone)
 
     def _on_message(self, _client: Any, event: Any) -> None:
+        if is_poll_vote(event.Message):
+            self._votes.append(event)  # decrypting is a Go call: it waits for tick()
+            return
         inbound = message_translate(event)
         if inbound is None:
             return
@@ -366,6 +369,22 @@ class NeonizeDriver(SessionDriver):
         while self._inbound:
             inbound, media = self._inbound.popleft()
             self._deliver(inbound, media)
+        while self._votes:
+            self._vote_deliver(self._votes.popleft())
+
+    def _vote_deliver(self, event: Any) -> None:
+        """Decrypt a poll vote with the poll's secret (kept by whatsmeow) and report the voter's selection."""
+        if self.client is None:
+            logger.info("session %s: poll vote %s dropped, the session stopped", self.connection_id, event.Info.ID)
+            return
+        try:
+            vote = self.client.decrypt_poll_vote(event)
+        except Exception as exc:  # noqa: BLE001 - e.g. a vote on a poll whose secret this device never saw
+            logger.warning("session %s: poll vote %s not decrypted: %s", self.connection_id, event.Info.ID, exc)
+            return
+        chat, sender = sender_resolve(event.Info.MessageSource)
+        inbound = poll_vote_translate(event, vote, chat_jid=chat, sender_jid=sender)
+        self.emit(DriverEvent(type=DriverEventType.MESSAGE, message=self._lids.resolved(self.client, inbound)))
 
     def _deliver(self, inbound: InboundMessage, media: tuple[Any, int, Any] | None) -> None:
         if media is not None:

@@ -8,6 +8,8 @@ without a new scan, so it must be readable by whichever worker takes the connect
   ``whatsmeow_*`` tables (created by whatsmeow on first use), one device row per connection. The URL's
   own ``sslmode`` is kept; without one, TLS is required except on a loopback host or a local socket,
   where ``sslmode=disable`` lets lib/pq talk to a server without TLS. The store holds identity keys.
+  Each session's store connections carry ``application_name=wildcat-session-<id>``, so an operator
+  (and a test) can count them in ``pg_stat_activity``.
 - SQLite: one file per connection under ``DATA_DIR/sessions/``; a shared file hits "database is
   locked" as soon as two sessions write at once. This mode is for a single machine only.
 
@@ -31,13 +33,20 @@ def is_postgres_url(database_url: str) -> bool:
     return urlsplit(database_url or "").scheme.split("+")[0] in POSTGRES_SCHEMES
 
 
-def postgres_store_url(database_url: str) -> str:
+def store_application_name(connection_id: int) -> str:
+    """The PostgreSQL ``application_name`` of one session's store connections."""
+    return f"wildcat-session-{int(connection_id)}"
+
+
+def postgres_store_url(database_url: str, *, application_name: str = "") -> str:
     """The database URL in the form whatsmeow's lib/pq driver accepts: ``postgres://`` with an sslmode."""
     parts = urlsplit(database_url)
     query = parse_qsl(parts.query, keep_blank_values=True)
     if not any(key == "sslmode" for key, _ in query):
         host = dict(query).get("host") or parts.hostname or ""
         query.append(("sslmode", "disable" if _is_local_host(host) else "require"))
+    if application_name and not any(key == "application_name" for key, _ in query):
+        query.append(("application_name", application_name))
     return urlunsplit(("postgres", parts.netloc, parts.path, urlencode(query), ""))
 
 
@@ -58,7 +67,7 @@ def sqlite_store_path(connection_id: int, data_dir: Path) -> Path:
 def session_store_name(*, connection_id: int, database_url: str, data_dir: Path) -> str:
     """The ``name`` argument for neonize's ``NewClient``: a postgres URL or a per-connection SQLite path."""
     if is_postgres_url(database_url):
-        return postgres_store_url(database_url)
+        return postgres_store_url(database_url, application_name=store_application_name(connection_id))
     path = sqlite_store_path(connection_id, data_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     return str(path)

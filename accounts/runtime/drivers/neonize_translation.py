@@ -16,9 +16,11 @@ Pure functions: no neonize calls, no I/O, so they are safe on neonize's event th
 | ``DisconnectedEv``         | DISCONNECTED, reason ``disconnected`` (whatsmeow reconnects by itself)      |
 | ``ClientOutdatedEv``       | DISCONNECTED, reason ``client_outdated`` (WhatsApp refuses this version)     |
 | ``StreamErrorEv``          | DISCONNECTED, reason ``stream_error``, detail ``code``                      |
-| ``MessageEv``              | MESSAGE with an ``InboundMessage``; protocol noise (key shares, history      |
-|                            | notifications, poll votes) is dropped, and so is everything in a           |
-|                            | ``broadcast`` chat (contacts' status posts) or a ``newsletter`` (channels)  |
+| ``MessageEv``              | MESSAGE with an ``InboundMessage``; kinds not read become ``unknown``;       |
+|                            | protocol noise (key shares, history notifications) is dropped, and so is    |
+|                            | everything in a ``broadcast`` chat (contacts' status posts) or a            |
+|                            | ``newsletter`` (channels); poll votes are decrypted by the driver           |
+|                            | (``neonize_content``)                                                       |
 | ``ReceiptEv``              | RECEIPT for delivered, read and played; other receipt kinds are dropped    |
 | ``ChatPresenceEv``         | KEEPALIVE (traffic proves the socket is alive; typing is not stored)         |
 | ``PresenceEv``             | KEEPALIVE                                                                  |
@@ -42,6 +44,7 @@ from neonize import events as nev
 from neonize.proto import Neonize_pb2 as npb
 from neonize.proto.waE2E import WAWebProtobufsE2E_pb2 as e2e
 
+from accounts.runtime.drivers.neonize_content import CONTENT_READERS, unknown_content
 from accounts.runtime.drivers.neonize_messages import jid_string, jid_user_string
 from wildcat.whatsapp import (
     AccountInfo,
@@ -72,6 +75,7 @@ WRAPPERS = (
     "viewOnceMessageV2",
     "viewOnceMessageV2Extension",
     "documentWithCaptionMessage",
+    "associatedChildMessage",
 )
 # The Message field whatsmeow's DownloadAny reads for each media part type.
 _DOWNLOAD_FIELDS = {
@@ -286,7 +290,7 @@ def _content(message: e2e.Message) -> dict[str, Any] | None:
             return reader(message_field(message, field))
     if message.conversation:
         return {"type": MessageType.TEXT, "text": message.conversation}
-    return None
+    return unknown_content(message)
 
 
 def _quoted(part: Any) -> str:
@@ -379,6 +383,7 @@ _READERS = (
     ("pollCreationMessage", _poll),
     ("pollCreationMessageV2", _poll),
     ("pollCreationMessageV3", _poll),
+    *CONTENT_READERS,
 )
 
 
