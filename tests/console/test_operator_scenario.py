@@ -19,6 +19,7 @@ from django.db import connections
 from accounts.models import WaConnection
 from apikeys.models import ApiKey
 from tests.accounts.runtime_support import RUNTIME_ENV
+from tests.console.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.http_receiver import Reply, receiving
 from tests.support.processes import (
     PROJECT_ROOT,
@@ -33,14 +34,6 @@ from webhooks.models import WebhookDelivery
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-]
 PASSWORD = "console-scenario-pw-1"  # a throwaway superuser in the test database
 # Short QR codes so one rotates while the operator watches; receipts slow enough to see "sent";
 # webhook retries far away so only the operator's replay can deliver the failed event.

@@ -12,6 +12,7 @@ import json
 import pytest
 from jsonschema import Draft202012Validator
 
+from tests.accounts.runtime_support import RUNTIME_ENV
 from tests.messaging.samples import JPEG, MP4, OGG, PDF, PNG, WEBP, b64
 from tests.support.http_receiver import receiving
 from tests.support.processes import running, start_beat, start_worker, wait_for_child_sessions_to_end, wait_until
@@ -20,14 +21,7 @@ from tests.wildcat.generated_client import GeneratedClient, forget_client, gener
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 PEER = "+4915123456789"
 ENV = {
-    "WILDCAT_LEASE_TTL_SECONDS": "5",
-    "WILDCAT_LEASE_RENEW_SECONDS": "0.5",
-    "WILDCAT_RECONCILE_SECONDS": "0.5",
-    "WILDCAT_SESSION_POLL_SECONDS": "0.3",
-    "WILDCAT_SESSION_SAFETY_POLL_SECONDS": "1",
-    "WILDCAT_HOST_RESTART_BACKOFF_MAX": "1",
-    "WILDCAT_COMMAND_STALE_SECONDS": "2",
-    "WILDCAT_SANDBOX_CONNECT_SECONDS": "0.1",
+    **RUNTIME_ENV,
     "WILDCAT_SANDBOX_DELIVERED_SECONDS": "0.2",
     "WILDCAT_SANDBOX_READ_SECONDS": "0.5",
     "WILDCAT_SEND_RATE_PER_MINUTE": "0",
