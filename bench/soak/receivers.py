@@ -14,6 +14,13 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A sender killed mid-request (the soak does that) resets its connection: expected, not news."""
+
+
 class SoakReceiver:
     """Answers 200, or, for a share of each webhook-id's first attempt, 500, a stall past the sender's
     timeout, or a status line trickled one byte at a time. Later attempts of the same id succeed."""
@@ -41,8 +48,7 @@ class SoakReceiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode(errors="replace")
                 receiver.answer(self, self.headers.get("webhook-id", ""), body)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = _QuietServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/{name}"
         threading.Thread(target=self.server.serve_forever, daemon=True, name=f"receiver-{name}").start()
 
