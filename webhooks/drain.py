@@ -46,6 +46,7 @@ logger = logging.getLogger(__name__)
 
 # Results are written once this many have completed, or when the in-flight set runs low.
 RECORD_EVERY = 32
+WAITING_POLL_SECONDS = 0.02
 # How often a drain looks for due deliveries of endpoints it has no work for yet.
 NEWCOMER_CHECK_SECONDS = 1.0
 MAX_SKIPPED_ENDPOINTS = 500  # statement parameters stay well under every database's limit
@@ -297,7 +298,7 @@ class _DrainRun:
                 self._stop(idle_only=False)
                 deliveries_record(self.done, self.stamped)
                 return self.attempted, now >= self.end or not self.source_empty
-            arrived = _collect(self.results, timeout=min(self.end - now, 1.0))
+            arrived = _collect(self.results, timeout=min(self.end - now, self._wait_seconds()))
             self.done += arrived
             with self.senders.lock:
                 self.in_flight -= len(arrived)
@@ -310,6 +311,13 @@ class _DrainRun:
         with self.senders.lock:
             self.stopped = self.stopped or not idle_only or not (self.in_flight or self.waiting)
             return self.stopped
+
+    def _wait_seconds(self) -> float:
+        """How long to wait for a result. Deliveries waiting while none of this drain's are in flight
+        wait for threads another drain in this process holds: look again soon, not in a second."""
+        with self.senders.lock:
+            starved = bool(self.waiting) and not self.in_flight
+        return WAITING_POLL_SECONDS if starved else 1.0
 
     def _pending(self) -> int:
         with self.senders.lock:
