@@ -14,8 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import qrcode
 from django.db import close_old_connections
 from django.utils import timezone
+from PIL import Image, ImageDraw
 
 from accounts.models import SessionCommand, WaConnection
 from accounts.services import (
@@ -254,8 +256,6 @@ class SmokeRun:
 
 def qr_text(qr: str) -> str:
     """The QR code drawn with text blocks, for a terminal."""
-    import qrcode
-
     code = qrcode.QRCode(border=2)
     code.add_data(qr)
     out = io.StringIO()
@@ -265,8 +265,6 @@ def qr_text(qr: str) -> str:
 
 def smoke_image() -> bytes:
     """A small PNG made here, so the check needs no file and no URL."""
-    from PIL import Image, ImageDraw
-
     image = Image.new("RGB", (320, 160), (37, 211, 102))
     ImageDraw.Draw(image).text((20, 70), "Wildcat smoke test", fill=(255, 255, 255))
     out = io.BytesIO()

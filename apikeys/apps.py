@@ -1,6 +1,7 @@
 """API keys: the app that decides who may call the API."""
 
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class ApikeysConfig(AppConfig):
@@ -8,8 +9,6 @@ class ApikeysConfig(AppConfig):
     verbose_name = "API access"
 
     def ready(self) -> None:
-        from django.conf import settings
-
         from wildcat.celery import beat_schedule_add
 
         beat_schedule_add(

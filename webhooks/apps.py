@@ -1,6 +1,7 @@
 """The webhooks app: endpoints, the event outbox and the delivery worker's beat sweeper."""
 
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class WebhooksConfig(AppConfig):
@@ -8,8 +9,6 @@ class WebhooksConfig(AppConfig):
     verbose_name = "Webhooks"
 
     def ready(self) -> None:
-        from django.conf import settings
-
         from webhooks.emit_cache import signals_connect
         from wildcat.celery import beat_schedule_add
 

@@ -17,6 +17,9 @@ import secrets
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+
+from webhooks.models import WebhookEndpoint
 
 logger = logging.getLogger(__name__)
 _NO_GENERATION = "-"
@@ -81,9 +84,5 @@ def _on_endpoint_saved_or_deleted(sender, instance, **kwargs) -> None:
 
 def signals_connect() -> None:
     """Any save or delete of an endpoint (API, admin, cascades) voids its key's answers."""
-    from django.db.models.signals import post_delete, post_save
-
-    from webhooks.models import WebhookEndpoint
-
     post_save.connect(_on_endpoint_saved_or_deleted, sender=WebhookEndpoint, dispatch_uid="webhooks-emit-cache-save")
     post_delete.connect(_on_endpoint_saved_or_deleted, sender=WebhookEndpoint, dispatch_uid="webhooks-emit-cache-del")

@@ -13,12 +13,15 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from apikeys.models import ApiKey
 from webhooks import emit_cache, signing
 from webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from wildcat import outbound
 from wildcat.audit import audit_record
+from wildcat.celery import app
 from wildcat.errors import AppError, ErrorCode, invalid_request
 from wildcat.event_types import ALL_TYPES, EventType
+from wildcat.redis_client import get_redis
 
 logger = logging.getLogger(__name__)
 
@@ -116,9 +119,6 @@ def drain_wake(*, force: bool = False) -> None:
     The marker keeps a burst of commits from queueing a task each: the queued drainer clears it
     when it starts, before it looks for due work, so nothing committed after that is missed.
     """
-    from wildcat.celery import app
-    from wildcat.redis_client import get_redis
-
     try:
         client = get_redis()
         if not force and client is not None:
@@ -133,8 +133,6 @@ def drain_wake(*, force: bool = False) -> None:
 
 def drain_woken() -> None:
     """Called by a drain task as it starts: later commits must queue a new one."""
-    from wildcat.redis_client import get_redis
-
     try:
         client = get_redis()
         if client is not None:
@@ -166,8 +164,6 @@ def endpoint_create(
     secret = signing.secret_generate()
     with transaction.atomic():
         # Counting under a lock on the key keeps two concurrent creates from both passing the limit.
-        from apikeys.models import ApiKey
-
         ApiKey.objects.select_for_update().filter(pk=api_key_id).first()
         if WebhookEndpoint.objects.filter(api_key_id=api_key_id).count() >= settings.WILDCAT_MAX_WEBHOOKS_PER_KEY:
             most = settings.WILDCAT_MAX_WEBHOOKS_PER_KEY

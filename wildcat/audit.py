@@ -12,6 +12,8 @@ from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.http import HttpRequest, HttpResponse
 
+from wildcat.models import AuditEntry
+
 logger = logging.getLogger("wildcat.audit")
 
 _current_request: contextvars.ContextVar[HttpRequest | None] = contextvars.ContextVar("audit_request", default=None)
@@ -32,8 +34,6 @@ def audit_record(
     When called during a request, a missing ``ip`` is the peer address, a missing ``actor_user_id``
     the signed-in admin user and a missing ``actor_key_id`` the API key the request authenticated with.
     """
-    from wildcat.models import AuditEntry
-
     if action not in AuditEntry.Action.values:
         raise ValueError(f"unknown audit action {action!r}")
     request = _current_request.get()

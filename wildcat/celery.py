@@ -7,6 +7,7 @@ from typing import Any
 
 from celery import Celery
 from celery.signals import task_failure, task_prerun, task_retry, task_success
+from django.conf import settings
 from django.db import close_old_connections
 from kombu import Queue
 
@@ -19,8 +20,6 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 
 
 def _broker_transport_options() -> dict:
-    from django.conf import settings
-
     if settings.CELERY_BROKER_URL.startswith("filesystem"):
         folder = settings.DATA_DIR / "broker"
         for sub in ("queue", "control", "processed"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import sqlite3
 
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
@@ -57,8 +58,6 @@ MIN_SQLITE_VERSION = (3, 35, 0)
 
 @register()
 def check_sqlite_version(app_configs, **kwargs) -> list:
-    import sqlite3
-
     engine = settings.DATABASES["default"]["ENGINE"]
     if engine.endswith("sqlite3") and sqlite3.sqlite_version_info < MIN_SQLITE_VERSION:
         wanted = ".".join(map(str, MIN_SQLITE_VERSION))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
+import redis
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
@@ -39,8 +40,6 @@ def _check_database() -> None:
 
 def _check_broker() -> str:
     if settings.REDIS_URL:
-        import redis
-
         redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1).ping()
         return "redis"
     folder = settings.DATA_DIR / "broker" / "queue"

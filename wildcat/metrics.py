@@ -9,7 +9,15 @@ from __future__ import annotations
 import os
 
 from django.http import HttpRequest, HttpResponse
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 
 HTTP_REQUESTS = Counter("wildcat_http_requests_total", "HTTP requests served", ["method", "route", "status"])
 HTTP_LATENCY = Histogram(
@@ -42,7 +50,5 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
         multiprocess.MultiProcessCollector(registry)
         body = generate_latest(registry)
     else:
-        from prometheus_client import REGISTRY
-
         body = generate_latest(REGISTRY)
     return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)

@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 
 from django.http import HttpRequest, HttpResponse
 
+from wildcat import metrics
+
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _KEY_PATTERN = re.compile(r"wc_(live|test)_[A-Za-z0-9]+")
@@ -61,8 +63,6 @@ class RequestContextMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        from wildcat import metrics
-
         supplied = request.headers.get("X-Request-ID", "")
         request_id = supplied if _SAFE_REQUEST_ID.match(supplied) else uuid.uuid4().hex
         request.request_id = request_id  # type: ignore[attr-defined]

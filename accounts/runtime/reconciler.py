@@ -47,8 +47,6 @@ def sessions_reconcile(*, dispatch: Callable[[int], None]) -> dict[str, int]:
 
 def sessions_restart_disconnected(*, now=None) -> list[int]:
     """Running sessions disconnected for WILDCAT_DISCONNECTED_RESTART_SECONDS (or past ``retry_at``) restart."""
-    from wildcat.wakeup import wake_connection
-
     now = now or timezone.now()
     threshold = now - timedelta(seconds=settings.WILDCAT_DISCONNECTED_RESTART_SECONDS)
     due = Q(retry_at__isnull=True, disconnected_at__lt=threshold) | Q(retry_at__lte=now)
@@ -68,8 +66,6 @@ def sessions_restart_disconnected(*, now=None) -> list[int]:
 
 
 def _restart_disconnected(*, connection_id: int, reason: str, since, retry_at) -> None:
-    from accounts.services import session_command_enqueue
-
     why = "ban_expired" if retry_at is not None else "disconnected_too_long"
     logger.warning("session %s is still disconnected (%s since %s); restarting it", connection_id, reason, since)
     session_command_enqueue(connection_id=connection_id, kind=SessionCommand.Kind.RESTART, payload={"reason": why})

@@ -51,7 +51,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
+from neonize import events as nev
+from neonize.client import ChatSettingsStore, ContactStore, NewClient
+from neonize.utils.enum import ChatPresence, ChatPresenceMedia, ClientName, ClientType, ReceiptType
 
+from accounts.models import WaConnection
 from accounts.runtime.drivers import neonize_store as store
 from accounts.runtime.drivers.base import SessionDriver
 from accounts.runtime.drivers.neonize_content import is_poll_vote, poll_vote_translate
@@ -143,8 +147,6 @@ class NeonizeDriver(SessionDriver):
         _PROCESS_SESSION.add(self.connection_id)
 
     def _stored_jid(self) -> str:
-        from accounts.models import WaConnection
-
         rows = WaConnection.objects.filter(pk=self.connection_id).values_list("whatsapp_id", flat=True)
         return rows.first() or ""
 
@@ -154,8 +156,6 @@ class NeonizeDriver(SessionDriver):
         )
 
     def _client_build(self) -> Any:
-        from neonize.client import ChatSettingsStore, ContactStore, NewClient
-
         jid = jid_parse(self._own_jid) if self._own_jid else None
         client = NewClient(self.store_name(), jid=jid, uuid=self.uuid, new_device=jid is None)
         # With a JID neonize keys the session by the phone number; two connections may share one.
@@ -167,8 +167,6 @@ class NeonizeDriver(SessionDriver):
         return client
 
     def _handlers_register(self, client: Any) -> None:
-        from neonize import events as nev
-
         client.event.qr(self._on_qr)
         for event_type in CONNECTION_TRANSLATORS:
             client.event(event_type)(self._on_connection_event)
@@ -242,8 +240,6 @@ class NeonizeDriver(SessionDriver):
         defaults the type to Firefox; Chrome on Linux is the most common WhatsApp Web pair, so the
         driver asks for it through neonize's own ``client_type`` and ``client_name`` parameters.
         """
-        from neonize.utils.enum import ClientName, ClientType
-
         if self.client is None:
             raise DriverError("session_not_started", "the session is not running", permanent=False)
         if self._logged_in:
@@ -442,8 +438,6 @@ class NeonizeDriver(SessionDriver):
         return self._send(chat_jid, built, wa_message_id)
 
     def mark_read(self, *, chat_jid: str, sender_jid: str, wa_message_ids: list[str]) -> None:
-        from neonize.utils.enum import ReceiptType
-
         if not wa_message_ids:
             return
         client = self._ready_client()
@@ -458,8 +452,6 @@ class NeonizeDriver(SessionDriver):
             raise driver_error(exc) from exc
 
     def send_presence(self, *, chat_jid: str, state: str) -> None:
-        from neonize.utils.enum import ChatPresence, ChatPresenceMedia
-
         if state not in PRESENCE_STATES:
             raise DriverError("invalid_presence", f"unknown chat presence {state!r}", permanent=True)
         presence, media = PRESENCE_STATES[state]

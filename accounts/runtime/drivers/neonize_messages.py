@@ -21,6 +21,7 @@ from neonize.proto.Neonize_pb2 import JID, UploadResponse
 from neonize.proto.waCommon.WACommon_pb2 import MessageKey
 from neonize.proto.waE2E import WAWebProtobufsE2E_pb2 as e2e
 from neonize.utils.enum import MediaType
+from PIL import Image
 
 from wildcat.whatsapp import DriverError, MediaPayload, MessageType, OutboundMessage
 
@@ -286,8 +287,6 @@ def revoke_build(*, chat_jid: str, wa_message_id: str, from_me: bool, sender_jid
 def _image_preview(content: bytes) -> dict[str, Any]:
     """Size and a small JPEG thumbnail with Pillow; an image Pillow cannot read is sent without them."""
     try:
-        from PIL import Image
-
         with Image.open(io.BytesIO(content)) as image:
             width, height = image.size
             image.thumbnail(THUMBNAIL_SIZE)
@@ -300,8 +299,6 @@ def _image_preview(content: bytes) -> dict[str, Any]:
 
 def _image_size(content: bytes) -> tuple[int, int] | None:
     try:
-        from PIL import Image
-
         with Image.open(io.BytesIO(content)) as image:
             return image.size
     except (OSError, ValueError):  # size is optional

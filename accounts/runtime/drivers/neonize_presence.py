@@ -15,6 +15,10 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from neonize.utils.enum import Presence
+
+from accounts.models import WaConnection
+
 logger = logging.getLogger(__name__)
 RETRY_SECONDS = 30.0
 MAX_ATTEMPTS = 10
@@ -22,8 +26,6 @@ MAX_ATTEMPTS = 10
 
 def presence_setting(connection_id: int) -> str:
     """The connection's presence setting, read when it is sent (so a change applies on the next send)."""
-    from accounts.models import WaConnection
-
     rows = WaConnection.objects.filter(pk=connection_id).values_list("presence", flat=True)
     return rows.first() or WaConnection.Presence.UNAVAILABLE
 
@@ -49,8 +51,6 @@ class PresenceAnnouncer:
         self.announce(client, presence_of(), now)
 
     def announce(self, client: Any, presence: str, now: float) -> bool:
-        from neonize.utils.enum import Presence
-
         try:
             client.send_presence(Presence.AVAILABLE if presence == "available" else Presence.UNAVAILABLE)
         except Exception as exc:  # noqa: BLE001 - retried; the session works without it

@@ -20,9 +20,12 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import sqlite3
 from contextlib import closing
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from django.db import connection
 
 logger = logging.getLogger(__name__)
 POSTGRES_SCHEMES = ("postgres", "postgresql", "pgsql")
@@ -91,8 +94,6 @@ def postgres_device_delete(whatsapp_id: str) -> int:
     whatsmeow's tables reference ``whatsmeow_device(jid)`` with ON DELETE CASCADE, so removing the
     device row removes its keys and sessions too. Returns the number of device rows removed.
     """
-    from django.db import connection
-
     if not whatsapp_id:
         return 0
     with connection.cursor() as cursor:
@@ -116,8 +117,6 @@ def device_exists(*, whatsapp_id: str, store_name: str) -> bool:
     path = Path(store_name)
     if not path.exists():
         return False
-    import sqlite3
-
     try:
         with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)) as db:
             row = db.execute("SELECT 1 FROM whatsmeow_device WHERE jid = ?", (whatsapp_id,)).fetchone()
@@ -127,8 +126,6 @@ def device_exists(*, whatsapp_id: str, store_name: str) -> bool:
 
 
 def _postgres_device_exists(whatsapp_id: str) -> bool:
-    from django.db import connection
-
     with connection.cursor() as cursor:
         if "whatsmeow_device" not in connection.introspection.table_names(cursor):
             return False
