@@ -108,8 +108,9 @@ def console_workers(redis_url, process_logs, settings):
     settings.WILDCAT_WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.0/8"]
     sessions = start_worker("console-sessions", "sessions", process_logs, pool="threads", **WORKER_ENV)
     hooks = start_worker("console-hooks", "default,webhooks", process_logs, **WORKER_ENV)
-    with running(sessions, hooks, start_beat(process_logs, **WORKER_ENV)):
-        yield
+    beat = start_beat(process_logs, **WORKER_ENV)
+    with running(sessions, hooks, beat):
+        yield sessions, hooks, beat
     wait_for_child_sessions_to_end()
 
 
@@ -229,3 +230,19 @@ def test_operator_runs_wildcat_from_the_console(live_server, console_workers, br
     browser_page.wait_for_selector("#wc-status .wc-badge[data-status=ready]")
     shot("connection-dark-theme")
     assert len(list(folder.glob("*.png"))) == shot.count
+
+    step_delete(browser_page, live_server.url, connection)
+    errors = [line for worker in console_workers for line in worker.log_text().splitlines() if '"ERROR"' in line]
+    assert not errors, f"the workers logged errors during the scenario: {errors[:3]}"
+
+
+def step_delete(page, url: str, connection: WaConnection) -> None:
+    """Deleting a ready connection logs it out through its session first; none of it is an error."""
+    page.goto(f"{url}/admin/accounts/waconnection/{connection.pk}/delete/")
+    page.click("input[type=submit]")
+    wait_until(
+        lambda: not WaConnection.objects.filter(pk=connection.pk).exists(),
+        timeout=60,
+        message="the connection is logged out and deleted",
+    )
+    time.sleep(2)  # the session host reports the logout of a connection that is now gone
