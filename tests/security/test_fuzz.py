@@ -47,5 +47,5 @@ def test_fuzz_the_api_schema(short_waits, settings, tmp_path):
     assert report.operations >= 30
     assert report.requests >= report.operations * 2
     assert not report.failures, "\n\n".join(f"{label}\n{error}" for label, error in report.failures.items())
-    # 503 only with Retry-After (checked per response above); 502/504 are session calls' upstream answers.
-    assert not [code for code in report.statuses if code >= 500 and code not in (502, 503, 504)]
+    # No 5xx but a 503 with Retry-After (checked per response above).
+    assert not [code for code in report.statuses if code >= 500 and code != 503]
