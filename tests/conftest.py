@@ -16,7 +16,7 @@ import redis
 from django.conf import settings as django_settings
 from rest_framework.test import APIClient
 
-from tests.support.services import missing_service, redis_available, test_redis_url
+from tests.support.services import missing_service, redis_available, redis_url_under_test
 from wildcat.celery import _broker_transport_options
 from wildcat.celery import app as celery_app
 from wildcat.redis_client import _client_for
@@ -44,7 +44,7 @@ def _test_shape(item: pytest.Item) -> str | None:
 def pytest_configure(config: pytest.Config) -> None:
     """Point this process's Celery producer, and every child process, at the pass's broker."""
     shape = pass_shape()
-    redis_url = test_redis_url() if shape == PRODUCTION else ""
+    redis_url = redis_url_under_test() if shape == PRODUCTION else ""
     os.environ["REDIS_URL"] = redis_url  # child processes (workers, beat, hosts) inherit the shape
     django_settings.REDIS_URL = redis_url
     django_settings.CELERY_BROKER_URL = redis_url or "filesystem://"
@@ -67,7 +67,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def _deployment_shape(settings, tmp_path: Path):
     """Embedded pass: a file cache of the test's own and no Redis. Production pass: Redis, emptied first."""
     if pass_shape() == PRODUCTION:
-        url = test_redis_url()
+        url = redis_url_under_test()
         if not redis_available(url):
             missing_service(f"Redis is not reachable at {url}")
         redis.Redis.from_url(url).flushdb()

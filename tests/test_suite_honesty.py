@@ -189,6 +189,19 @@ def _after_a_bounded_wait(trees: dict[Path, ast.Module]) -> Iterator[Finding]:
                     yield Finding(where, f"bounds the elapsed time by the timeout ({bound.value} s) of its own wait")
 
 
+def _imported_as_tests(trees: dict[Path, ast.Module]) -> Iterator[Finding]:
+    """A helper named ``test_*`` imported into a test module is collected and "passes" as a test."""
+    for path, tree in trees.items():
+        if not path.name.startswith("test_"):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                for alias in node.names:
+                    if (alias.asname or alias.name).startswith("test_"):
+                        where = f"{path.relative_to(TESTS.parent)}:{node.lineno} {alias.name}"
+                        yield Finding(where, "imports a helper that pytest collects as a test")
+
+
 def _trees() -> dict[Path, ast.Module]:
     return dict(_modules())
 
@@ -199,7 +212,7 @@ def trees() -> dict[Path, ast.Module]:
 
 
 def test_every_test_checks_something(trees):
-    findings = [str(f) for f in _unchecked_tests(trees)]
+    findings = [str(f) for f in [*_unchecked_tests(trees), *_imported_as_tests(trees)]]
     assert findings == []
 
 
@@ -226,6 +239,7 @@ LYING_SAMPLES = [
         "def test_x():\n    s = time.monotonic()\n    wait_until(f, timeout=30)\n"
         "    assert time.monotonic() - s < 30\n",
     ),
+    ("collects as a test", "from tests.support.processes import test_database_url\n"),
 ]
 
 
@@ -234,6 +248,7 @@ def test_the_scan_finds_each_pattern(problem, source):
     sample = {TESTS / "test_sample.py": ast.parse(source)}
     findings = [
         *_unchecked_tests(sample),
+        *_imported_as_tests(sample),
         *_always_true_asserts(sample),
         *_asserted_poll_results(sample),
         *_after_a_bounded_wait(sample),

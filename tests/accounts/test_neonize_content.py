@@ -18,7 +18,7 @@ from accounts.models import WaConnection
 from accounts.runtime.drivers.neonize_driver import NeonizeDriver
 from accounts.runtime.event_sink import handle_driver_event
 from messaging.models import Message
-from tests.accounts.test_neonize_sends import FakeBinding
+from tests.accounts.neonize_binding import FakeBinding
 from tests.accounts.test_neonize_translation import ME, PEER, STAMP_MS, jid, message_event, roundtrip, source
 from tests.webhooks.factories import EndpointFactory
 from webhooks.catalog import DESCRIPTIONS

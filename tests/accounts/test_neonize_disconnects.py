@@ -22,8 +22,8 @@ from accounts.runtime.drivers.neonize_driver import NeonizeDriver
 from accounts.runtime.event_sink import handle_driver_event
 from accounts.runtime.host import SessionHost
 from accounts.runtime.reconciler import sessions_restart_disconnected
+from tests.accounts.neonize_binding import ME_JID, FakeBinding
 from tests.accounts.test_neonize_lifecycle import Go, seed_device, wait_for
-from tests.accounts.test_neonize_sends import ME_JID, FakeBinding
 from wildcat.whatsapp import DriverEventType
 
 pytestmark = pytest.mark.django_db

@@ -17,7 +17,7 @@ from neonize.proto import Neonize_pb2 as npb
 from accounts.models import WaConnection
 from accounts.runtime.drivers.neonize_driver import NeonizeDriver
 from accounts.runtime.drivers.neonize_translation import CONNECTION_TRANSLATORS
-from tests.accounts.test_neonize_sends import ME_JID, FakeBinding
+from tests.accounts.neonize_binding import ME_JID, FakeBinding
 from wildcat.whatsapp import DriverError, DriverEventType
 
 pytestmark = pytest.mark.django_db

@@ -21,7 +21,7 @@ from messaging.models import Message
 from messaging.outbox import outbox_process
 from messaging.services import SendRequest, message_send
 from tests.accounts.factories import ConnectionFactory
-from tests.accounts.test_neonize_sends import ME_JID, PEER_JID, SENT_AT, FakeBinding
+from tests.accounts.neonize_binding import ME_JID, PEER_JID, SENT_AT, FakeBinding
 from tests.accounts.test_neonize_translation import receipt_event
 from webhooks.models import WebhookEndpoint, WebhookEvent
 

@@ -17,7 +17,7 @@ from accounts.models import WaConnection
 from accounts.runtime.drivers.neonize_driver import NeonizeDriver
 from accounts.runtime.drivers.neonize_presence import RETRY_SECONDS
 from tests.accounts.factories import ConnectionFactory
-from tests.accounts.test_neonize_sends import ME_JID, FakeBinding
+from tests.accounts.neonize_binding import ME_JID, FakeBinding
 
 pytestmark = pytest.mark.django_db
 NO_PUSH_NAME = "can't send presence without PushName set"  # whatsmeow errors.go:34 ErrNoPushName

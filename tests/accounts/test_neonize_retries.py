@@ -69,7 +69,7 @@ def _store_backends(connection_id: int) -> int:
 def test_twenty_failed_connects_do_not_grow_the_store_connections(api_key, settings, monkeypatch, tmp_path):
     settings.WILDCAT_SPARE_HOSTS = 1  # a warm host takes each retry, so twenty take seconds, not minutes
     settings.WILDCAT_NEONIZE_CONNECT_RETRY_MAX_SECONDS = 0.0
-    monkeypatch.setenv("DATABASE_URL", processes.test_database_url())
+    monkeypatch.setenv("DATABASE_URL", processes.database_url_under_test())
     monkeypatch.setenv("REDIS_URL", "")
     monkeypatch.setenv("WILDCAT_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("WILDCAT_SESSION_POLL_SECONDS", "0.2")

@@ -12,7 +12,7 @@ import pytest
 from django.db import connection
 
 from accounts.runtime.drivers import neonize_store as store
-from tests.support.processes import test_database_url
+from tests.support.processes import database_url_under_test
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 
@@ -136,7 +136,7 @@ def whatsmeow_tables():
 @pytest.mark.django_db(transaction=True)
 def test_the_postgres_store_with_whatsmeows_real_schema(whatsmeow_tables, tmp_path):
     """Created by whatsmeow in Wildcat's database; a logout deletes one device and everything hanging off it."""
-    store_name = store.session_store_name(connection_id=1, database_url=test_database_url(), data_dir=tmp_path)
+    store_name = store.session_store_name(connection_id=1, database_url=database_url_under_test(), data_dir=tmp_path)
     assert store.postgres_device_delete(OURS) == 0  # no whatsmeow tables yet
     assert not store.device_exists(whatsapp_id=OURS, store_name=store_name)
 

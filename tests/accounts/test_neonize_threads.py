@@ -13,8 +13,8 @@ from neonize import client as neonize_client
 
 from accounts.models import WaConnection
 from accounts.runtime.drivers.neonize_driver import NeonizeDriver
+from tests.accounts.neonize_binding import FakeBinding
 from tests.accounts.test_neonize_lifecycle import wait_for
-from tests.accounts.test_neonize_sends import FakeBinding
 from wildcat.checks import check_neonize_sessions_per_host
 from wildcat.whatsapp import DriverError
 

@@ -16,7 +16,7 @@ from tests.support.processes import wait_until
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_starts_of_one_connection_place_it_once(api_key, settings, monkeypatch):
     settings.WILDCAT_SPARE_HOSTS = 0
-    monkeypatch.setenv("DATABASE_URL", processes.test_database_url())  # the host process reads the test database
+    monkeypatch.setenv("DATABASE_URL", processes.database_url_under_test())  # the host process reads the test database
     monkeypatch.setenv("REDIS_URL", "")
     connection = WaConnection.objects.create(api_key=api_key, name="once", driver="sandbox", desired_state="running")
     supervisor = Supervisor(worker_name="test@supervisor")

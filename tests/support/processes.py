@@ -18,7 +18,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CHILD_APPLICATION_NAME = "wildcat-test-child"
 
 
-def test_database_url() -> str:
+def database_url_under_test() -> str:
     """A DATABASE_URL for child processes that reaches the database the test run is using."""
     db = connection.settings_dict
     if db["ENGINE"].endswith("sqlite3"):
@@ -34,7 +34,7 @@ def child_env(**overrides: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         DJANGO_SETTINGS_MODULE="wildcat.settings",
-        DATABASE_URL=test_database_url(),
+        DATABASE_URL=database_url_under_test(),
         # The broker the test process itself publishes to; tests that need Redis export REDIS_URL.
         REDIS_URL=os.environ.get("REDIS_URL", ""),
         WILDCAT_DATA_DIR=str(settings.DATA_DIR),

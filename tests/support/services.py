@@ -8,7 +8,7 @@ import pytest
 import redis
 
 
-def test_redis_url() -> str:
+def redis_url_under_test() -> str:
     return os.environ.get("REDIS_URL") or os.environ.get("WILDCAT_TEST_REDIS_URL") or "redis://127.0.0.1:6379/15"
 
 

@@ -98,7 +98,11 @@ def test_the_readme_walkthrough_runs_as_written(live_wildcat, tmp_path):
         env = {"PATH": "/usr/bin:/bin", "BASE": live_wildcat, "KEY": key, "RECEIVER": receiver.url}
         result = subprocess.run(
             ["bash", "-e", "-o", "pipefail", "-c", walkthrough],
-            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180,
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
         )
         assert result.returncode == 0, result.stdout + result.stderr
         wait_until(lambda: receiver.requests, timeout=30, message="the webhook at the reader's receiver")

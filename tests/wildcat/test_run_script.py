@@ -75,7 +75,11 @@ def test_make_run_prints_each_step_and_accepts_a_loopback_webhook_receiver(tmp_p
 
         key = subprocess.run(
             [sys.executable, "manage.py", "createapikey", "--label", "first-receiver"],
-            cwd=PROJECT_ROOT, env=env, check=True, capture_output=True, text=True,
+            cwd=PROJECT_ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout.strip()
         base = f"http://127.0.0.1:{port}"
         with receiving() as receiver:
@@ -111,7 +115,10 @@ def test_production_settings_allow_no_loopback_or_private_destination(tmp_path):
         [sys.executable, "-c", probe], cwd=PROJECT_ROOT, env=env, check=True, capture_output=True, text=True
     )
     answer = json.loads(result.stdout.strip().splitlines()[-1])
-    assert answer == {"allowed": [], "refused": ["http://127.0.0.1:8080/hook", "http://[::1]/hook", "http://10.0.0.5/hook"]}
+    assert answer == {
+        "allowed": [],
+        "refused": ["http://127.0.0.1:8080/hook", "http://[::1]/hook", "http://10.0.0.5/hook"],
+    }
 
 
 def test_the_loopback_default_lives_only_in_the_run_script():

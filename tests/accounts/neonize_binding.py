@@ -1,0 +1,154 @@
+"""The neonize Go binding replaced by a recorder that answers like goneonize: shared by the driver tests."""
+
+from __future__ import annotations
+
+import threading
+
+from neonize.proto import Neonize_pb2 as npb
+from neonize.proto.waE2E import WAWebProtobufsE2E_pb2 as e2e
+
+from tests.accounts.test_neonize_translation import jid
+
+PEER_JID = "5511999990000@s.whatsapp.net"
+GROUP_JID = "120363000000000001@g.us"
+ME_JID = "5511888880000:7@s.whatsapp.net"
+SENT_AT = 1_767_225_600
+
+
+class FakeBinding:
+    """Stands in for neonize's ctypes library: records every call and answers like Go would."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple]] = []
+        self.send_error = ""
+        self.upload_error = ""
+        self.stopped = threading.Event()
+        self.script = None  # run by Neonize() with its callbacks, before it blocks
+        self.presence_error = ""
+        # Set to an Event to make media transfers wait on it: a media host that does not answer.
+        self.media_stall: threading.Event | None = None
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        handler = getattr(type(self), f"do_{name}", None)
+        if handler is None:
+            raise AssertionError(f"unexpected Go call {name}")
+
+        def call(*args):
+            self.calls.append((name, args))
+            return handler(self, *args)
+
+        return call
+
+    def names(self) -> list[str]:
+        return [name for name, _ in self.calls]
+
+    def sent(self) -> list[tuple[npb.JID, e2e.Message]]:
+        return [(npb.JID.FromString(a[1]), e2e.Message.FromString(a[3])) for n, a in self.calls if n == "SendMessage"]
+
+    def do_SendMessage(self, uuid, to, to_len, message, message_len):
+        assert len(to) == to_len and len(message) == message_len
+        if self.send_error:
+            return npb.SendMessageReturnFunction(Error=self.send_error).SerializeToString()
+        timings = npb.MessageDebugTimings(
+            Queue=0, Marshal=0, GetParticipants=0, GetDevices=0, GroupEncrypt=0, PeerEncrypt=0, Send=0, Resp=0, Retry=0
+        )
+        response = npb.SendResponse(Timestamp=SENT_AT, ID="3EB0FROMSERVER", ServerID=0, DebugTimings=timings)
+        return npb.SendMessageReturnFunction(SendResponse=response).SerializeToString()
+
+    def do_Upload(self, uuid, binary, size, media_type):
+        if self.media_stall is not None:
+            self.media_stall.wait(30)
+        if self.upload_error:
+            return npb.UploadReturnFunction(Error=self.upload_error).SerializeToString()
+        response = npb.UploadResponse(
+            url="https://mmg.whatsapp.net/up",
+            DirectPath="/v/t62/up",
+            Handle="",
+            MediaKey=b"k" * 32,
+            FileEncSHA256=b"e" * 32,
+            FileSHA256=b"s" * 32,
+            FileLength=size,
+        )
+        return npb.UploadReturnFunction(UploadResponse=response).SerializeToString()
+
+    def do_DownloadAny(self, uuid, message, size):
+        # whatsmeow download.go:127-145 DownloadAny: only these top-level fields are downloadable;
+        # anything else is ErrNothingDownloadableFound (errors.go:141), which goneonize returns as Error.
+        if self.media_stall is not None:
+            self.media_stall.wait(30)
+        parsed = e2e.Message.FromString(message)
+        fields = ("imageMessage", "videoMessage", "audioMessage", "documentMessage", "stickerMessage")
+        if not any(parsed.HasField(name) for name in fields):
+            return npb.DownloadReturnFunction(Error="didn't find any attachments in message").SerializeToString()
+        return npb.DownloadReturnFunction(Binary=b"\x89PNG-bytes").SerializeToString()
+
+    def do_GetPNFromLID(self, uuid, jid_bytes, size):
+        # goneonize main.go:318-335 over whatsmeow store/sqlstore/lidmap.go:91-116: a known LID gives the
+        # phone-number JID (with the LID's device), an unknown one an empty JID and no error.
+        lid = npb.JID.FromString(jid_bytes)
+        known = {"987654321": "5511999990000"}.get(lid.User)
+        found = jid(known, device=lid.Device) if known else jid()
+        return npb.GetJIDFromStoreReturnFunction(Jid=found).SerializeToString()
+
+    def do_SetForceActiveDeliveryReceipts(self, uuid, active):
+        return b""  # goneonize main.go:1919-1921 returns nothing
+
+    def do_SendPresence(self, uuid, presence):
+        # goneonize main.go:2406-2412: "" or whatsmeow's error text, e.g. presence.go:67-68 ErrNoPushName.
+        return self.presence_error.encode()
+
+    def do_MarkRead(self, *args):
+        return b""
+
+    def do_SendChatPresence(self, *args):
+        return b""
+
+    def do_Logout(self, uuid):
+        return b""
+
+    def do_Stop(self, uuid):
+        self.stopped.set()
+        return b""
+
+    def do_PairPhone(self, uuid, payload, size):
+        return npb.PairPhoneReturnFunction(Code="ABCD-1234").SerializeToString()
+
+    def do_IsOnWhatsApp(self, uuid, numbers, size):
+        found = npb.IsOnWhatsAppResponse(Query="+5511999990000", JID=jid("5511999990000"), IsIn=True)
+        missing = npb.IsOnWhatsAppResponse(Query="+15550000000", JID=jid(), IsIn=False)
+        return npb.IsOnWhatsAppReturnFunction(IsOnWhatsAppResponse=[found, missing]).SerializeToString()
+
+    def do_GetJoinedGroups(self, uuid):
+        return npb.GetJoinedGroupsReturnFunction(Group=[group_info()]).SerializePartialToString()
+
+    def do_GetGroupInfo(self, uuid, jid, size):
+        return npb.GetGroupInfoReturnFunction(GroupInfo=group_info()).SerializePartialToString()
+
+    def do_Neonize(self, *args):
+        """Like Go: returns an error string at once, or blocks until Stop."""
+        failure = self.script(args) if self.script is not None else None
+        if failure:
+            return failure
+        self.stopped.wait(30)
+        return None
+
+
+def group_info() -> npb.GroupInfo:
+    member = npb.GroupParticipant(
+        JID=npb.JID(User="987654321", Server="lid"),
+        LID=npb.JID(User="987654321", Server="lid"),
+        PhoneNumber=npb.JID(User="5511999990000", Server="s.whatsapp.net"),
+        IsAdmin=True,
+        IsSuperAdmin=False,
+        DisplayName="Ana",
+    )
+    return npb.GroupInfo(
+        JID=npb.JID(User="120363000000000001", Server="g.us"),
+        OwnerPN=npb.JID(User="5511888880000", Server="s.whatsapp.net"),
+        GroupName=npb.GroupName(Name="Team"),
+        GroupTopic=npb.GroupTopic(Topic="Plans"),
+        GroupCreated=SENT_AT,
+        Participants=[member],
+    )
