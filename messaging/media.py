@@ -17,7 +17,7 @@ from django.http import FileResponse
 from PIL import Image, UnidentifiedImageError
 
 from messaging.models import Media
-from wildcat import outbound
+from wildcat import destinations, outbound
 from wildcat.errors import AppError, ErrorCode
 from wildcat.whatsapp import MessageType
 
@@ -167,9 +167,9 @@ def media_fetch_url(url: str, *, api_key_id: int) -> tuple[bytes, str]:
         resource = outbound.fetch(
             url, max_bytes=settings.WILDCAT_MAX_MEDIA_BYTES, timeout=timeout, owner=f"key:{api_key_id}"
         )
-    except outbound.UnsafeDestination as exc:
+    except destinations.UnsafeDestination as exc:
         raise AppError(ErrorCode.MEDIA_URL_REFUSED, f"The media URL is not allowed: {exc.message}")
-    except outbound.OutboundError as exc:
+    except destinations.OutboundError as exc:
         if exc.code == "busy":
             message = "Too many media URLs are being fetched at once; retry shortly."
             raise AppError(ErrorCode.THROTTLED, message, {"retry_after": int(timeout + 0.999)}) from exc

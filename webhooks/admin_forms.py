@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts.models import WaConnection
 from webhooks.models import WebhookEndpoint
-from wildcat import outbound
+from wildcat import destinations
 from wildcat.event_types import EventType
 
 
@@ -36,8 +36,8 @@ class EndpointCreateForm(forms.ModelForm):
     def clean_url(self) -> str:
         url = self.cleaned_data["url"].strip()
         try:
-            outbound.validate_url(url)
-        except outbound.UnsafeDestination as exc:
+            destinations.validate_url(url)
+        except destinations.UnsafeDestination as exc:
             raise forms.ValidationError(f"This destination is not allowed: {exc.message}")
         return url
 

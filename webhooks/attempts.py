@@ -23,7 +23,7 @@ from django.utils import timezone
 from webhooks import signing
 from webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
 from webhooks.services import endpoint_disable
-from wildcat import outbound
+from wildcat import destinations, outbound
 from wildcat.db import atomic_without_flush_wait
 
 logger = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ def attempt_send(body: bytes, message_id: str, endpoint: WebhookEndpoint) -> Out
     started = time.monotonic()
     try:
         result = outbound.post(endpoint.url, body=body, headers=headers, timeout=settings.WILDCAT_WEBHOOK_TIMEOUT)
-    except outbound.OutboundError as exc:
+    except destinations.OutboundError as exc:
         return Outcome(None, str(exc), "", int((time.monotonic() - started) * 1000))
     error = "" if 200 <= result.status < 300 else _status_error(result.status, result.headers)
     retry_after = _retry_after(result.headers) if result.status in (429, 503) else None

@@ -16,7 +16,7 @@ from django.utils import timezone
 from apikeys.models import ApiKey
 from webhooks import emit_cache, signing
 from webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
-from wildcat import outbound
+from wildcat import destinations
 from wildcat.audit import audit_record
 from wildcat.celery import app
 from wildcat.errors import AppError, ErrorCode, invalid_request
@@ -160,7 +160,7 @@ def endpoint_create(
     description: str = "",
 ) -> tuple[WebhookEndpoint, str]:
     """Create an endpoint; returns it with its secret, which is shown this once."""
-    outbound.validate_url(url)
+    destinations.validate_url(url)
     secret = signing.secret_generate()
     with transaction.atomic():
         # Counting under a lock on the key keeps two concurrent creates from both passing the limit.
@@ -190,7 +190,7 @@ def _audit(action: str, endpoint: WebhookEndpoint, detail: dict[str, Any] | None
 def endpoint_update(*, endpoint: WebhookEndpoint, **changes: Any) -> WebhookEndpoint:
     """Change url, event types, connection, description or enabled; URLs are re-checked."""
     if "url" in changes:
-        outbound.validate_url(changes["url"])
+        destinations.validate_url(changes["url"])
     if "event_types" in changes:
         changes["event_types"] = _event_types_clean(changes["event_types"] or [])
     with transaction.atomic():

@@ -1,21 +1,17 @@
-"""The one module that makes outbound HTTP, with the SSRF guard every request goes through.
+"""The one module that makes outbound HTTP; every socket it opens passes the SSRF guard first.
 
-Destinations are checked twice: ``validate_url`` when a URL is saved, and again at connect time
-against the address the name actually resolved to. The connection is then opened to exactly that
-checked address (no second DNS lookup), while the Host header and TLS SNI/certificate checks keep
+Each new socket resolves its name through ``destinations.resolve_checked`` and connects to exactly
+a checked address (no second DNS lookup), while the Host header and TLS SNI/certificate checks keep
 using the original name.
 
-Every exchange (connect, send, status line, headers, body) ends by one wall-clock deadline: each
-socket call may wait only for what is left of it, so a receiver that trickles a byte at a time
-cannot hold a thread longer than the timeout.
+Every exchange (name lookup, connect, send, status line, headers, body) ends by one wall-clock
+deadline: each socket call may wait only for what is left of it, so a receiver that trickles a byte
+at a time cannot hold a thread longer than the timeout.
 """
 
 from __future__ import annotations
 
-import functools
 import http.client
-import ipaddress
-import re
 import select
 import socket
 import ssl
@@ -23,57 +19,19 @@ import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import SplitResult, urljoin, urlsplit
+from urllib.parse import SplitResult, urljoin
 
 import requests.certs
 from django.conf import settings
 
 from wildcat import slots
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+from wildcat.destinations import OutboundError, resolve_checked, split_checked_cached
 
 MAX_REDIRECTS = 3
 EXCERPT_BYTES = 1024
 USER_AGENT = "Wildcat/1.0"
-ALLOWED_NETWORKS_SETTING = "WILDCAT_WEBHOOK_ALLOWED_NETWORKS"
 _CHUNK = 64 * 1024
 _REDIRECTS = {301, 302, 303, 307, 308}
-_NUMERIC_LABEL = re.compile(r"^(0x[0-9a-f]*|[0-9]+)$", re.IGNORECASE)
-# Prefixes whose addresses embed an IPv4 address (NAT64 well-known and local-use prefixes, the
-# IPv4-compatible and the SIIT IPv4-translated forms).
-_IPV4_EMBEDDING_NETWORKS = (
-    ipaddress.ip_network("64:ff9b::/96"),
-    ipaddress.ip_network("64:ff9b:1::/48"),
-    ipaddress.ip_network("::/96"),
-    ipaddress.ip_network("::ffff:0:0:0/96"),
-)
-# Deprecated site-local unicast (RFC 3879): still routed inside some networks, and ``is_global``
-# does not know it.
-_SITE_LOCAL = ipaddress.ip_network("fec0::/10")
-
-
-class OutboundError(Exception):
-    """An outbound request failed; ``permanent`` says whether retrying the same request can help."""
-
-    def __init__(self, code: str, message: str, *, permanent: bool = False) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.permanent = permanent
-
-    def __str__(self) -> str:
-        return f"{self.code}: {self.message}"
-
-
-class UnsafeDestination(OutboundError):
-    """The destination is refused by the SSRF guard: it is never contacted."""
-
-    def __init__(self, reason: str) -> None:
-        message = (
-            f"{reason}. Only http(s) URLs to public addresses are allowed, plus the networks an operator "
-            f"lists in {ALLOWED_NETWORKS_SETTING}."
-        )
-        super().__init__("unsafe_destination", message, permanent=True)
 
 
 @dataclass(frozen=True)
@@ -89,112 +47,6 @@ class PostResult:
     headers: dict[str, str] = field(default_factory=dict)
     elapsed: float = 0.0
     body_excerpt: bytes = b""
-
-
-# --- The guard -----------------------------------------------------------------------------
-
-
-def _allowed_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-    return [ipaddress.ip_network(cidr, strict=False) for cidr in settings.WILDCAT_WEBHOOK_ALLOWED_NETWORKS]
-
-
-def _embeds_ipv4(ip: ipaddress.IPv6Address) -> bool:
-    if ip.ipv4_mapped is not None or ip.sixtofour is not None or ip.teredo is not None:
-        return True
-    return any(ip in network for network in _IPV4_EMBEDDING_NETWORKS)
-
-
-def check_address(ip: IPAddress) -> None:
-    """Refuse anything but a plain global unicast address, unless an operator allowed its network."""
-    if any(ip.version == network.version and ip in network for network in _allowed_networks()):
-        return
-    if isinstance(ip, ipaddress.IPv6Address) and _embeds_ipv4(ip):
-        raise UnsafeDestination(f"{ip} embeds an IPv4 address")
-    if ip.is_multicast:
-        raise UnsafeDestination(f"{ip} is a multicast address")
-    if isinstance(ip, ipaddress.IPv6Address) and ip in _SITE_LOCAL:
-        raise UnsafeDestination(f"{ip} is a site-local address")
-    if not ip.is_global:
-        raise UnsafeDestination(f"{ip} is not a public address")
-
-
-def _literal_address(host: str) -> IPAddress | None:
-    """Parse a host that is an IP literal; refuse integer, hex, octal and shortened IPv4 forms."""
-    try:
-        return ipaddress.ip_address(host.split("%", 1)[0] if ":" in host else host)
-    except ValueError:
-        pass
-    labels = host.rstrip(".").split(".")
-    if all(_NUMERIC_LABEL.match(label) for label in labels):
-        # A valid DNS name never has an all-numeric top-level label; these are IP shorthands
-        # (``2130706433``, ``0x7f000001``, ``127.1``, ``0177.0.0.1``) that resolvers expand.
-        raise UnsafeDestination(f"{host!r} is a non-canonical IP address form")
-    return None
-
-
-def _check_host_name(host: str) -> None:
-    name = host.rstrip(".").lower()
-    if not name:
-        raise UnsafeDestination("the URL has no host")
-    if name == "localhost" or name.endswith(".localhost") or name.startswith("localhost."):
-        raise UnsafeDestination(f"{host!r} is a local name")
-
-
-def resolve_checked(host: str, port: int) -> list[tuple[int, tuple[Any, ...]]]:
-    """Resolve ``host`` once and check every address; returns (family, sockaddr) pairs to connect to."""
-    literal = _literal_address(host)
-    if literal is None:
-        _check_host_name(host)
-    else:
-        check_address(literal)
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise OutboundError("dns_error", f"cannot resolve {host!r}: {exc}") from exc
-    except (UnicodeError, ValueError) as exc:
-        raise UnsafeDestination(f"{host[:100]!r} is not a valid host name") from exc
-    if not infos:
-        raise OutboundError("dns_error", f"{host!r} has no addresses")
-    # Any refused address refuses the name: a resolver may answer differently next time.
-    for _family, _type, _proto, _canon, sockaddr in infos:
-        check_address(ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0]))
-    return [(family, sockaddr) for family, _type, _proto, _canon, sockaddr in infos]
-
-
-def validate_url(url: str) -> None:
-    """Save-time check of a destination URL; raises UnsafeDestination when it is refused.
-
-    A name that does not resolve yet is accepted here: the connect-time check still guards it.
-    """
-    parts = _split(url)
-    try:
-        resolve_checked(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
-    except UnsafeDestination:
-        raise
-    except OutboundError:
-        return
-
-
-def _split(url: str) -> SplitResult:
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError on a malformed port
-    except ValueError as exc:
-        raise UnsafeDestination(f"malformed URL: {exc}") from exc
-    if parts.scheme not in {"http", "https"}:
-        raise UnsafeDestination(f"scheme {parts.scheme!r} is not allowed; use http or https")
-    host = parts.hostname or ""
-    if not host:
-        raise UnsafeDestination("the URL has no host")
-    if _literal_address(host) is None:
-        _check_host_name(host)
-    return parts
-
-
-@functools.lru_cache(maxsize=1024)
-def _split_cached(url: str) -> SplitResult:
-    """``_split`` for URLs posted to again and again (a refused URL raises every time: never cached)."""
-    return _split(url)
 
 
 # --- Deadline-bound sockets ----------------------------------------------------------------
@@ -243,7 +95,7 @@ class _DeadlineSSLSocket(_DeadlineBound, ssl.SSLSocket):
 def _open_checked_socket(host: str, port: int, deadline: float) -> socket.socket:
     """Resolve and check ``host`` once, then connect to the first checked address that answers."""
     last_error: OSError | None = None
-    for family, sockaddr in resolve_checked(host, port):
+    for family, sockaddr in resolve_checked(host, port, deadline):
         sock = _DeadlineSocket(family, socket.SOCK_STREAM)
         try:
             sock.deadline = deadline
@@ -346,7 +198,7 @@ def _exchange(
     method: str, url: str, *, body: bytes | None, headers: dict[str, str], deadline: float, timeout: float
 ) -> tuple[Connection, http.client.HTTPResponse]:
     """Send one request and read its status line and headers, all before ``deadline``."""
-    parts = _split_cached(url)
+    parts = split_checked_cached(url)
     connection = _kept_alive(parts, deadline)
     target = parts.path or "/"
     if parts.query:

@@ -101,7 +101,7 @@ def test_production_settings_allow_no_loopback_or_private_destination(tmp_path):
     probe = (
         "import django, json; django.setup()\n"
         "from django.conf import settings\n"
-        "from wildcat.outbound import UnsafeDestination, validate_url\n"
+        "from wildcat.destinations import UnsafeDestination, validate_url\n"
         "refused = []\n"
         "for url in ('http://127.0.0.1:8080/hook', 'http://[::1]/hook', 'http://10.0.0.5/hook'):\n"
         "    try:\n"

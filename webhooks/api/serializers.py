@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from accounts.models import WaConnection
 from webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
-from wildcat import outbound
+from wildcat import destinations
 from wildcat.event_types import EVENT_TYPE_VALUES
 
 EVENT_TYPE_CHOICES = EVENT_TYPE_VALUES
@@ -68,8 +68,8 @@ class EndpointWriteSerializer(serializers.Serializer):
 
     def validate_url(self, value: str) -> str:
         try:
-            outbound.validate_url(value)
-        except outbound.UnsafeDestination as exc:
+            destinations.validate_url(value)
+        except destinations.UnsafeDestination as exc:
             raise serializers.ValidationError(f"This destination is not allowed: {exc.message}")
         return value
 
