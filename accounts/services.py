@@ -15,11 +15,7 @@ from accounts.session_commands import (
     FINISHED_STATUSES,
     UNFINISHED_STATUSES,
     connection_row_delete,
-    session_command_cancel,
-    session_command_claim,
     session_command_create,
-    session_command_enqueue,
-    session_command_finish,
     session_command_wait,
 )
 from accounts.states import LINKED_STATUSES, LIVE_STATUSES, STAMP_FIELDS, WEBHOOK_EVENTS, transition_allowed
@@ -49,12 +45,6 @@ __all__ = [
     "connection_update",
     "connections_stop_for_key",
     "sandbox_call_create",
-    "session_command_cancel",
-    "session_command_claim",
-    "session_command_create",
-    "session_command_enqueue",
-    "session_command_finish",
-    "session_command_wait",
 ]
 
 

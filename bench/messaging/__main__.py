@@ -141,7 +141,8 @@ def show_logs(data_dir: Path) -> None:
 def link_connections(api_key_id: int, count: int) -> list[int]:
     """Create sandbox connections, start them, scan each QR and wait until all are ready."""
     from accounts.models import SessionCommand, WaConnection
-    from accounts.services import connection_create, connection_start, session_command_create
+    from accounts.services import connection_create, connection_start
+    from accounts.session_commands import session_command_create
 
     stamp = int(time.time())
     connections = [connection_create(api_key_id=api_key_id, name=f"bench-{stamp}-{i}") for i in range(count)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from accounts.models import SessionCommand, WaConnection
-from accounts.services import session_command_create
+from accounts.session_commands import session_command_create
 from tests.support.processes import ChildProcess, start_worker
 
 # Short timers so failover and restarts happen within seconds; every one of them is a setting.

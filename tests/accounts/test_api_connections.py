@@ -12,6 +12,7 @@ from PIL import Image
 
 from accounts import services
 from accounts.models import ConnectionEvent, SandboxCredential, SessionCommand, WaConnection
+from accounts.session_commands import session_command_claim, session_command_finish
 from tests.accounts.factories import ConnectionFactory, SandboxCredentialFactory
 
 pytestmark = pytest.mark.django_db
@@ -323,7 +324,7 @@ def test_delete_of_a_linked_neonize_connection_logs_out_through_its_session_firs
     # Asking again does not queue a second logout.
     assert api_client.delete(f"{BASE}/{connection.pk}").json()["command"]["id"] == command.pk
     # The session tries to log out (here: it fails); either way the connection goes.
-    services.session_command_claim(connection_id=connection.pk)
-    services.session_command_finish(command_id=command.pk, error="not_logged_in: gone already")
+    session_command_claim(connection_id=connection.pk)
+    session_command_finish(command_id=command.pk, error="not_logged_in: gone already")
     assert not WaConnection.objects.filter(pk=connection.pk).exists()
     _error(api_client.get(f"{BASE}/{connection.pk}"), 404)

@@ -8,7 +8,8 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import ConnectionEvent, SessionCommand, WaConnection
-from accounts.services import connection_create, connection_start, session_command_create
+from accounts.services import connection_create, connection_start
+from accounts.session_commands import session_command_create
 from tests.accounts.runtime_support import RUNTIME_ENV, host_pids, node_pid, sandbox_scan, start_sessions_worker
 from tests.support.processes import running, start_beat, wait_until
 

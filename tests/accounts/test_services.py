@@ -11,6 +11,13 @@ from django.utils import timezone
 
 from accounts import services
 from accounts.models import ConnectionEvent, SessionCommand, WaConnection
+from accounts.session_commands import (
+    session_command_cancel,
+    session_command_claim,
+    session_command_create,
+    session_command_finish,
+    session_command_wait,
+)
 from tests.accounts.factories import ConnectionFactory, SessionCommandFactory
 from wildcat.errors import AppError, ErrorCode
 from wildcat.whatsapp import AccountInfo
@@ -118,16 +125,16 @@ def test_record_event_for_the_runtime():
 
 def test_claim_in_id_order_and_finish():
     connection = ConnectionFactory(running=True)
-    first = services.session_command_create(connection=connection, kind="call", payload={"op": "list_groups"})
-    second = services.session_command_create(connection=connection, kind="logout", payload={})
-    claimed = services.session_command_claim(connection_id=connection.pk)
+    first = session_command_create(connection=connection, kind="call", payload={"op": "list_groups"})
+    second = session_command_create(connection=connection, kind="logout", payload={})
+    claimed = session_command_claim(connection_id=connection.pk)
     assert claimed.pk == first.pk and claimed.status == "running" and claimed.attempts == 1
-    assert [c.pk for c in services.session_command_claim(connection_id=connection.pk, limit=5)] == [second.pk]
-    assert services.session_command_claim(connection_id=connection.pk) is None
-    done = services.session_command_finish(command_id=first.pk, result={"results": []})
+    assert [c.pk for c in session_command_claim(connection_id=connection.pk, limit=5)] == [second.pk]
+    assert session_command_claim(connection_id=connection.pk) is None
+    done = session_command_finish(command_id=first.pk, result={"results": []})
     assert done.status == "done" and done.result == {"results": []}
     # Finishing twice changes nothing.
-    again = services.session_command_finish(command_id=first.pk, error="late failure")
+    again = session_command_finish(command_id=first.pk, error="late failure")
     assert again.status == "done" and again.error == ""
 
 
@@ -135,10 +142,10 @@ def test_transient_failures_retry_until_the_attempts_run_out(settings):
     settings.WILDCAT_COMMAND_MAX_ATTEMPTS = 2
     command = SessionCommandFactory()
     cid = command.connection_id
-    services.session_command_claim(connection_id=cid)
-    assert services.session_command_finish(command_id=command.pk, error="session_gone", retry=True).status == "pending"
-    services.session_command_claim(connection_id=cid)
-    failed = services.session_command_finish(command_id=command.pk, error="session_gone", retry=True)
+    session_command_claim(connection_id=cid)
+    assert session_command_finish(command_id=command.pk, error="session_gone", retry=True).status == "pending"
+    session_command_claim(connection_id=cid)
+    failed = session_command_finish(command_id=command.pk, error="session_gone", retry=True)
     assert failed.status == "failed" and failed.attempts == 2
     assert ConnectionEvent.objects.filter(connection_id=cid, kind="error").count() == 1
 
@@ -146,18 +153,18 @@ def test_transient_failures_retry_until_the_attempts_run_out(settings):
 def test_a_command_orphaned_while_running_is_claimed_again_when_stale(settings):
     settings.WILDCAT_COMMAND_STALE_SECONDS = 30
     command = SessionCommandFactory()
-    services.session_command_claim(connection_id=command.connection_id)
-    assert services.session_command_claim(connection_id=command.connection_id) is None
+    session_command_claim(connection_id=command.connection_id)
+    assert session_command_claim(connection_id=command.connection_id) is None
     SessionCommand.objects.filter(pk=command.pk).update(updated_at=timezone.now() - timedelta(seconds=31))
-    again = services.session_command_claim(connection_id=command.connection_id)
+    again = session_command_claim(connection_id=command.connection_id)
     assert again.pk == command.pk and again.attempts == 2
 
 
 def test_pair_code_result_lands_on_the_connection():
     connection = ConnectionFactory(running=True, status="pending")
     command = services.connection_request_pair_code(connection=connection, phone="+4915112345678")
-    services.session_command_claim(connection_id=connection.pk)
-    services.session_command_finish(command_id=command.pk, result={"code": "ABCD1234", "phone": "4915112345678"})
+    session_command_claim(connection_id=connection.pk)
+    session_command_finish(command_id=command.pk, result={"code": "ABCD1234", "phone": "4915112345678"})
     row = WaConnection.objects.get(pk=connection.pk)
     assert row.pair_code == "ABCD1234" and row.pair_code_at is not None
     assert ConnectionEvent.objects.filter(connection=connection, kind="pair_code").exists()
@@ -166,22 +173,22 @@ def test_pair_code_result_lands_on_the_connection():
 def test_wait_returns_when_done_or_after_the_timeout(settings):
     settings.WILDCAT_COMMAND_POLL_SECONDS = 0.02
     command = SessionCommandFactory()
-    pending = services.session_command_wait(command_id=command.pk, timeout=0.1)
+    pending = session_command_wait(command_id=command.pk, timeout=0.1)
     assert pending.status == "pending"
-    services.session_command_finish(command_id=command.pk, result={"ok": True})
-    assert services.session_command_wait(command_id=command.pk, timeout=5).status == "done"
+    session_command_finish(command_id=command.pk, result={"ok": True})
+    assert session_command_wait(command_id=command.pk, timeout=5).status == "done"
 
 
 @pytest.mark.django_db(transaction=True)
 def test_two_claimers_never_get_the_same_command():
     connection = ConnectionFactory(running=True)
     for _ in range(20):
-        services.session_command_create(connection=connection, kind="call", payload={"op": "list_groups"})
+        session_command_create(connection=connection, kind="call", payload={"op": "list_groups"})
     results: list[list[int]] = [[], []]
 
     def claim(slot: int) -> None:
         try:
-            while (command := services.session_command_claim(connection_id=connection.pk)) is not None:
+            while (command := session_command_claim(connection_id=connection.pk)) is not None:
                 results[slot].append(command.pk)
         finally:
             db_connection.close()
@@ -197,11 +204,11 @@ def test_two_claimers_never_get_the_same_command():
 
 def test_cancel_withdraws_only_a_pending_command():
     command = SessionCommandFactory()
-    assert services.session_command_cancel(command_id=command.pk) is True
+    assert session_command_cancel(command_id=command.pk) is True
     cancelled = SessionCommand.objects.get(pk=command.pk)
     assert cancelled.status == "failed" and "cancelled" in cancelled.error
-    assert services.session_command_claim(connection_id=command.connection_id) is None
+    assert session_command_claim(connection_id=command.connection_id) is None
     running = SessionCommandFactory(connection=command.connection)
-    services.session_command_claim(connection_id=command.connection_id)
-    assert services.session_command_cancel(command_id=running.pk) is False
+    session_command_claim(connection_id=command.connection_id)
+    assert session_command_cancel(command_id=running.pk) is False
     assert SessionCommand.objects.get(pk=running.pk).status == "running"

@@ -13,7 +13,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import SandboxDelivery, SessionCommand, WaConnection
-from accounts.services import connection_create, connection_start, session_command_create
+from accounts.services import connection_create, connection_start
+from accounts.session_commands import session_command_create
 from messaging.models import Message
 from tests.messaging.samples import MP4, OGG, PDF, PNG, WEBP, b64
 from tests.support.processes import running, start_beat, start_worker, wait_until
