@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from accounts.runtime.drivers.neonize_driver import NeonizeDriver
-from tests.accounts.neonize_binding import ME_JID, FakeBinding
+from tests.accounts.neonize_binding import FakeBinding, on_binding
 
 
 @pytest.fixture
@@ -19,11 +19,7 @@ def fake(settings, tmp_path):
 def driver(fake):
     """A logged-in driver whose neonize client talks to the fake binding."""
     events: list = []
-    driver = NeonizeDriver(connection_id=7, emit=events.append)
+    driver = on_binding(NeonizeDriver(connection_id=7, emit=events.append), fake)
     driver.events = events
-    driver._own_jid = ME_JID
-    driver.client = driver._client_build()
-    driver.client._NewClient__client = fake
-    driver._logged_in = True
     yield driver
     driver.stop()

@@ -7,6 +7,7 @@ import threading
 from neonize.proto import Neonize_pb2 as npb
 from neonize.proto.waE2E import WAWebProtobufsE2E_pb2 as e2e
 
+from accounts.runtime.drivers.neonize_driver import NeonizeDriver
 from tests.accounts.test_neonize_translation import jid
 
 PEER_JID = "5511999990000@s.whatsapp.net"
@@ -152,3 +153,12 @@ def group_info() -> npb.GroupInfo:
         GroupCreated=SENT_AT,
         Participants=[member],
     )
+
+
+def on_binding(driver: NeonizeDriver, binding: object, *, logged_in: bool = True) -> NeonizeDriver:
+    """``driver`` as a resumed session of ME_JID whose neonize client calls ``binding`` instead of Go."""
+    driver._own_jid = ME_JID
+    driver.client = driver._client_build()
+    driver.client._NewClient__client = binding
+    driver._logged_in = logged_in
+    return driver

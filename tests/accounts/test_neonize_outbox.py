@@ -21,7 +21,7 @@ from messaging.models import Message
 from messaging.outbox import outbox_process
 from messaging.services import SendRequest, message_send
 from tests.accounts.factories import ConnectionFactory
-from tests.accounts.neonize_binding import ME_JID, PEER_JID, SENT_AT, FakeBinding
+from tests.accounts.neonize_binding import ME_JID, PEER_JID, SENT_AT, FakeBinding, on_binding
 from tests.accounts.test_neonize_translation import receipt_event
 from webhooks.models import WebhookEndpoint, WebhookEvent
 
@@ -77,13 +77,11 @@ def go(settings, tmp_path):
 @pytest.fixture
 def driver(connection, go):
     """A logged-in driver whose events go straight into the real sink, like a sink thread that keeps up."""
-    driver = NeonizeDriver(
-        connection_id=connection.pk, emit=lambda event: handle_driver_event(connection_id=connection.pk, event=event)
-    )
-    driver._own_jid = ME_JID
-    driver.client = driver._client_build()
-    driver.client._NewClient__client = go
-    driver._logged_in = True
+
+    def sink(event) -> None:
+        handle_driver_event(connection_id=connection.pk, event=event)
+
+    driver = on_binding(NeonizeDriver(connection_id=connection.pk, emit=sink), go)
     yield driver
     driver.stop()
 

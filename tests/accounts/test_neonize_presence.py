@@ -17,7 +17,7 @@ from accounts.models import WaConnection
 from accounts.runtime.drivers.neonize_driver import NeonizeDriver
 from accounts.runtime.drivers.neonize_presence import RETRY_SECONDS
 from tests.accounts.factories import ConnectionFactory
-from tests.accounts.neonize_binding import ME_JID, FakeBinding
+from tests.accounts.neonize_binding import FakeBinding, on_binding
 
 pytestmark = pytest.mark.django_db
 NO_PUSH_NAME = "can't send presence without PushName set"  # whatsmeow errors.go:34 ErrNoPushName
@@ -31,11 +31,7 @@ def go(settings, tmp_path):
 
 def _driver(connection, go) -> NeonizeDriver:
     """A resumed session whose neonize client talks to the fake binding, not yet connected."""
-    driver = NeonizeDriver(connection_id=connection.pk, emit=lambda event: None)
-    driver._own_jid = ME_JID
-    driver.client = driver._client_build()
-    driver.client._NewClient__client = go
-    return driver
+    return on_binding(NeonizeDriver(connection_id=connection.pk, emit=lambda event: None), go, logged_in=False)
 
 
 def _neonize_connection(**fields) -> WaConnection:
