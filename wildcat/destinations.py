@@ -151,7 +151,10 @@ def resolve_checked(host: str, port: int, deadline: float) -> list[tuple[int, tu
     else:
         check_address(literal)
     try:
-        infos = _lookup(host, port, deadline)
+        if literal is None:
+            infos = _lookup(host, port, deadline)
+        else:  # an address needs no resolver: no thread handoff
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
     except socket.gaierror as exc:
         raise OutboundError("dns_error", f"cannot resolve {host!r}: {exc}") from exc
     except (UnicodeError, ValueError) as exc:
