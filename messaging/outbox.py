@@ -2,8 +2,13 @@
 
 Called by the session host on its command thread for every ready session, when woken and on every
 poll tick. It never sleeps: when the next paced send is not due it returns and is called again.
-Each message's WhatsApp id was fixed when it was queued, so re-sending a message left in
-``sending`` by a dead owner cannot show the recipient a second message.
+
+A message left in ``sending`` by an owner that died mid-send may or may not have reached WhatsApp.
+With a driver that sends under the id fixed when the message was queued (``sends_with_our_ids``),
+sending it again cannot show the recipient a second message, so it simply goes again. With one whose
+network picks the id (neonize), a second send would be a second message: such a driver sends one
+message per durable transaction, and a message found interrupted fails as ``send_outcome_unknown``
+instead of being sent again. An integrator who wants it resent sends it anew.
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ class _Outcome:
     retry: list[tuple[Message, DriverError]] = field(default_factory=list)
     failed: list[tuple[Message, DriverError]] = field(default_factory=list)
     skipped: list[Message] = field(default_factory=list)
+    # A send went out and got no answer: the session is not answering, so stop for this round.
+    stalled: bool = False
 
 
 def outbox_process(*, connection_id: int, port: SessionPort) -> int:
@@ -48,20 +55,22 @@ def outbox_process(*, connection_id: int, port: SessionPort) -> int:
         paced = pacing.send_rate(connection_id) > 0
         if paced and pacing.seconds_until_due(connection_id) > 0:
             return total
-        limit = 1 if paced else settings.WILDCAT_OUTBOX_BATCH
-        claimed = _claim(connection_id, limit)
+        resendable = port.sends_with_our_ids
+        limit = 1 if paced or not resendable else settings.WILDCAT_OUTBOX_BATCH
+        claimed = _claim(connection_id, limit, resend_interrupted=resendable)
         if not claimed:
             return total
         # One transaction per batch: a driver that writes (the sandbox records what the recipient
         # saw) commits once with the outcome instead of once per message. If the process dies
-        # first, the batch stays ``sending`` and goes again with the same WhatsApp ids.
+        # first, the batch stays ``sending`` (see the module docstring for what happens next).
         with transaction.atomic():
-            # Losing this commit in a crash only resends the batch, with the same ids (see above).
-            commit_without_flush_wait()
+            if resendable:
+                # Losing this commit in a crash only resends the batch, with the same ids.
+                commit_without_flush_wait()
             outcome = _send_all(connection_id, claimed, port, paced=paced)
             _record(outcome)
         total += len(outcome.sent)
-        if paced or len(claimed) < limit or outcome.retry or time.monotonic() > deadline:
+        if paced or len(claimed) < limit or outcome.retry or outcome.stalled or time.monotonic() > deadline:
             return total
 
 
@@ -70,21 +79,27 @@ def outbox_seconds_until_due(connection_id: int) -> float:
     return pacing.seconds_until_due(connection_id)
 
 
-def _claim(connection_id: int, limit: int) -> list[Message]:
+def _claim(connection_id: int, limit: int, *, resend_interrupted: bool) -> list[Message]:
     """Mark the next sendable messages ``sending``, keeping per-chat order.
 
     A chat whose oldest unfinished message waits for a retry blocks the chat's later messages.
-    Rows already ``sending`` were left by an owner that died mid-send: they go again, same id.
+    Rows already ``sending`` were left by an owner that died mid-send: with ``resend_interrupted``
+    they go again under their id, otherwise they fail as ``send_outcome_unknown``.
     """
     now = timezone.now()
     scan = list(
         Message.objects.filter(connection_id=connection_id, status__in=UNFINISHED)
         .order_by("id")
-        .values_list("id", "chat_jid", "next_attempt_at")[: max(limit * 5, 200)]
+        .values_list("id", "chat_jid", "next_attempt_at", "status")[: max(limit * 5, 200)]
     )
+    if not resend_interrupted:
+        interrupted = {pk for pk, _chat, _due, status in scan if status == Message.Status.SENDING}
+        if interrupted:
+            _fail_interrupted(sorted(interrupted), now)
+            scan = [row for row in scan if row[0] not in interrupted]
     blocked: set[str] = set()
     chosen: list[int] = []
-    for pk, chat_jid, next_attempt_at in scan:
+    for pk, chat_jid, next_attempt_at, _status in scan:
         if chat_jid in blocked:
             continue
         if next_attempt_at is not None and next_attempt_at > now:
@@ -103,6 +118,27 @@ def _claim(connection_id: int, limit: int) -> list[Message]:
             Message.objects.select_related("media").filter(pk__in=chosen, status=Message.Status.SENDING).order_by("id")
         )
     return rows
+
+
+def _fail_interrupted(ids: list[int], now: datetime) -> None:
+    """Fail messages an earlier owner began to send and never recorded: they may have gone out."""
+    with transaction.atomic():
+        failed = list(Message.objects.select_for_update().filter(pk__in=ids, status=Message.Status.SENDING))
+        for message in failed:
+            message.attempts += 1
+            message.status, message.failed_at, message.next_attempt_at = Message.Status.FAILED, now, None
+            message.error_code = ErrorCode.SEND_OUTCOME_UNKNOWN
+            message.error = (
+                "the session stopped while this message was being sent; it may have reached WhatsApp, "
+                "so it is not sent again automatically"
+            )
+            message.updated_at = now
+        fields = ["attempts", "status", "failed_at", "next_attempt_at", "error_code", "error", "updated_at"]
+        Message.objects.bulk_update(failed, fields)
+        for message in failed:
+            message_event_emit(message, EventType.MESSAGE_FAILED)
+    if failed:
+        logger.warning("failed %d interrupted sends as %s", len(failed), ErrorCode.SEND_OUTCOME_UNKNOWN)
 
 
 def _outbound(message: Message) -> OutboundMessage:
@@ -144,7 +180,7 @@ def _send_all(connection_id: int, claimed: list[Message], port: SessionPort, *, 
             if exc.permanent:
                 outcome.failed.append((message, exc))
                 # No answer for 75 s after the message went out: the session is not answering either.
-                stop = exc.code == ErrorCode.SEND_OUTCOME_UNKNOWN
+                stop = outcome.stalled = exc.code == ErrorCode.SEND_OUTCOME_UNKNOWN
             else:
                 outcome.retry.append((message, exc))
                 stop = True

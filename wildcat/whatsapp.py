@@ -155,6 +155,10 @@ class DriverError(Exception):
 class SessionPort(Protocol):
     """What services may ask of a live session. Drivers implement it; services never import drivers."""
 
+    # True when a send goes out under ``OutboundMessage.wa_message_id``: sending a message again
+    # after a crash cannot show the recipient a second one. False when the network picks the id.
+    sends_with_our_ids: bool
+
     def send_message(self, message: OutboundMessage) -> SendResult: ...
 
     def edit_message(self, *, chat_jid: str, wa_message_id: str, new_text: str) -> SendResult: ...

@@ -1,8 +1,9 @@
 """The outbox sending through the neonize driver (Go binding faked), with the real event sink and database.
 
-Two whatsmeow behaviours the sandbox cannot show: whatsmeow chooses every message id, so the id is
-learnt only when the send returns, and a delivery receipt can come before the outbox records it;
-and a send can time out after the message went out (send.go:432), so it must never be resent.
+Three whatsmeow behaviours the sandbox cannot show: whatsmeow chooses every message id, so the id is
+learnt only when the send returns, and a delivery receipt can come before the outbox records it; a
+send can time out after the message went out (send.go:432), so it must never be resent; and a send
+again after a crash goes out under a new id (send.go:210-211), so the recipient would see it twice.
 """
 
 from __future__ import annotations
@@ -164,3 +165,32 @@ def test_a_timeout_before_the_message_went_out_is_retried(connection, driver, go
     outbox_process(connection_id=connection.pk, port=driver)
     message.refresh_from_db()
     assert (message.status, message.wa_message_id) == ("sent", "3EB0SERVER0001")
+
+
+class OwnerKilled(BaseException):
+    """The session host dying mid-send: nothing after this point of the round runs or commits."""
+
+
+def test_each_send_is_recorded_before_the_next_and_an_interrupted_one_is_never_sent_again(connection, driver, go):
+    first, second, third = (queue(connection, PEER_JID, text) for text in ("one", "two", "three"))
+
+    def die_on_the_second(wa_id: str) -> None:
+        if wa_id == "3EB0SERVER0002":
+            raise OwnerKilled
+
+    go.during_send = die_on_the_second
+    with pytest.raises(OwnerKilled):
+        outbox_process(connection_id=connection.pk, port=driver)
+    statuses = dict(Message.objects.filter(pk__in=[first.pk, second.pk, third.pk]).values_list("pk", "status"))
+    # The first send was recorded before the second began; the second was claimed and never recorded.
+    assert statuses == {first.pk: "sent", second.pk: "sending", third.pk: "queued"}
+    assert Message.objects.get(pk=first.pk).wa_message_id == "3EB0SERVER0001"
+
+    go.during_send = None  # the next owner of the session
+    assert outbox_process(connection_id=connection.pk, port=driver) == 1
+    second.refresh_from_db()
+    assert (second.status, second.error_code, second.next_attempt_at) == ("failed", "send_outcome_unknown", None)
+    assert "not sent again automatically" in second.error
+    assert [message.conversation for _to, message in go.sent()] == ["one", "two", "three"]
+    failed = [json.loads(b) for b in WebhookEvent.objects.filter(type="message.failed").values_list("body", flat=True)]
+    assert [(e["data"]["id"], e["data"]["error"]["code"]) for e in failed] == [(second.pk, "send_outcome_unknown")]

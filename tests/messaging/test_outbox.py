@@ -32,6 +32,8 @@ def queue(connection, chat: str, text: str) -> Message:
 class FlakyNetwork:
     """The sandbox network, except that the first send to one chat times out (a transient failure)."""
 
+    sends_with_our_ids = True
+
     def __init__(self, driver, flaky_chat: str) -> None:
         self.driver = driver
         self.flaky_chat = flaky_chat
@@ -110,6 +112,8 @@ def test_transient_failures_give_up_after_the_attempt_limit(phone, settings):
     from messaging.outbox import outbox_process
 
     class Down:
+        sends_with_our_ids = True
+
         def send_message(self, message):
             raise DriverError("not_connected", "offline", permanent=False)
 
@@ -145,6 +149,8 @@ def test_a_receipt_that_beats_the_sent_record_is_not_downgraded(phone):
     connection_id = phone.connection.pk
 
     class FastReceipts:
+        sends_with_our_ids = True
+
         def send_message(self, outbound):
             result = phone.driver.send_message(outbound)
             receipt = Receipt((outbound.wa_message_id,), outbound.chat_jid, ReceiptType.DELIVERED, timezone.now())
@@ -160,6 +166,8 @@ def test_a_receipt_that_beats_the_sent_record_is_not_downgraded(phone):
 
 class NetworkChosenIds:
     """A port like the neonize driver: WhatsApp picks the message id, whatever id was asked for."""
+
+    sends_with_our_ids = False
 
     def __init__(self, driver) -> None:
         self.driver = driver
@@ -199,6 +207,8 @@ def test_a_network_id_already_taken_keeps_the_message_and_the_batch(phone):
     Message.objects.filter(pk=taken.pk).update(status="sent")
 
     class Clashing:
+        sends_with_our_ids = False  # the network's own id comes back
+
         def send_message(self, outbound):
             from wildcat.whatsapp import SendResult
 

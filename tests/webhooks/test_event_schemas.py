@@ -73,6 +73,8 @@ def produce_connection_events(api_key) -> None:
 class RefusingNetwork:
     """The sandbox network refusing every send for good, as WhatsApp does for a bad recipient."""
 
+    sends_with_our_ids = True
+
     def send_message(self, message):
         raise DriverError("invalid_recipient", "not on WhatsApp", permanent=True)
 

@@ -55,6 +55,8 @@ class SessionDriver(abc.ABC):
         return False
 
     # --- SessionPort ------------------------------------------------------------------------
+    sends_with_our_ids = False  # the safe assumption: a resend may reach the recipient twice
+
     @abc.abstractmethod
     def send_message(self, message: OutboundMessage) -> SendResult: ...
 

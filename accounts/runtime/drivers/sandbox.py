@@ -66,6 +66,7 @@ class SandboxDriver(SessionDriver):
     """A simulated phone behind the SessionDriver interface; credentials and deliveries live in the database."""
 
     kind = "sandbox"
+    sends_with_our_ids = True  # the simulated network keeps the id it is given, as WhatsApp's protocol allows
     __slots__ = ("_account", "_deadline", "_keepalive_at", "_keys", "_mode", "_pair_phone", "_qr_index", "_receipts")
 
     def __init__(self, *, connection_id: int, emit) -> None:
