@@ -81,13 +81,17 @@ class FakeBinding:
             self.media_stall.wait(30)
         parsed = e2e.Message.FromString(message)
         fields = ("imageMessage", "videoMessage", "audioMessage", "documentMessage", "stickerMessage")
-        if not any(parsed.HasField(name) for name in fields):
+        found = next((getattr(parsed, name) for name in fields if parsed.HasField(name)), None)
+        if found is None:
             return npb.DownloadReturnFunction(Error="didn't find any attachments in message").SerializeToString()
+        if not found.URL and not found.directPath:  # download.go:216-218, ErrNoURLPresent (errors.go:134)
+            return npb.DownloadReturnFunction(Error="no url present").SerializeToString()
         return npb.DownloadReturnFunction(Binary=b"\x89PNG-bytes").SerializeToString()
 
     def do_GetPNFromLID(self, uuid, jid_bytes, size):
-        # goneonize main.go:318-335 over whatsmeow store/sqlstore/lidmap.go:91-116: a known LID gives the
-        # phone-number JID (with the LID's device), an unknown one an empty JID and no error.
+        # goneonize main.go:318-335 over whatsmeow store/sqlstore/lidmap.go:128-136 (GetPNForLID, via
+        # getLIDMapping at :91-116): a known LID gives the phone-number JID (with the LID's device), an
+        # unknown one an empty JID and no error.
         lid = npb.JID.FromString(jid_bytes)
         known = {"987654321": "5511999990000"}.get(lid.User)
         found = jid(known, device=lid.Device) if known else jid()

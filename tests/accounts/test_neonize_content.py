@@ -35,7 +35,7 @@ def _translate(content: e2e.Message):
 
 
 def test_a_live_location_is_its_own_type():
-    # whatsmeow hands liveLocationMessage over untouched (types/events/events.go UnwrapRaw, lines 372-415,
+    # whatsmeow hands liveLocationMessage over untouched (types/events/events.go UnwrapRaw, lines 372-420,
     # unwraps only wrappers); its fields are WAWebProtobufsE2E.LiveLocationMessage.
     live = e2e.LiveLocationMessage(
         degreesLatitude=-23.55, degreesLongitude=-46.63, accuracyInMeters=12, speedInMps=1.5, sequenceNumber=4
@@ -95,7 +95,7 @@ def test_anything_not_understood_is_stored_as_unknown_with_its_raw_protobuf(cont
 
 
 def test_an_associated_child_message_is_unwrapped_like_the_other_wrappers():
-    # whatsmeow's UnwrapRaw (types/events/events.go lines 372-415) unwraps ephemeral, view-once and
+    # whatsmeow's UnwrapRaw (types/events/events.go lines 372-420) unwraps ephemeral, view-once and
     # document-with-caption wrappers but not associatedChildMessage (album items), so it arrives wrapped.
     child = e2e.FutureProofMessage(message=e2e.Message(imageMessage=e2e.ImageMessage(caption="one of three")))
     msg = _translate(e2e.Message(associatedChildMessage=child))

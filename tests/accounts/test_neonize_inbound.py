@@ -79,26 +79,68 @@ def test_status_posts_and_newsletters_are_not_messages(driver, fake, settings):
     assert fake.names().count("DownloadAny") == 1
 
 
+def test_a_status_shared_into_a_group_is_not_a_message(driver, fake):
+    group = source(chat=jid("120363000000000001", server="g.us"), sender=jid("5511999990000"), group=True)
+    post = e2e.FutureProofMessage(message=e2e.Message(conversation="my status"))
+    for field in ("groupStatusMessage", "groupStatusMessageV2", "groupStatusMentionMessage", "statusMentionMessage"):
+        driver._on_message(None, message_event(e2e.Message(**{field: post}), msg_id=field, src=group))
+    driver._on_message(None, message_event(e2e.Message(conversation="a real one"), msg_id="REAL", src=group))
+    driver.tick(0.0)
+    assert [e.message.wa_message_id for e in driver.events] == ["REAL"]
+
+
+def test_a_contacts_broadcast_list_message_lands_in_the_direct_chat(driver, fake):
+    # message.go:97-113: a message a contact sent to one of their broadcast lists comes from
+    # <list>@broadcast with IsGroup=true and the contact as participant; types/message.go:43-48
+    # (IsIncomingBroadcast): "the message shows up in the direct chat with the Sender".
+    listed = source(chat=jid("1767225600", server="broadcast"), sender=jid("5511999990000", device=2), group=True)
+    driver._on_message(None, message_event(e2e.Message(conversation="to everyone on my list"), src=listed))
+    # Our own send to a list of ours, from the phone, names the list and its recipients (message.go:114-137),
+    # not a chat: it is not stored.
+    own = source(chat=jid("1767225601", server="broadcast"), sender=jid("5511888880000", device=0), group=True)
+    own.IsFromMe = True
+    driver._on_message(None, message_event(e2e.Message(conversation="my list"), msg_id="OWNLIST", src=own))
+    driver.tick(0.0)
+    (event,) = driver.events
+    message = event.message
+    assert (message.chat_jid, message.sender_jid, message.is_group) == (PEER_JID, PEER_JID, False)
+    assert message.text == "to everyone on my list"
+
+
 def test_video_notes_and_wrapped_media_are_downloaded_as_their_own_part(driver, fake, settings):
     settings.WILDCAT_MAX_MEDIA_BYTES = 1024
     # A video note is a VideoMessage in the ``ptvMessage`` field, which whatsmeow's DownloadAny
     # (download.go:131-144) does not read: the driver hands over the part as a ``videoMessage``.
     note = e2e.VideoMessage(**media_fields(mimetype="video/mp4", fileLength=10), seconds=4)
     driver._on_message(None, message_event(e2e.Message(ptvMessage=note), msg_id="PTV1"))
+    # An album item arrives still wrapped in associatedChildMessage: whatsmeow's UnwrapRaw
+    # (events.go:372-420) does not remove that wrapper, and DownloadAny reads no wrapper either.
     wrapped = e2e.Message(
-        viewOnceMessageV2=e2e.FutureProofMessage(
+        associatedChildMessage=e2e.FutureProofMessage(
             message=e2e.Message(imageMessage=e2e.ImageMessage(**media_fields(fileLength=10)))
         )
     )
-    driver._on_message(None, message_event(wrapped, msg_id="ONCE1"))
+    driver._on_message(None, message_event(wrapped, msg_id="ALBUM1"))
     driver.tick(0.0)
-    note_event, once_event = driver.events
+    note_event, album_event = driver.events
     assert note_event.message.type == MessageType.VIDEO and note_event.message.media.content == b"\x89PNG-bytes"
-    assert "media_skipped" not in note_event.message.content
-    assert once_event.message.media.mimetype == "image/jpeg"
+    assert note_event.message.content["video_note"] is True and "media_skipped" not in note_event.message.content
+    assert album_event.message.media.mimetype == "image/jpeg"
     handed = [e2e.Message.FromString(args[1]) for name, args in fake.calls if name == "DownloadAny"]
     assert handed[0].videoMessage.seconds == 4 and not handed[0].HasField("ptvMessage")
-    assert handed[1].imageMessage.directPath == "/v/t62/x"
+    assert handed[1].imageMessage.directPath == "/v/t62/x" and not handed[1].HasField("associatedChildMessage")
+
+
+def test_a_part_without_a_media_path_keeps_the_message_without_media(driver, fake, settings):
+    settings.WILDCAT_MAX_MEDIA_BYTES = 1024
+    # download.go:216-218: a part with neither URL nor directPath is ErrNoURLPresent ("no url present").
+    bare = e2e.ImageMessage(mimetype="image/jpeg", fileLength=10, caption="lost")
+    driver._on_message(None, message_event(e2e.Message(imageMessage=bare), msg_id="NOURL"))
+    driver.tick(0.0)
+    (event,) = driver.events
+    assert event.message.media is None and event.message.text == "lost"
+    assert event.message.content["media_skipped"].startswith("download_failed")
+    assert "no url present" in event.message.content["media_skipped"]
 
 
 def test_a_stalled_download_keeps_the_message_without_media(driver, fake, settings):

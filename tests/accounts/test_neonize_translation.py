@@ -37,31 +37,87 @@ def source(*, chat: npb.JID | None = None, sender: npb.JID | None = None, from_m
     )
 
 
-def message_event(content: e2e.Message, *, msg_id="3EB0AAA", src=None, edit="", push_name="Ana") -> npb.Message:
+# whatsmeow's UnwrapRaw (types/events/events.go:372-420): the wrappers it removes before the event
+# reaches neonize, in its order, and the flags each sets on events.Message.
+UNWRAPPED_BY_WHATSMEOW = (
+    ("deviceSentMessage", ()),
+    ("botInvokeMessage", ()),
+    ("ephemeralMessage", ("IsEphemeral",)),
+    ("viewOnceMessage", ("IsViewOnce",)),
+    ("viewOnceMessageV2", ("IsViewOnce", "IsViewOnceV2")),
+    ("viewOnceMessageV2Extension", ("IsViewOnce", "IsViewOnceV2", "IsViewOnceV2Extension")),
+    ("lottieStickerMessage", ("IsLottieSticker",)),
+    ("documentWithCaptionMessage", ("IsDocumentWithCaption",)),
+    ("editedMessage", ("IsEdit",)),
+)
+# The sender's client names the stanza's type and media type (whatsmeow send.go:908-987, getTypeFromMessage
+# and getMediaTypeFromMessage); the receiver reads them back as Info.Type and Info.MediaType (message.go:236, :267).
+SENDER_MEDIA_TYPES = {
+    "imageMessage": "image",
+    "stickerMessage": "sticker",
+    "documentMessage": "document",
+    "contactMessage": "vcard",
+    "contactsArrayMessage": "contact_array",
+}
+
+
+def _sender_types(message: e2e.Message) -> tuple[str, str]:
+    media = next((kind for field, kind in SENDER_MEDIA_TYPES.items() if message.HasField(field)), "")
+    if message.HasField("audioMessage"):
+        media = "ptt" if message.audioMessage.PTT else "audio"
+    elif message.HasField("videoMessage"):
+        media = "gif" if message.videoMessage.gifPlayback else "video"
+    elif message.HasField("extendedTextMessage") and message.extendedTextMessage.HasField("title"):
+        media = "url"
+    if message.HasField("reactionMessage"):
+        return "reaction", media
+    if message.HasField("pollCreationMessage") or message.HasField("pollUpdateMessage"):
+        return "poll", media
+    return ("media" if media else "text"), media
+
+
+def message_event(
+    content: e2e.Message, *, msg_id="3EB0AAA", src=None, edit="", push_name="Ana", addressing=None
+) -> npb.Message:
+    """A MessageEv as goneonize encodes it (utils/encoder.go:303-327) from ``content`` as it was sent.
+
+    whatsmeow unwraps ``content`` first (UNWRAPPED_BY_WHATSMEOW) and goneonize sends the unwrapped
+    message as both ``Message`` and ``Raw`` (encoder.go:315, :323-325).
+    """
+    flags = dict.fromkeys(
+        (
+            "IsEphemeral",
+            "IsViewOnce",
+            "IsViewOnceV2",
+            "IsViewOnceV2Extension",
+            "IsDocumentWithCaption",
+            "IsLottieSticker",
+            "IsEdit",
+        ),
+        False,
+    )
+    unwrapped = content
+    for wrapper, set_flags in UNWRAPPED_BY_WHATSMEOW:
+        if getattr(unwrapped, wrapper).HasField("message"):
+            unwrapped = getattr(unwrapped, wrapper).message
+            flags.update(dict.fromkeys(set_flags, True))
+    kind, media_type = _sender_types(unwrapped)  # the sender's view skips the same wrappers (send.go:910-921)
+    message_source = src or source()
+    if addressing is not None:
+        message_source.AddressingMode = addressing
     info = npb.MessageInfo(
-        MessageSource=src or source(),
+        MessageSource=message_source,
         ID=msg_id,
         ServerID=0,
-        Type="text",
+        Type=kind,
         Pushname=push_name,
         Timestamp=STAMP_MS,
         Category="",
         Multicast=False,
-        MediaType="",
-        Edit=edit,
+        MediaType=media_type,
+        Edit=edit or ("1" if flags["IsEdit"] else ""),
     )
-    flags = dict.fromkeys(
-        ("IsEphemeral", "IsViewOnce", "IsViewOnceV2", "IsViewOnceV2Extension", "IsDocumentWithCaption"), False
-    )
-    return npb.Message(
-        Info=info,
-        Message=content,
-        IsLottieSticker=False,
-        IsEdit=bool(edit),
-        UnavailableRequestID="",
-        RetryCount=0,
-        **flags,
-    )
+    return npb.Message(Info=info, Message=unwrapped, Raw=unwrapped, UnavailableRequestID="", RetryCount=0, **flags)
 
 
 def receipt_event(kind: int, ids=("3EB0AAA",), timestamp=1_767_225_600) -> npb.Receipt:
@@ -282,10 +338,13 @@ def test_edit_and_revoke_point_at_the_original():
     edit = e2e.ProtocolMessage(
         key=key, type=e2e.ProtocolMessage.MESSAGE_EDIT, editedMessage=e2e.Message(conversation="fixed")
     )
-    msg = _translate(e2e.Message(protocolMessage=edit), edit="1")
+    # A phone sends an edit as editedMessage{protocolMessage MESSAGE_EDIT}; whatsmeow hands over the
+    # protocolMessage with IsEdit set (events.go:412-415), which is what message_event builds.
+    sent = e2e.Message(editedMessage=e2e.FutureProofMessage(message=e2e.Message(protocolMessage=edit)))
+    event = message_event(sent)
+    assert event.IsEdit and event.Message.HasField("protocolMessage") and not event.Message.HasField("editedMessage")
+    msg = message_translate(roundtrip(event))
     assert (msg.type, msg.text, msg.edits_wa_message_id) == (MessageType.TEXT, "fixed", "3EB0ORIG")
-    wrapped = e2e.Message(editedMessage=e2e.FutureProofMessage(message=e2e.Message(protocolMessage=edit)))
-    assert _translate(wrapped).edits_wa_message_id == "3EB0ORIG"
     revoke = _translate(e2e.Message(protocolMessage=e2e.ProtocolMessage(key=key, type=e2e.ProtocolMessage.REVOKE)))
     assert (revoke.revokes_wa_message_id, revoke.type) == ("3EB0ORIG", MessageType.UNKNOWN)
 
@@ -298,8 +357,10 @@ def test_protocol_noise_is_not_a_message():
 
 def test_group_message_from_a_lid_sender_resolves_the_phone_number():
     group = jid("120363000000000001", "g.us")
-    src = source(chat=group, sender=jid("987654321", "lid", device=3), group=True, sender_alt=jid(PEER))
-    msg = _translate(e2e.Message(conversation="hi all"), src=src)
+    # message.go:105-109: in a LID-addressed group SenderAlt is the participant_pn attribute, and
+    # :186-188 copies the sender's device onto it.
+    src = source(chat=group, sender=jid("987654321", "lid", device=3), group=True, sender_alt=jid(PEER, device=3))
+    msg = _translate(e2e.Message(conversation="hi all"), src=src, addressing=npb.LID)
     assert (msg.chat_jid, msg.sender_jid, msg.is_group) == ("120363000000000001@g.us", f"{PEER}@s.whatsapp.net", True)
 
 
@@ -309,10 +370,14 @@ def test_own_message_from_the_phone_is_from_me():
     assert msg.from_me is True and msg.sender_jid == f"{ME}@s.whatsapp.net" and msg.chat_jid == f"{PEER}@s.whatsapp.net"
 
 
-def test_view_once_and_ephemeral_wrappers_are_unwrapped():
+def test_view_once_and_disappearing_media_arrive_as_their_inner_message():
     inner = e2e.Message(imageMessage=e2e.ImageMessage(**media_fields(caption="once")))
-    wrapped = e2e.Message(ephemeralMessage=e2e.FutureProofMessage(message=inner))
-    msg = _translate(wrapped)
+    once = e2e.Message(viewOnceMessageV2=e2e.FutureProofMessage(message=inner))
+    sent = e2e.Message(ephemeralMessage=e2e.FutureProofMessage(message=once))
+    event = message_event(sent)
+    assert (event.IsEphemeral, event.IsViewOnce, event.IsViewOnceV2) == (True, True, True)
+    assert (event.Info.Type, event.Info.MediaType) == ("media", "image")
+    msg = message_translate(roundtrip(event))
     assert (msg.type, msg.text) == (MessageType.IMAGE, "once")
 
 

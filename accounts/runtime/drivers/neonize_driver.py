@@ -74,6 +74,7 @@ from accounts.runtime.drivers.neonize_translation import (
     CONNECTION_TRANSLATORS,
     group_details,
     group_summary,
+    is_chat_message,
     media_download_message,
     media_message,
     message_translate,
@@ -333,7 +334,8 @@ class NeonizeDriver(SessionDriver):
 
     def _on_message(self, _client: Any, event: Any) -> None:
         if is_poll_vote(event.Message):
-            self._votes.append(event)  # decrypting is a Go call: it waits for tick()
+            if is_chat_message(event.Info.MessageSource):  # not a vote on a status or channel poll
+                self._votes.append(event)  # decrypting is a Go call: it waits for tick()
             return
         inbound = message_translate(event)
         if inbound is None:

@@ -17,9 +17,10 @@ Pure functions: no neonize calls, no I/O, so they are safe on neonize's event th
 | ``ClientOutdatedEv``       | DISCONNECTED, reason ``client_outdated`` (WhatsApp refuses this version)     |
 | ``StreamErrorEv``          | DISCONNECTED, reason ``stream_error``, detail ``code``                      |
 | ``MessageEv``              | MESSAGE with an ``InboundMessage``; kinds not read become ``unknown``;       |
-|                            | protocol noise (key shares, history notifications) is dropped, and so is    |
-|                            | everything in a ``broadcast`` chat (contacts' status posts) or a            |
-|                            | ``newsletter`` (channels); poll votes are decrypted by the driver           |
+|                            | protocol noise (key shares, history notifications) is dropped, and so are   |
+|                            | status posts (``status@broadcast``, status shared into groups) and          |
+|                            | ``newsletter`` (channel) posts; a contact's broadcast-list message goes to  |
+|                            | the direct chat with the sender; poll votes are decrypted by the driver     |
 |                            | (``neonize_content``)                                                       |
 | ``ReceiptEv``              | RECEIPT for delivered, read and played; other receipt kinds are dropped    |
 | ``ChatPresenceEv``         | KEEPALIVE (traffic proves the socket is alive; typing is not stored)         |
@@ -58,8 +59,8 @@ from wildcat.whatsapp import (
 )
 
 logger = logging.getLogger(__name__)
-# Status posts (``status@broadcast``, which whatsmeow marks IsGroup) and channels are not chats.
-NOT_CHAT_SERVERS = frozenset({"broadcast", "newsletter"})
+BROADCAST_SERVER = "broadcast"  # status@broadcast, and each broadcast list (whatsmeow types/jid.go:120-123)
+NEWSLETTER_SERVER = "newsletter"
 LOGOUT_REASONS = frozenset({"LOGGED_OUT", "MAIN_DEVICE_GONE", "UNKNOWN_LOGOUT"})
 MEDIA_FIELDS = {
     "imageMessage": MessageType.IMAGE,
@@ -69,14 +70,25 @@ MEDIA_FIELDS = {
     "stickerMessage": MessageType.STICKER,
     "ptvMessage": MessageType.VIDEO,
 }
-# Wrappers whose inner message is the real content (whatsmeow unwraps most; this covers the rest).
-WRAPPERS = (
-    "ephemeralMessage",
-    "viewOnceMessage",
-    "viewOnceMessageV2",
-    "viewOnceMessageV2Extension",
-    "documentWithCaptionMessage",
-    "associatedChildMessage",
+# Status features that arrive in ordinary chats (a status shared into a group, a mention in
+# someone's status): status posts, so never messages.
+STATUS_WRAPPERS = frozenset(
+    {
+        "statusMentionMessage",
+        "groupStatusMentionMessage",
+        "groupStatusMessage",
+        "groupStatusMessageV2",
+        "statusAddYours",
+    }
+)
+# Every other FutureProofMessage field wraps the real content. whatsmeow's UnwrapRaw
+# (types/events/events.go:372-420) removes the ephemeral, view-once, document-with-caption, lottie,
+# bot-invoke and edited wrappers before the event reaches us; the rest (album items in
+# ``associatedChildMessage``, mentions, spoilers, forwarded bot replies…) are unwrapped here.
+WRAPPERS = tuple(
+    field.name
+    for field in e2e.Message.DESCRIPTOR.fields
+    if field.message_type is e2e.FutureProofMessage.DESCRIPTOR and field.name not in STATUS_WRAPPERS
 )
 # The Message field whatsmeow's DownloadAny reads for each media part type.
 _DOWNLOAD_FIELDS = {
@@ -261,23 +273,44 @@ def media_download_message(part: Any) -> e2e.Message:
     return wrapped
 
 
+def is_chat_message(source: npb.MessageSource) -> bool:
+    """False for what is not a chat: status posts, channel posts, and our own broadcast-list sends.
+
+    whatsmeow delivers a contact's status post from ``status@broadcast`` (types/jid.go:42) and a
+    channel post with the channel as chat and sender (message.go:139-141). A message a contact sent
+    to one of their broadcast lists comes from ``<list>@broadcast`` but "shows up in the direct chat
+    with the Sender" (types/message.go:43-48): that one is a chat message. One we sent to our own list
+    from the phone names only the list, not a chat (message.go:114-137), so it is not stored.
+    """
+    chat = source.Chat
+    if chat.Server == NEWSLETTER_SERVER:
+        return False
+    if chat.Server == BROADCAST_SERVER:
+        return chat.User != "status" and not source.IsFromMe
+    return True
+
+
 def message_translate(event: npb.Message) -> InboundMessage | None:
     """An ``InboundMessage`` without media bytes (the driver downloads them), or None for protocol noise."""
     info = event.Info
-    if info.MessageSource.Chat.Server in NOT_CHAT_SERVERS:
-        logger.debug("ignoring message %s in %s", info.ID, jid_user_string(info.MessageSource.Chat))
+    source = info.MessageSource
+    if not is_chat_message(source):
+        logger.debug("ignoring message %s in %s", info.ID, jid_user_string(source.Chat))
         return None
     content = _content(_unwrap(event.Message))
     if content is None:
         logger.debug("ignoring message %s without user content", info.ID)
         return None
-    chat, sender = sender_resolve(info.MessageSource)
+    chat, sender = sender_resolve(source)
+    is_group = source.IsGroup
+    if source.Chat.Server == BROADCAST_SERVER:  # a contact's broadcast list: their direct chat with us
+        chat, is_group = sender, False
     return InboundMessage(
         wa_message_id=info.ID,
         chat_jid=chat,
         sender_jid=sender,
-        from_me=info.MessageSource.IsFromMe,
-        is_group=info.MessageSource.IsGroup,
+        from_me=source.IsFromMe,
+        is_group=is_group,
         timestamp=millis_to_datetime(info.Timestamp),
         push_name=info.Pushname,
         raw={"info": MessageToDict(info, preserving_proto_field_name=True)},
@@ -286,6 +319,8 @@ def message_translate(event: npb.Message) -> InboundMessage | None:
 
 
 def _content(message: e2e.Message) -> dict[str, Any] | None:
+    if any(message.HasField(field) for field in STATUS_WRAPPERS):
+        return None
     for field, reader in _READERS:
         if message.HasField(field):
             return reader(message_field(message, field))
@@ -302,13 +337,13 @@ def _text(part: e2e.ExtendedTextMessage) -> dict[str, Any]:
     return {"type": MessageType.TEXT, "text": part.text, "quoted_wa_message_id": _quoted(part)}
 
 
-def _media_reader(kind: MessageType):
+def _media_reader(kind: MessageType, field: str):
     def read(part: Any) -> dict[str, Any]:
         details: dict[str, Any] = {"mimetype": part.mimetype, "size": int(part.fileLength or 0)}
         if kind == MessageType.AUDIO:
             details.update(voice_note=part.PTT, seconds=part.seconds)
         elif kind == MessageType.VIDEO:
-            details["seconds"] = part.seconds
+            details.update(video_note=field == "ptvMessage", seconds=part.seconds)
         elif kind == MessageType.DOCUMENT:
             details["filename"] = part.fileName
         text = part.caption if kind in (MessageType.IMAGE, MessageType.VIDEO, MessageType.DOCUMENT) else ""
@@ -369,21 +404,19 @@ def _protocol(part: e2e.ProtocolMessage) -> dict[str, Any] | None:
     return None
 
 
-def _edited(part: e2e.FutureProofMessage) -> dict[str, Any] | None:
-    return _content(_unwrap(part.message))
-
+# Every version of the poll creation message; V4 is a wrapper around one of the others.
+POLL_FIELDS = tuple(
+    field.name for field in e2e.Message.DESCRIPTOR.fields if field.message_type is e2e.PollCreationMessage.DESCRIPTOR
+)
 
 _READERS = (
     ("protocolMessage", _protocol),
-    ("editedMessage", _edited),
     ("extendedTextMessage", _text),
-    *((name, _media_reader(kind)) for name, kind in MEDIA_FIELDS.items()),
+    *((name, _media_reader(kind, name)) for name, kind in MEDIA_FIELDS.items()),
     ("locationMessage", _location),
     ("contactMessage", _contact),
     ("reactionMessage", _reaction),
-    ("pollCreationMessage", _poll),
-    ("pollCreationMessageV2", _poll),
-    ("pollCreationMessageV3", _poll),
+    *((name, _poll) for name in POLL_FIELDS),
     *CONTENT_READERS,
 )
 
