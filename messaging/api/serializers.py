@@ -297,7 +297,8 @@ class MessageSerializer(serializers.Serializer):
     text = serializers.CharField(allow_blank=True)
     content = serializers.JSONField(
         help_text=(
-            "Type-specific fields. poll: name, options, selectable_count, and as votes arrive votes "
+            "Type-specific fields. audio: mimetype, size, seconds, voice_note. video: mimetype, size, seconds, "
+            "video_note. poll: name, options, selectable_count, and as votes arrive votes "
             "{voter_jid: {options, at}} and tally {option: count}. live_location: latitude, longitude, "
             "accuracy_meters, speed_mps, heading_degrees, sequence_number. contacts: contacts [{name, phone, "
             "vcard}]. group_invite: group_jid, group_name, invite_code, expires_at. unknown: fields (the "
