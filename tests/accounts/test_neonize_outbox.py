@@ -23,12 +23,14 @@ from messaging.services import SendRequest, message_send
 from tests.accounts import whatsmeow_errors as wm
 from tests.accounts.factories import ConnectionFactory
 from tests.accounts.neonize_binding import ME_JID, PEER_JID, SENT_AT, FakeBinding, on_binding
-from tests.accounts.test_neonize_translation import receipt_event
+from tests.accounts.test_neonize_translation import jid, receipt_event
 from tests.accounts.whatsmeow_errors import go_errorf
 from webhooks.models import WebhookEndpoint, WebhookEvent
 
 pytestmark = pytest.mark.django_db
 OTHER_JID = "4915112345678@s.whatsapp.net"
+# PEER_JID's LID (the binding's LID map): the chat receipts of a one-to-one send come from (send.go:351).
+PEER_LID = jid("987654321", server="lid")
 # errors.go:24 ErrMessageTimedOut, returned by send.go:432 after the node was sent and 75 s passed.
 SEND_TIMED_OUT = go_errorf(wm.MESSAGE_TIMED_OUT)
 
@@ -101,7 +103,9 @@ def test_a_receipt_that_overtakes_the_recording_still_delivers(connection, drive
     first, second = queue(connection, PEER_JID, "one"), queue(connection, OTHER_JID, "two")
     # whatsmeow receipt.go handleReceipt dispatches events.Receipt with the id it chose; the phone can
     # answer while the outbox is still sending the rest of its batch, before any id is recorded.
-    go.during_send = lambda wa_id: driver._on_receipt(None, receipt_event(npb.Receipt.DELIVERED, ids=(wa_id,)))
+    go.during_send = lambda wa_id: driver._on_receipt(
+        None, receipt_event(npb.Receipt.DELIVERED, ids=(wa_id,), chat=PEER_LID)
+    )
     assert outbox_process(connection_id=connection.pk, port=driver) == 2
     driver.tick(0.0)
     first.refresh_from_db()
@@ -127,7 +131,7 @@ def test_a_receipt_finds_a_message_still_stored_under_its_queued_id(connection, 
         status="delivered",
     )
     outbox_process(connection_id=connection.pk, port=driver)
-    driver._on_receipt(None, receipt_event(npb.Receipt.DELIVERED, ids=("3EB0SERVER0001",)))
+    driver._on_receipt(None, receipt_event(npb.Receipt.DELIVERED, ids=("3EB0SERVER0001",), chat=PEER_LID))
     driver.tick(0.0)
     message.refresh_from_db()
     assert message.wa_message_id == queued_id and message.status == "delivered"
