@@ -112,12 +112,16 @@ HTTP_STATUS: dict[ErrorCode, int] = {
 MESSAGE_FAILURE_MEANINGS: dict[ErrorCode, str] = {
     ErrorCode.NOT_ON_WHATSAPP: "the number has no WhatsApp account; only this message fails",
     ErrorCode.SEND_OUTCOME_UNKNOWN: (
-        "WhatsApp did not confirm the send in time, after the message went out; it may have been "
-        "delivered, so it is never resent automatically (retry on purpose with a new Idempotency-Key)"
+        "WhatsApp did not confirm the send, after the message went out; it may have been delivered, so "
+        "it is never resent automatically (retry on purpose with a new Idempotency-Key). The message "
+        "never learns the id WhatsApp gave it, so a later delivery receipt cannot find it: it stays failed"
     ),
     ErrorCode.INVALID_RECIPIENT: "the chat id cannot receive messages",
     ErrorCode.GROUP_NOT_FOUND: "the group does not exist",
-    ErrorCode.FORBIDDEN: "this account may not send there (e.g. not a group participant)",
+    ErrorCode.FORBIDDEN: (
+        "this account may not send there (not a group participant, or WhatsApp's lock on first "
+        "messages to new contacts, which lasts days)"
+    ),
     ErrorCode.LOGGED_OUT: "the connection is logged out",
     ErrorCode.NOT_LOGGED_IN: "the connection is not linked to a phone",
     ErrorCode.MEDIA_MISSING: "the stored media could not be read",

@@ -21,15 +21,19 @@ from accounts.runtime.event_sink import handle_driver_event
 from messaging.models import Message
 from messaging.outbox import outbox_process
 from messaging.services import SendRequest, message_send
+from tests.accounts import whatsmeow_errors as wm
 from tests.accounts.factories import ConnectionFactory
 from tests.accounts.neonize_binding import ME_JID, PEER_JID, SENT_AT, FakeBinding, on_binding
-from tests.accounts.test_neonize_translation import receipt_event
+from tests.accounts.test_neonize_translation import jid, receipt_event
+from tests.accounts.whatsmeow_errors import go_errorf
 from webhooks.models import WebhookEndpoint, WebhookEvent
 
 pytestmark = pytest.mark.django_db
 OTHER_JID = "4915112345678@s.whatsapp.net"
+# PEER_JID's LID (the binding's LID map): the chat receipts of a one-to-one send come from (send.go:351).
+PEER_LID = jid("987654321", server="lid")
 # errors.go:24 ErrMessageTimedOut, returned by send.go:432 after the node was sent and 75 s passed.
-SEND_TIMED_OUT = "timed out waiting for message send response"
+SEND_TIMED_OUT = go_errorf(wm.MESSAGE_TIMED_OUT)
 
 
 class WhatsmeowIds(FakeBinding):
@@ -100,7 +104,9 @@ def test_a_receipt_that_overtakes_the_recording_still_delivers(connection, drive
     first, second = queue(connection, PEER_JID, "one"), queue(connection, OTHER_JID, "two")
     # whatsmeow receipt.go handleReceipt dispatches events.Receipt with the id it chose; the phone can
     # answer while the outbox is still sending the rest of its batch, before any id is recorded.
-    go.during_send = lambda wa_id: driver._on_receipt(None, receipt_event(npb.Receipt.DELIVERED, ids=(wa_id,)))
+    go.during_send = lambda wa_id: driver._on_receipt(
+        None, receipt_event(npb.Receipt.DELIVERED, ids=(wa_id,), chat=PEER_LID)
+    )
     assert outbox_process(connection_id=connection.pk, port=driver) == 2
     driver.tick(0.0)
     first.refresh_from_db()
@@ -126,7 +132,7 @@ def test_a_receipt_finds_a_message_still_stored_under_its_queued_id(connection, 
         status="delivered",
     )
     outbox_process(connection_id=connection.pk, port=driver)
-    driver._on_receipt(None, receipt_event(npb.Receipt.DELIVERED, ids=("3EB0SERVER0001",)))
+    driver._on_receipt(None, receipt_event(npb.Receipt.DELIVERED, ids=("3EB0SERVER0001",), chat=PEER_LID))
     driver.tick(0.0)
     message.refresh_from_db()
     assert message.wa_message_id == queued_id and message.status == "delivered"
@@ -157,7 +163,8 @@ def test_a_send_that_timed_out_after_it_started_is_never_resent(connection, driv
 def test_a_timeout_before_the_message_went_out_is_retried(connection, driver, go):
     message = queue(connection, PEER_JID, "retry me")
     # send.go:341: the LID lookup timed out (errors.go:21 ErrIQTimedOut) before any node was sent.
-    go.fail_next = [f"failed to get user info for {PEER_JID} to fill LID cache: info query timed out"]
+    # user.go:950 wraps the usync query's error.
+    go.fail_next = [go_errorf(wm.USER_INFO_FOR_LID, PEER_JID, go_errorf(wm.USYNC, go_errorf(wm.IQ_TIMED_OUT)))]
     outbox_process(connection_id=connection.pk, port=driver)
     message.refresh_from_db()
     assert (message.status, message.error_code) == ("queued", "timeout") and message.next_attempt_at

@@ -13,7 +13,9 @@ from neonize.proto.waE2E import WAWebProtobufsE2E_pb2 as e2e
 from PIL import Image
 
 from accounts.runtime.drivers.neonize_errors import driver_error
+from tests.accounts import whatsmeow_errors as wm
 from tests.accounts.neonize_binding import GROUP_JID, ME_JID, PEER_JID, SENT_AT, FakeBinding
+from tests.accounts.whatsmeow_errors import go_errorf
 from wildcat.whatsapp import DriverError, MediaPayload, MessageType, OutboundMessage
 
 
@@ -216,17 +218,36 @@ def test_mark_read_presence_numbers_and_groups(driver, fake):
 
 
 # --- errors --------------------------------------------------------------------------------------------
-# Strings as whatsmeow 33cfac51 prints them (the full table is in test_neonize_errors.py):
-# send.go:203 ErrNotLoggedIn, send.go:452 "server returned error %d", send.go:344 "no LID found for %s
-# from server", errors.go:21 ErrIQTimedOut, errors.go:22 ErrNotConnected.
+# Texts built from whatsmeow's formats (tests/accounts/whatsmeow_errors.py; the full table is in
+# test_neonize_errors.py). Line numbers are whatsmeow 33cfac51's.
 @pytest.mark.parametrize(
     ("go_error", "code", "permanent"),
     [
-        ("the store doesn't contain a device JID", "logged_out", True),
-        ("server returned error 401", "logged_out", True),
-        ("no LID found for 5511940123456@s.whatsapp.net from server", "not_on_whatsapp", True),
-        ("info query timed out", "timeout", False),
-        ("websocket not connected", "not_connected", False),
+        # send.go:203 ErrNotLoggedIn (errors.go:23).
+        (go_errorf(wm.NOT_LOGGED_IN), "logged_out", True),
+        # send.go:452: an ack code whatsmeow gives no meaning is a transient failure, never a logout.
+        (go_errorf(wm.WRAP_NUMBER, go_errorf(wm.SERVER_RETURNED_ERROR), 401), "send_failed", False),
+        # send.go:452: ack 463, WhatsApp's reach-out lock on first messages to new contacts.
+        (go_errorf(wm.WRAP_NUMBER, go_errorf(wm.SERVER_RETURNED_ERROR), 463), "forbidden", True),
+        # send.go:344: the number has no WhatsApp account.
+        (go_errorf(wm.NO_LID, "5511940123456@s.whatsapp.net"), "not_on_whatsapp", True),
+        # send.go:341 + user.go:950: the LID lookup timed out (errors.go:21) before anything was sent.
+        (
+            go_errorf(
+                wm.USER_INFO_FOR_LID,
+                "5511940123456@s.whatsapp.net",
+                go_errorf(wm.USYNC, go_errorf(wm.IQ_TIMED_OUT)),
+            ),
+            "timeout",
+            False,
+        ),
+        # send.go:897 wrapping client.go:924 ErrNotConnected: the node never went out.
+        (go_errorf(wm.SEND_NODE, go_errorf(wm.NOT_CONNECTED)), "not_connected", False),
+        # request.go:208 bare ErrNotConnected, from send.go:442's retry: the node already went out.
+        (go_errorf(wm.NOT_CONNECTED), "send_outcome_unknown", True),
+        # request.go:212-215 the retry's bare SendFrame error, ErrSocketClosed (socket/constants.go:41).
+        (go_errorf(wm.SOCKET_CLOSED), "send_outcome_unknown", True),
+        # Not a whatsmeow 33cfac51 text (the shipped whatsmeow is newer): any unknown text is transient.
         ("something new and strange", "send_failed", False),
     ],
 )
@@ -238,8 +259,16 @@ def test_send_errors_are_mapped(driver, fake, go_error, code, permanent):
     assert go_error in caught.value.message
 
 
+def test_a_bare_not_connected_from_mark_read_is_retried(driver, fake, monkeypatch):
+    # receipt.go:235 MarkRead is one sendNode (client.go:924): a bare ErrNotConnected means nothing went out.
+    monkeypatch.setattr(FakeBinding, "do_MarkRead", lambda self, *args: go_errorf(wm.NOT_CONNECTED).encode())
+    with pytest.raises(DriverError) as caught:
+        driver.mark_read(chat_jid=PEER_JID, sender_jid=PEER_JID, wa_message_ids=["A1"])
+    assert (caught.value.code, caught.value.permanent) == ("not_connected", False)
+
+
 def test_upload_failure_is_transient_and_nothing_is_sent(driver, fake):
-    fake.upload_error = "upload failed with status code 500"  # whatsmeow upload.go:248
+    fake.upload_error = go_errorf(wm.UPLOAD_STATUS, 500)  # whatsmeow upload.go:248
     media = MediaPayload(content=b"x" * 10, mimetype="application/pdf", filename="a.pdf")
     with pytest.raises(DriverError) as caught:
         driver.send_message(outbound(MessageType.DOCUMENT, media=media))
@@ -250,7 +279,7 @@ def test_upload_failure_is_transient_and_nothing_is_sent(driver, fake):
 def test_a_number_not_on_whatsapp_fails_that_message_only(driver, fake):
     # whatsmeow send.go:344: GetUserInfo found no LID for the number. The 401 inside the number
     # once made this a logout; the session must stay up and the next send go through.
-    fake.send_error = "no LID found for 5511940123456@s.whatsapp.net from server"
+    fake.send_error = go_errorf(wm.NO_LID, "5511940123456@s.whatsapp.net")
     with pytest.raises(DriverError) as caught:
         driver.send_message(
             OutboundMessage(

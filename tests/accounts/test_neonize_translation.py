@@ -120,8 +120,13 @@ def message_event(
     return npb.Message(Info=info, Message=unwrapped, Raw=unwrapped, UnavailableRequestID="", RetryCount=0, **flags)
 
 
-def receipt_event(kind: int, ids=("3EB0AAA",), timestamp=1_767_225_600) -> npb.Receipt:
-    return npb.Receipt(MessageSource=source(), MessageIDs=list(ids), Timestamp=timestamp, Type=kind)
+def receipt_event(kind: int, ids=("3EB0AAA",), timestamp=1_767_225_600, chat: npb.JID | None = None) -> npb.Receipt:
+    """A receipt from ``chat`` (default: the peer's phone-number JID).
+
+    A receipt for a one-to-one send comes from the recipient's ``@lid`` chat: whatsmeow sends 1:1
+    messages to the LID (send.go:351) and takes the receipt's chat from the node's sender (receipt.go:67).
+    """
+    return npb.Receipt(MessageSource=source(chat=chat), MessageIDs=list(ids), Timestamp=timestamp, Type=kind)
 
 
 def media_fields(**extra):

@@ -36,8 +36,8 @@ Runtime requirements and rules (see NEONIZE.md for the measurements behind them)
   its lifetime, so a retry through the same session returns the first result instead of sending
   again. A crash between the send and the outbox recording it can still send twice. Receipts name
   both ids (``receipt_with_queued_ids``), so one that comes before the outbox records whatsmeow's
-  id still finds the message. A send that timed out after it went out is ``send_outcome_unknown``
-  (``neonize_errors``) and is never sent again by the outbox.
+  id still finds the message. A send that failed after its node went out is ``send_outcome_unknown``
+  (``neonize_errors.send_error``), never resent, and never learns its WhatsApp id (goneonize drops it).
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ from accounts.models import WaConnection
 from accounts.runtime.drivers import neonize_store as store
 from accounts.runtime.drivers.base import SessionDriver
 from accounts.runtime.drivers.neonize_content import is_poll_vote, poll_vote_translate
-from accounts.runtime.drivers.neonize_errors import driver_error
+from accounts.runtime.drivers.neonize_errors import driver_error, send_error
 from accounts.runtime.drivers.neonize_lids import LidPhoneBook, lid_unresolved
 from accounts.runtime.drivers.neonize_messages import (
     edit_build,
@@ -410,7 +410,7 @@ class NeonizeDriver(SessionDriver):
         except DriverError:
             raise
         except Exception as exc:
-            raise driver_error(exc) from exc
+            raise send_error(exc) from exc
         return self._result(response, fallback_id)
 
     def send_message(self, message: OutboundMessage) -> SendResult:

@@ -2,42 +2,62 @@
 
 neonize hands over whatsmeow's ``err.Error()`` string and nothing else, so the error is recognised
 by whatsmeow's own identities: the sentinel texts of ``errors.go`` and the forms that wrap them
-(``fmt.Errorf("...: %w", err)``), plus a status number where whatsmeow prints one ("info query
-returned status 404: item-not-found", "server returned error 479", "upload failed with status
-code 500"). whatsmeow puts the recipient's JID in many of its errors, and a phone number can
-contain 400, 401, 404 or 500; so JIDs and other numbers are removed before anything is matched,
-and a status counts only in those printed forms, never as digits found anywhere.
+(``fmt.Errorf("...: %w", err)``), plus a number where whatsmeow prints one. whatsmeow puts the
+recipient's JID in many of its errors, and a phone number can contain 400, 401, 404 or 500; so JIDs
+and other numbers are removed before anything is matched, and a number counts only in one of the
+three forms it is printed in. Each form is its own number space, read with its own table:
+- "info query returned status N: text" (errors.go:224): an IQ error code (errors.go ErrIQ*).
+- "server returned error N" (send.go:452): the error code of the server's ack to a sent message.
+  whatsmeow gives these codes no meaning beyond "the server rejected the message", so nothing was
+  delivered and a retry cannot duplicate it. Only 463 is known to last: WhatsApp refuses a first
+  message to this contact for a long time (tulir/whatsmeow#1074), so it is a permanent ``forbidden``;
+  any other code is a transient ``send_failed``, bounded by the outbox's attempt limit.
+- "upload failed with status code N" (upload.go:248): an HTTP status of a media host. A 401 or
+  403 can be media auth that expired, which whatsmeow refreshes (mediaconn.go:44-57), and a 404 says
+  nothing about the recipient: they are transient ``upload_failed``.
 
 Permanent errors fail the message (or call) at once; transient ones are retried. One case is
-neither: whatsmeow gave up waiting for the server's answer after the message was already on the
-wire, so it may have been delivered. That is ``send_outcome_unknown``: permanent, because sending
-again would show the recipient the message twice.
+neither: the message node may already have gone out when the error came, so it may have been
+delivered. That is ``send_outcome_unknown``: permanent, because sending again would show the
+recipient the message twice. ``send_error`` adds the send-only cases to ``driver_error``.
+
+Sources: whatsmeow errors.go, send.go, request.go, user.go, upload.go. The installed neonize 0.5.2
+embeds whatsmeow 35ae40906e74 (2026-09-21; its Go build info), whose source is not public; line
+numbers are those of whatsmeow 33cfac51, the newest public source. The texts matched here are
+checked against the installed library's strings (tests/accounts/test_neonize_binary_strings.py).
 """
 
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 from wildcat.errors import ErrorCode
 from wildcat.whatsapp import DriverError
 
 SEND_OUTCOME_UNKNOWN = ErrorCode.SEND_OUTCOME_UNKNOWN.value
 NOT_ON_WHATSAPP = ErrorCode.NOT_ON_WHATSAPP.value
+FORBIDDEN = ErrorCode.FORBIDDEN.value
 
 # A JID as whatsmeow prints it (``types.JID.String()``): user[.agent][:device]@server, or a server alone.
 _JID = re.compile(r"[\w.:+-]*@[a-z.]+")
-_STATUS = re.compile(r"(?:returned status|status code|server returned error) (\d{3})\b")
 _NUMBER = re.compile(r"\d+")
+# The forms a number is printed in, each naming the table it is read with.
+IQ, ACK, MEDIA = "iq", "ack", "media"
+_STATUS_FORMS = (
+    (IQ, re.compile(r"info query returned status (\d+)")),
+    (ACK, re.compile(r"server returned error (\d+)")),
+    (MEDIA, re.compile(r"upload failed with status code (\d+)")),
+)
 
 # (identity, code, permanent): the identity is whatsmeow's text with JIDs as "<jid>" and numbers as "#",
-# lower-cased; the first identity contained in the error wins. Sources: whatsmeow errors.go, send.go,
-# request.go, user.go (commit 33cfac51; neonize 0.5.2 bundles e277b766, identical in these files).
+# lower-cased; the first identity contained in the error wins.
 IDENTITIES: tuple[tuple[str, str, bool], ...] = (
-    # send.go: the server's ack did not come within 75 s, after the message node was sent.
+    # send.go:432 ErrMessageTimedOut: the server's ack did not come within 75 s, after the node was sent.
     ("timed out waiting for message send response", SEND_OUTCOME_UNKNOWN, True),
-    # request.go retryFrame: the socket dropped after the node was sent and did not come back in 5 s.
+    # request.go:201/232 retryFrame: the server answered the sent node with a disconnect and the retry failed.
     ("websocket disconnected before message send", SEND_OUTCOME_UNKNOWN, True),
-    # send.go / user.go: the server knows no account (and so no LID) for this phone number.
+    # send.go:344: the server knows no account (and so no LID) for this phone number.
     ("no lid found for <jid> from server", NOT_ON_WHATSAPP, True),
     ("the store doesn't contain a device jid", "logged_out", True),
     ("message recipient must be a user jid with no device part", "invalid_recipient", True),
@@ -52,19 +72,33 @@ IDENTITIES: tuple[tuple[str, str, bool], ...] = (
     ("websocket disconnected before", "not_connected", False),
     ("client is nil", "not_connected", False),
     ("failed to dial whatsapp web websocket", "not_connected", False),
-    ("no signal session established", "send_failed", False),
     ("context deadline exceeded", "timeout", False),
 )
-# whatsmeow's IQError codes (errors.go ErrIQ*) and HTTP statuses of media transfers.
-STATUSES: dict[int, tuple[str, bool]] = {
-    400: ("invalid_recipient", True),
-    401: ("logged_out", True),
-    403: ("forbidden", True),
-    404: (NOT_ON_WHATSAPP, True),
-    406: ("invalid_recipient", True),
-    408: ("timeout", False),
-    429: ("rate_limited", False),
+# (code, permanent) by form and number; a number not listed is ``server_error`` from 500, else the default.
+STATUSES: dict[str, dict[int, tuple[str, bool]]] = {
+    IQ: {
+        400: ("invalid_recipient", True),
+        401: ("logged_out", True),
+        403: ("forbidden", True),
+        404: (NOT_ON_WHATSAPP, True),
+        406: ("invalid_recipient", True),
+        408: ("timeout", False),
+        429: ("rate_limited", False),
+    },
+    ACK: {463: (FORBIDDEN, True)},
+    MEDIA: {408: ("timeout", False), 429: ("rate_limited", False)},
 }
+# Socket errors SendMessage returns unwrapped only from retryFrame (request.go:208, 212-215), which
+# send.go:442 calls after the server answered the sent node with a disconnect: the node may have
+# been delivered. Before the node goes out, SendMessage wraps them ("failed to send message node:
+# %w", send.go:741/823/843/897; "failed to send usync query: %w", user.go:950; "failed to get group
+# members: %w", send.go:302). "failed to write msg: %w" is coder/websocket's Conn.Write.
+BARE_AFTER_SEND = ("websocket not connected", "frame socket is closed", "failed to write msg: ")
+
+
+class PrintedStatus(NamedTuple):
+    form: str
+    number: int
 
 
 def error_identity(text: str) -> str:
@@ -72,10 +106,14 @@ def error_identity(text: str) -> str:
     return _NUMBER.sub("#", _JID.sub("<jid>", text)).lower()
 
 
-def error_status(text: str) -> int | None:
-    """The status number whatsmeow printed in one of its status forms, ignoring any JID's digits."""
-    found = _STATUS.search(_JID.sub("<jid>", text).lower())
-    return int(found.group(1)) if found else None
+def error_status(text: str) -> PrintedStatus | None:
+    """The number whatsmeow printed in one of its status forms, with the form; never a JID's digits."""
+    cleaned = _JID.sub("<jid>", text).lower()
+    for form, pattern in _STATUS_FORMS:
+        found = pattern.search(cleaned)
+        if found:
+            return PrintedStatus(form, int(found.group(1)))
+    return None
 
 
 def driver_error(exc: BaseException) -> DriverError:
@@ -89,9 +127,18 @@ def driver_error(exc: BaseException) -> DriverError:
             return DriverError(code, text[:500], permanent=permanent)
     status = error_status(text)
     if status is not None:
-        code, permanent = STATUSES.get(status, ("server_error" if status >= 500 else "send_failed", False))
+        fallback = ("server_error" if status.number >= 500 else _default_code(exc), False)
+        code, permanent = STATUSES[status.form].get(status.number, fallback)
         return DriverError(code, text[:500], permanent=permanent)
     return DriverError(_default_code(exc), text[:500], permanent=False)
+
+
+def send_error(exc: BaseException) -> DriverError:
+    """``driver_error`` for a failed SendMessage: a bare socket error there came after the node went out."""
+    error = driver_error(exc)
+    if error is not exc and error_identity(error.message).startswith(BARE_AFTER_SEND):
+        return DriverError(SEND_OUTCOME_UNKNOWN, error.message, permanent=True)
+    return error
 
 
 def _default_code(exc: BaseException) -> str:
