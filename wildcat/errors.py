@@ -112,9 +112,10 @@ HTTP_STATUS: dict[ErrorCode, int] = {
 MESSAGE_FAILURE_MEANINGS: dict[ErrorCode, str] = {
     ErrorCode.NOT_ON_WHATSAPP: "the number has no WhatsApp account; only this message fails",
     ErrorCode.SEND_OUTCOME_UNKNOWN: (
-        "WhatsApp did not confirm the send, after the message went out; it may have been delivered, so "
-        "it is never resent automatically (retry on purpose with a new Idempotency-Key). The message "
-        "never learns the id WhatsApp gave it, so a later delivery receipt cannot find it: it stays failed"
+        "WhatsApp did not confirm the send after the message went out, or the session stopped while it "
+        "was being sent; it may have been delivered, so it is never resent automatically (retry on "
+        "purpose with a new Idempotency-Key). The message never learns the id WhatsApp gave it, so a "
+        "later delivery receipt cannot find it: it stays failed"
     ),
     ErrorCode.INVALID_RECIPIENT: "the chat id cannot receive messages",
     ErrorCode.GROUP_NOT_FOUND: "the group does not exist",

@@ -34,7 +34,9 @@ Runtime requirements and rules (see NEONIZE.md for the measurements behind them)
   picks the id of every send and the pre-generated id cannot be imposed. The driver returns the id
   WhatsApp used in ``SendResult.wa_message_id`` and remembers each pre-generated id it sent during
   its lifetime, so a retry through the same session returns the first result instead of sending
-  again. A crash between the send and the outbox recording it can still send twice. Receipts name
+  again. Because a send after a crash would be a second message, the driver declares
+  ``sends_with_our_ids = False``: the outbox records each send before the next and fails a message
+  it finds interrupted as ``send_outcome_unknown`` instead of sending it again. Receipts name
   both ids (``receipt_with_queued_ids``), so one that comes before the outbox records whatsmeow's
   id still finds the message. A send that failed after its node went out is ``send_outcome_unknown``
   (``neonize_errors.send_error``), never resent, and never learns its WhatsApp id (goneonize drops it).
