@@ -199,6 +199,8 @@ WILDCAT_SPARE_HOSTS = env_int("WILDCAT_SPARE_HOSTS", 1, minimum=0)
 # --- WhatsApp driver (neonize): timers of the real driver --------------------------------------
 # After whatsmeow's last QR code expires, how long to wait before reporting qr_timeout.
 WILDCAT_NEONIZE_QR_GRACE_SECONDS = env_float("WILDCAT_NEONIZE_QR_GRACE_SECONDS", 15.0)
+# A fresh login that shows no first QR code within this long ends as qr_timeout (a dial that hangs).
+WILDCAT_NEONIZE_FIRST_QR_SECONDS = env_float("WILDCAT_NEONIZE_FIRST_QR_SECONDS", 60.0)
 # A failed dial is retried in a fresh session host after 5, 10, 30 s…, never waiting longer than this.
 WILDCAT_NEONIZE_CONNECT_RETRY_MAX_SECONDS = env_float("WILDCAT_NEONIZE_CONNECT_RETRY_MAX_SECONDS", 60.0)
 # Presence and group traffic counts as keepalive at most this often (each one touches the database).

@@ -92,7 +92,7 @@ def test_a_stream_replaced_by_another_client_is_held_disconnected_and_never_foug
 def test_an_outdated_client_is_held_disconnected_with_an_error_that_says_what_to_do(go, api_key, tmp_path):
     connection = _ready_connection(api_key, tmp_path)
     # whatsmeow connectionevents.go lines 139-141: connect failure 405 dispatches ClientOutdated after
-    # expectDisconnect() (lines 107-110, the default case); goneonize main.go line 760 sends it empty.
+    # expectDisconnect() (lines 108-111, the default case); goneonize main.go line 760 sends it empty.
     _deliver(go, connection, npb.ClientOutdated())
     assert (connection.status, connection.disconnect_reason, connection.desired_state) == (
         "disconnected",
@@ -143,7 +143,9 @@ def test_an_unknown_connect_failure_is_restarted_by_the_watchdog_after_the_limit
     # whatsmeow connectionevents.go lines 150-154: any other reason (409 bad user agent here) is an
     # "Unknown connect failure" that dispatches ConnectFailure{Reason, Message, Raw} after
     # expectDisconnect(); goneonize utils/encoder.go lines 672-677 encode it with the raw <failure> node.
-    raw = npb.Node(Tag="failure", Attrs=[npb.NodeAttrs(name="reason", integer=409)])
+    # whatsmeow's decoder reads attribute values as strings (binary/decoder.go:306-326), which goneonize
+    # encodes as ``text``; a node without content has ``Nil`` set (encoder.go:628-658).
+    raw = npb.Node(Tag="failure", Attrs=[npb.NodeAttrs(name="reason", text="409")], Nil=True)
     failure = npb.ConnectFailure(Reason=npb.BAD_USER_AGENT, Message="", Raw=raw)
     _deliver(go, connection, failure)
     assert (connection.status, connection.disconnect_reason, connection.desired_state) == (
@@ -209,3 +211,71 @@ def test_a_failed_connect_hands_the_session_back_instead_of_dialling_again_in_pr
     (_, event) = host.events.get_nowait()
     assert (event.type, event.reason) == (DriverEventType.DISCONNECTED, "connect_error")
     assert "no such host" in event.detail["error"]
+
+
+def _connect_fails_with(go, text: str):
+    def script(args):
+        go.connects.append(Go(args))
+        return text.encode()
+
+    go.script = script
+
+
+def _host_runs(go, connection: WaConnection) -> tuple[SessionHost, io.StringIO]:
+    """A session host runs the connection until its connect() returns the scripted error."""
+    out = io.StringIO()
+    host = SessionHost(protocol_out=out, poll_seconds=60)
+    host._handle_request({"op": "start", "connection_id": connection.pk, "driver": "neonize"})
+    wait_for(lambda: not host.events.empty(), "the driver's event")
+    host._tick_all(0.0)
+    return host, out
+
+
+def test_a_ban_code_goneonize_cannot_encode_waits_an_hour_instead_of_redialling(go, api_key, tmp_path, settings):
+    settings.WILDCAT_DISCONNECTED_RESTART_SECONDS = 300
+    connection = _ready_connection(api_key, tmp_path)
+    # goneonize utils/encoder.go:608-625 encodes only codes 101-104 and 106; for another code (whatsmeow
+    # events.go:167-173 accepts any) the proto2-required Code stays nil and proto.Marshal fails in
+    # CallbackFunction (main.go:2541-2543), which Neonize() returns (main.go:1174-1176). Go's protobuf
+    # prefixes its errors with "proto:" and a space that is sometimes U+00A0.
+    _connect_fails_with(go, "proto:\u00a0required field neonize.TemporaryBan.Code not set")
+    banned_at = timezone.now()
+    host, out = _host_runs(go, connection)
+    assert connection.pk in host.sessions and "retry" not in out.getvalue(), "no fresh-process redial"
+    (_, event) = host.events.get_nowait()
+    assert (event.type, event.detail) == (DriverEventType.TEMPORARY_BAN, {"code": "unknown", "expires_in": 3600})
+    handle_driver_event(connection_id=connection.pk, event=event)
+    connection.refresh_from_db()
+    assert (connection.status, connection.disconnect_reason, connection.desired_state) == (
+        "disconnected",
+        "temporary_ban",
+        "running",
+    )
+    assert abs((connection.retry_at - banned_at).total_seconds() - 3600) < 60
+    with time_machine.travel(banned_at + timedelta(minutes=30)):
+        assert sessions_restart_disconnected() == []
+    with time_machine.travel(banned_at + timedelta(seconds=3660)):
+        assert sessions_restart_disconnected() == [connection.pk]
+    host._stop_all()
+
+
+def test_a_connect_failure_reason_goneonize_cannot_encode_is_left_to_the_watchdog(go, api_key, tmp_path, settings):
+    settings.WILDCAT_DISCONNECTED_RESTART_SECONDS = 300
+    connection = _ready_connection(api_key, tmp_path)
+    # e.g. 415 or 418 (whatsmeow events.go:201-206) fall to connectionevents.go:152-154, and goneonize's
+    # EncodeConnectFailureReason (encoder.go:574-599) has no value for them.
+    _connect_fails_with(go, "proto: required field neonize.ConnectFailure.Reason not set")
+    failed_at = timezone.now()
+    host, out = _host_runs(go, connection)
+    assert connection.pk in host.sessions and "retry" not in out.getvalue(), "no fresh-process redial"
+    (_, event) = host.events.get_nowait()
+    assert (event.type, event.reason) == (DriverEventType.DISCONNECTED, "connect_failure")
+    assert event.detail["code"] == "unknown"
+    handle_driver_event(connection_id=connection.pk, event=event)
+    connection.refresh_from_db()
+    assert (connection.status, connection.disconnect_reason) == ("disconnected", "connect_failure")
+    with time_machine.travel(failed_at + timedelta(seconds=200)):
+        assert sessions_restart_disconnected() == []
+    with time_machine.travel(failed_at + timedelta(seconds=301)):
+        assert sessions_restart_disconnected() == [connection.pk]
+    host._stop_all()

@@ -48,6 +48,11 @@ class Go:
         buffer = ctypes.create_string_buffer(code)
         self.args[6](None, ctypes.addressof(buffer))
 
+    def status(self, name: bytes) -> None:
+        """goneonize main.go:1105-1111, 1152: a QR-channel item other than a code, as (uuid, event name) C strings."""
+        uuid, text = ctypes.create_string_buffer(self.args[1]), ctypes.create_string_buffer(name)
+        self.args[7](ctypes.addressof(uuid), ctypes.addressof(text))
+
     def event(self, event) -> None:
         data = event.SerializeToString()
         buffer = ctypes.create_string_buffer(data, len(data))
@@ -65,8 +70,8 @@ def go(settings, tmp_path, monkeypatch):
     return fake
 
 
-def _connection(api_key, whatsapp_id: str = "", *, in_store: bool = True) -> WaConnection:
-    connection = WaConnection.objects.create(api_key=api_key, name="phone", driver="neonize", whatsapp_id=whatsapp_id)
+def _connection(api_key, whatsapp_id: str = "", *, in_store: bool = True, name: str = "phone") -> WaConnection:
+    connection = WaConnection.objects.create(api_key=api_key, name=name, driver="neonize", whatsapp_id=whatsapp_id)
     if whatsapp_id and in_store:
         seed_device(Path(settings.DATA_DIR) / "sessions" / f"connection-{connection.pk}.sqlite3", whatsapp_id)
     return connection
@@ -185,3 +190,96 @@ def test_a_second_client_for_the_same_connection_survives_the_first_being_collec
     first.client = None
     gc.collect()
     assert "Stop" not in go.names()  # a collected client must never stop the live session
+
+
+# whatsmeow qrchan.go:36-56 names the QR channel's final items; handleEvent (lines 170-182) picks them.
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [
+        (b"timeout", "qr_timeout"),  # the codes ran out, or the server closed the socket (Disconnected)
+        (b"error", "pair_error"),  # PairError after a scan
+        (b"err-client-outdated", "client_outdated"),  # 405 at the login handshake, before any code
+        (b"err-unexpected-state", "connect_failure"),  # ConnectFailure, LoggedOut or TemporaryBan instead
+    ],
+)
+def test_a_fresh_login_whatsmeow_ends_without_a_pairing_is_reported_and_stopped(go, api_key, status, reason):
+    driver, events = _driver(_connection(api_key))
+    driver.start()
+    wait_for(lambda: go.connects, "connect")
+    go.connects[0].status(status)
+    assert events == [], "reported from tick, on the command thread that may stop the session"
+    driver.tick(time.monotonic())
+    assert [(e.type, e.reason) for e in events] == [(DriverEventType.DISCONNECTED, reason)]
+    assert events[0].detail["login_status"] == status.decode()
+    # Go now waits in FetchMe for a device id that will never come (main.go:2503-2509): stop the session.
+    assert "Stop" in go.names() and driver.client is None
+    driver.tick(time.monotonic() + 3600)
+    assert len(events) == 1
+
+
+def test_a_successful_scan_or_a_scan_without_multidevice_ends_nothing(go, api_key):
+    driver, events = _driver(_connection(api_key))
+    driver.start()
+    wait_for(lambda: go.connects, "connect")
+    call = go.connects[0]
+    call.qr(b"2@first,noise,identity,adv")
+    wait_for(lambda: events, "the QR event")
+    # qrchan.go:137-140: the channel stays open and the codes go on.
+    call.status(b"err-scanned-without-multidevice")
+    driver.tick(time.monotonic())
+    call.status(b"success")  # PairStatus and Connected follow through the event callback
+    driver.tick(time.monotonic() + 3600)
+    assert [e.type for e in events] == [DriverEventType.QR] and "Stop" not in go.names()
+    driver.stop()
+
+
+def test_a_fresh_login_without_a_first_qr_code_in_time_is_a_qr_timeout(go, api_key, settings):
+    settings.WILDCAT_NEONIZE_FIRST_QR_SECONDS = 45
+    driver, events = _driver(_connection(api_key))
+    started = time.monotonic()
+    driver.start()
+    wait_for(lambda: go.connects, "connect")
+    driver.tick(started + 40)
+    assert events == []
+    driver.tick(time.monotonic() + 46)
+    assert [(e.type, e.reason, e.detail) for e in events] == [
+        (DriverEventType.DISCONNECTED, "qr_timeout", {"codes": 0, "first_qr_seconds": 45})
+    ]
+    assert "Stop" in go.names() and driver.client is None
+
+
+def test_the_first_qr_deadline_ends_once_a_code_shows_and_never_applies_to_a_resume(go, api_key, settings):
+    settings.WILDCAT_NEONIZE_FIRST_QR_SECONDS = 5
+    fresh, fresh_events = _driver(_connection(api_key))
+    fresh.start()
+    wait_for(lambda: go.connects, "connect")
+    go.connects[0].qr(b"2@first,noise,identity,adv")
+    fresh.tick(time.monotonic() + 30)  # within the code's own 60 s
+    assert [e.type for e in fresh_events] == [DriverEventType.QR]
+    fresh.stop()
+    resumed, resumed_events = _driver(_connection(api_key, whatsapp_id=ME_JID, name="resumed"))
+    resumed.start()
+    wait_for(lambda: len(go.connects) == 2, "the second connect")
+    resumed.tick(time.monotonic() + 3600)
+    assert resumed_events == []
+    resumed.stop()
+
+
+def test_the_login_outcomes_reach_the_connection_state(go, api_key):
+    """Through the event sink: a failed pairing ends the login, an outdated client is held."""
+    from accounts.runtime.event_sink import handle_driver_event
+
+    outcomes = {}
+    for status in (b"error", b"err-client-outdated"):
+        connection = _connection(api_key, name=status.decode())
+        WaConnection.objects.filter(pk=connection.pk).update(status="pending", desired_state="running")
+        driver, events = _driver(connection)
+        driver.start()
+        wait_for(lambda: len(go.connects) == len(outcomes) + 1, "connect")
+        go.connects[-1].status(status)
+        driver.tick(time.monotonic())
+        for event in events:
+            handle_driver_event(connection_id=connection.pk, event=event)
+        connection.refresh_from_db()
+        outcomes[status] = (connection.status, connection.desired_state)
+    assert outcomes == {b"error": ("auth_failed", "stopped"), b"err-client-outdated": ("disconnected", "stopped")}

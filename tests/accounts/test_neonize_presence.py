@@ -3,8 +3,9 @@
 whatsmeow answers inbound messages with receipts of type "inactive" unless receipts are forced
 active or the account is marked available (receipt.go:285-286); phones do not show those as
 delivered. ``SetForceActiveDeliveryReceipts(true)`` (receipt.go:238-262) fixes that whatever the
-presence; ``SendPresence`` (presence.go:64-87) fails with ErrNoPushName until WhatsApp has sent the
-account's push name (presence.go:67-68).
+presence, from the moment the ``Connected`` handler sets it (messages answered before that still get
+"inactive": see ``neonize_presence``); ``SendPresence`` (presence.go:64-87) fails with ErrNoPushName,
+locally, until the account has a push name (presence.go:67-68).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from neonize.proto import Neonize_pb2 as npb
 
 from accounts.models import WaConnection
 from accounts.runtime.drivers.neonize_driver import NeonizeDriver
-from accounts.runtime.drivers.neonize_presence import RETRY_SECONDS
+from accounts.runtime.drivers.neonize_presence import RETRY_MAX_SECONDS, RETRY_SECONDS
 from tests.accounts.factories import ConnectionFactory
 from tests.accounts.neonize_binding import FakeBinding, on_binding
 
@@ -52,7 +53,7 @@ def test_connecting_activates_receipts_at_once_and_sends_the_default_presence(go
     driver = _driver(_neonize_connection(), go)
     try:
         driver._on_connection_event(None, npb.Connected(status=True))
-        # The flag is set from the event itself, before any offline message is answered.
+        # The flag is set from the Connected handler itself, not on a later tick.
         assert ("SetForceActiveDeliveryReceipts", (driver.client.uuid, True)) in go.calls
         assert _presences(go) == [], "the presence is a network send: it waits for the command thread"
         driver.tick(100.0)
@@ -87,5 +88,29 @@ def test_a_changed_presence_is_applied_by_a_session_call(go):
         WaConnection.objects.filter(pk=connection.pk).update(presence=WaConnection.Presence.AVAILABLE)
         assert driver.call("presence_apply", {}) == {"presence": "available", "sent": True}
         assert _presences(go) == [b"unavailable", b"available"]
+    finally:
+        driver.stop()
+
+
+def test_a_fresh_pairing_keeps_retrying_the_presence_until_the_push_name_arrives(go):
+    # On a fresh pairing the push name comes with the app-state sync (whatsmeow appstate.go:361-371), which
+    # goneonize does not report; until then SendPresence is refused locally (presence.go:67-68).
+    driver = _driver(_neonize_connection(presence=WaConnection.Presence.AVAILABLE), go)
+    go.presence_error = NO_PUSH_NAME
+    try:
+        driver._on_connection_event(None, npb.Connected(status=True))
+        now = 100.0
+        for _ in range(40):  # hours of refusals: far more than any fixed number of tries
+            driver.tick(now)
+            now += RETRY_MAX_SECONDS
+        tries, last = len(_presences(go)), now - RETRY_MAX_SECONDS
+        assert 20 < tries <= 40, "retried for as long as the session runs, never more often than the cap allows"
+        driver.tick(last + 1)
+        assert len(_presences(go)) == tries, "a refused send still waits before the next one"
+        go.presence_error = ""
+        driver.tick(now)
+        assert _presences(go)[-1] == b"available"
+        driver.tick(now + 10 * RETRY_MAX_SECONDS)
+        assert len(_presences(go)) == tries + 1, "sent once: no more retries after it went out"
     finally:
         driver.stop()

@@ -1,9 +1,13 @@
 """One neonize session per host process: goneonize's global maps are written from each session's thread.
 
-goneonize main.go (neonize 0.5.2): ``var clients = make(map[string]*whatsmeow.Client)`` (line 45) and
-``eventChannel`` (line 53) are plain Go maps, written by ``Neonize()`` on the connecting thread
-(``eventChannel[uuid] = eventChan`` line 626, ``clients[uuid] = client`` line 654) and deleted by
-``Stop`` (line 591) while other threads read them: Go aborts the process on concurrent map writes.
+goneonize main.go (neonize 0.5.2) declares ``clients`` (line 45), ``eventChannel`` and ``StopSignal``
+(lines 53-54) as plain Go maps. ``Neonize()`` writes them on the connecting thread
+(``StopSignal[id] = cancel`` line 614, ``eventChannel[uuid] = eventChan`` line 626,
+``clients[uuid] = client`` line 654) and ``Stop`` (lines 587-605) deletes from all three on the
+caller's thread, while other threads read them: Go aborts the process on a concurrent map write, or a
+read during one. Even one session has a small window: a stop right after a start races ``Neonize()``'s
+writes, and a stop during a ``Connected`` races the ``clients[id]`` read of
+``SetForceActiveDeliveryReceipts`` (line 1920) on the event thread.
 """
 
 from __future__ import annotations

@@ -140,8 +140,16 @@ def roundtrip(event):
 
 
 # --- connection events ---------------------------------------------------------------------------
+def _failure_node(reason: str) -> npb.Node:
+    """The raw ``<failure reason="…"/>`` as goneonize encodes it: attribute values are strings (encoder.go:628-658)."""
+    return npb.Node(Tag="failure", Attrs=[npb.NodeAttrs(name="reason", text=reason)], Nil=True)
+
+
 def _connection_events():
-    node = npb.Node(Tag="failure")
+    # whatsmeow connectionevents.go:152-154 dispatches ConnectFailure only from its default branch:
+    # 401/403/406 become LoggedOut, 402 TemporaryBan, 405 ClientOutdated, 500/503 reconnect silently
+    # (lines 108-151), so the encodable reasons that reach Python are 400, 409 and 501.
+    stream_node = npb.Node(Tag="stream:error", Attrs=[npb.NodeAttrs(name="code", text="500")], Nil=True)
     return {
         "paired": npb.PairStatus(
             ID=jid(ME, device=7), BusinessName="Acme", Platform="android", Status=npb.PairStatus.SUCCESS
@@ -151,14 +159,16 @@ def _connection_events():
         "logged_out": npb.LoggedOut(OnConnect=True, Reason=npb.MAIN_DEVICE_GONE),
         "stream_replaced": npb.StreamReplaced(),
         "ban": npb.TemporaryBan(Code=npb.TemporaryBan.SEND_TO_TOO_MANY_PEOPLE, Expire=3600),
-        "cf_logout": npb.ConnectFailure(Reason=npb.LOGGED_OUT, Message="401", Raw=node),
-        "cf_ban": npb.ConnectFailure(Reason=npb.TEMP_BANNED, Message="402", Raw=node),
-        "cf_other": npb.ConnectFailure(Reason=npb.SERVICE_UNAVAILABLE, Message="503", Raw=node),
+        "cf_generic": npb.ConnectFailure(Reason=npb.GENERIC, Message="", Raw=_failure_node("400")),
+        "cf_bad_user_agent": npb.ConnectFailure(Reason=npb.BAD_USER_AGENT, Message="", Raw=_failure_node("409")),
+        "cf_experimental": npb.ConnectFailure(Reason=npb.EXPERIMENTAL, Message="", Raw=_failure_node("501")),
         "ka_timeout": npb.KeepAliveTimeout(ErrorCount=3, LastSuccess=1_767_225_000),
         "ka_restored": npb.KeepAliveRestored(),
         "disconnected": npb.Disconnected(status=True),
         "outdated": npb.ClientOutdated(),
-        "stream_error": npb.StreamError(Code="503", Raw=node),
+        # A code whatsmeow does not handle itself (515, 401 device_removed, conflict "replaced" and 503
+        # are: connectionevents.go:26-55), so it reaches its default branch (lines 66-68).
+        "stream_error": npb.StreamError(Code="500", Raw=stream_node),
         "chat_presence": npb.ChatPresence(
             MessageSource=source(), State=npb.ChatPresence.COMPOSING, Media=npb.ChatPresence.TEXT
         ),
@@ -186,9 +196,9 @@ EXPECTED = {
     "logged_out": (DriverEventType.LOGGED_OUT, "main_device_gone"),
     "stream_replaced": (DriverEventType.DISCONNECTED, "stream_replaced"),
     "ban": (DriverEventType.TEMPORARY_BAN, "temporary_ban"),
-    "cf_logout": (DriverEventType.LOGGED_OUT, "logged_out"),
-    "cf_ban": (DriverEventType.TEMPORARY_BAN, "temporary_ban"),
-    "cf_other": (DriverEventType.DISCONNECTED, "connect_failure"),
+    "cf_generic": (DriverEventType.DISCONNECTED, "connect_failure"),
+    "cf_bad_user_agent": (DriverEventType.DISCONNECTED, "connect_failure"),
+    "cf_experimental": (DriverEventType.DISCONNECTED, "connect_failure"),
     "ka_timeout": (DriverEventType.DISCONNECTED, "keepalive_timeout"),
     "ka_restored": (DriverEventType.CONNECTED, ""),
     "disconnected": (DriverEventType.DISCONNECTED, "disconnected"),

@@ -5,16 +5,20 @@ Runtime requirements and rules (see NEONIZE.md for the measurements behind them)
   forked after the import hangs in ``connect()``).
 - Threads: the host calls this driver's methods from its one command thread, but neonize is not
   serialized by that. ``connect()`` runs on the session's own thread and writes Go's global maps
-  (goneonize main.go:45, 626, 654: ``clients``, ``eventChannel``), whatsmeow calls the handlers on
-  neonize's event thread, and media transfers run on short-lived helper threads. No Python lock can
-  make two clients in one process safe, so a host process runs at most one neonize session:
-  ``start()`` refuses a second one, and the ``wildcat.E030`` system check refuses
-  ``WILDCAT_SESSIONS_PER_HOST`` > 1.
+  (declared at goneonize main.go:45 and 53; ``Neonize()`` writes ``StopSignal`` at line 614,
+  ``eventChannel`` at 626 and ``clients`` at 654), whatsmeow calls the handlers on neonize's event
+  thread, and media transfers run on short-lived helper threads. No Python lock can make two clients
+  in one process safe, so a host process runs at most one neonize session: ``start()`` refuses a
+  second one, and the ``wildcat.E030`` system check refuses ``WILDCAT_SESSIONS_PER_HOST`` > 1. One
+  session keeps a tiny window: ``Stop`` (main.go:587-605) deletes from all three maps on the command
+  thread, racing ``Neonize()``'s writes right after a start, or the event thread's ``clients[id]``
+  read on ``Connected`` (main.go:1920); Go would abort the host, and the supervisor restarts it.
 - ``connect()`` blocks its thread until ``stop()``, so it runs on a thread of its own. Handlers run
   serially on neonize's thread behind a 100-event buffer: they only translate and ``emit`` (media
   downloads, LID lookups and receipts wait for ``tick`` on the command thread; the one Go call made
-  from a handler is the flag that activates delivery receipts on connect). Every handler is
-  registered before connect.
+  from a handler is the flag that activates delivery receipts on connect). Every handler, and the
+  login-status callback that reports how a fresh login ended (``neonize_login``), is registered
+  before connect.
 - Each client gets the uuid ``wildcat-<connection_id>`` (the key of Go's global maps) and its
   garbage-collection finalizer is detached: a collected client object would call ``Stop(uuid)``
   and kill whichever live session has that uuid.
@@ -25,6 +29,8 @@ Runtime requirements and rules (see NEONIZE.md for the measurements behind them)
 - Media is sent from bytes with the caller's MIME type, so sending needs neither ffmpeg nor a URL
   fetch; libmagic (``python-magic``) must be importable because neonize imports it. Audio and video
   go out without a duration unless the caller supplies ``seconds``.
+- A connect ended by a ban code or failure reason goneonize cannot encode is that ban or failure
+  (``connect_error_translate``), not a failed dial.
 - Connect retries happen in a fresh process. Every ``connect()`` makes Go open a new session-store
   container (a PostgreSQL connection pool, or open SQLite files) that neither a failed dial nor
   ``stop()`` ever closes, so retrying in the same process leaks one pool per attempt. After a failed
@@ -55,7 +61,7 @@ from typing import Any
 from django.conf import settings
 from neonize import events as nev
 from neonize.client import ChatSettingsStore, ContactStore, NewClient
-from neonize.utils.enum import ChatPresence, ChatPresenceMedia, ClientName, ClientType, ReceiptType
+from neonize.utils.enum import ChatPresence, ChatPresenceMedia, ReceiptType
 
 from accounts.models import WaConnection
 from accounts.runtime.drivers import neonize_store as store
@@ -63,6 +69,7 @@ from accounts.runtime.drivers.base import SessionDriver
 from accounts.runtime.drivers.neonize_content import is_poll_vote, poll_vote_translate
 from accounts.runtime.drivers.neonize_errors import driver_error, send_error
 from accounts.runtime.drivers.neonize_lids import LidPhoneBook, lid_unresolved
+from accounts.runtime.drivers.neonize_login import LoginWatch, login_status_text, pair_code_request
 from accounts.runtime.drivers.neonize_messages import (
     edit_build,
     jid_parse,
@@ -74,6 +81,7 @@ from accounts.runtime.drivers.neonize_presence import PresenceAnnouncer, presenc
 from accounts.runtime.drivers.neonize_transfers import media_attach, media_upload
 from accounts.runtime.drivers.neonize_translation import (
     CONNECTION_TRANSLATORS,
+    connect_error_translate,
     group_details,
     group_summary,
     is_chat_message,
@@ -96,8 +104,6 @@ from wildcat.whatsapp import (
 )
 
 logger = logging.getLogger(__name__)
-FIRST_QR_SECONDS = 60
-NEXT_QR_SECONDS = 20
 STOP_JOIN_SECONDS = 2.0
 SENT_CACHE_SIZE = 2000
 PRESENCE_STATES = {"composing": ("CHAT_PRESENCE_COMPOSING", "CHAT_PRESENCE_MEDIA_TEXT"),
@@ -122,8 +128,7 @@ class NeonizeDriver(SessionDriver):
         self._socket_up = threading.Event()
         self._logged_in = False
         self._own_jid = ""
-        self._qr_count = 0
-        self._qr_deadline: float | None = None
+        self._login = LoginWatch()
         self.fresh_process_needed = False
         self._last_keepalive = float("-inf")
         self._inbound: collections.deque[tuple[InboundMessage, tuple[Any, int, Any] | None]] = collections.deque()
@@ -146,6 +151,8 @@ class NeonizeDriver(SessionDriver):
             )
             self._own_jid = ""
         self.client = self._client_build()
+        if not self._own_jid:
+            self._login.begin(time.monotonic(), first_qr_seconds=settings.WILDCAT_NEONIZE_FIRST_QR_SECONDS)
         self._connect_spawn()
         _PROCESS_SESSION.add(self.connection_id)
 
@@ -166,6 +173,10 @@ class NeonizeDriver(SessionDriver):
         client.contact = ContactStore(client.uuid)
         client.chat_settings = ChatSettingsStore(client.uuid)
         client._stop_finalizer.detach()
+        # neonize 0.5.2 has no hook for the login status: connect() hands Go ``self.__onLoginStatus``
+        # (client.py:3413), which only prints it. That name is looked up when connect() runs, so an
+        # instance attribute under its mangled name replaces it for this client.
+        client._NewClient__onLoginStatus = self._on_login_status
         self._handlers_register(client)
         return client
 
@@ -188,6 +199,11 @@ class NeonizeDriver(SessionDriver):
             client.connect()
         except Exception as exc:  # noqa: BLE001 - reported as a disconnect; retried in a new host process
             if self._stopping or client is not self.client:
+                return
+            event = connect_error_translate(str(exc))
+            if event is not None:  # whatsmeow stopped reconnecting; the runtime's wait for it decides
+                logger.warning("session %s: %s (%s)", self.connection_id, event.reason, exc)
+                self.emit(event)
                 return
             logger.warning("session %s: connect failed (%s); retrying in a fresh process", self.connection_id, exc)
             self.emit(
@@ -236,56 +252,36 @@ class NeonizeDriver(SessionDriver):
         return self._logged_in
 
     def request_pair_code(self, phone_digits: str) -> str:
-        """An 8-character linking code; the phone lists this device as "Chrome (Linux)".
-
-        whatsmeow (pair-code.go:87-89) says the display name must be a recognised "Browser (OS)" pair
-        or the server answers 400. neonize 0.5.2 builds it as "<client type> (<client name>)" and
-        defaults the type to Firefox; Chrome on Linux is the most common WhatsApp Web pair, so the
-        driver asks for it through neonize's own ``client_type`` and ``client_name`` parameters.
-        """
         if self.client is None:
             raise DriverError("session_not_started", "the session is not running", permanent=False)
         if self._logged_in:
             raise DriverError("already_paired", "this connection is already linked to a phone", permanent=True)
-        if not self._socket_up.is_set():
-            raise DriverError(
-                "pair_code_not_ready",
-                "WhatsApp is not connected yet; retry once the first QR code is issued",
-                permanent=False,
-            )
-        digits = "".join(ch for ch in phone_digits if ch.isdigit())
-        try:
-            return self.client.PairPhone(digits, True, client_name=ClientName.LINUX, client_type=ClientType.CHROME)
-        except Exception as exc:
-            raise driver_error(exc) from exc
+        return pair_code_request(self.client, phone_digits, socket_up=self._socket_up.is_set())
 
     def tick(self, now: float) -> None:
-        """Command thread: deliver queued inbound messages (with media) and receipts; end a login whose QR ran out."""
+        """Command thread: deliver queued inbound messages (with media) and receipts; end a login that failed."""
         self._inbound_drain()
         self._receipts_drain()
         self._presence.tick(self.client, now, self._presence_setting)
-        if (
-            self._qr_deadline is not None
-            and not self._logged_in
-            and now > self._qr_deadline + settings.WILDCAT_NEONIZE_QR_GRACE_SECONDS
-        ):
-            # whatsmeow stopped issuing codes: the login window is over.
-            self._qr_deadline = None
-            self.emit(
-                DriverEvent(type=DriverEventType.DISCONNECTED, reason="qr_timeout", detail={"codes": self._qr_count})
-            )
+        if self._stopping or self.fresh_process_needed:
+            return
+        ended = self._login.due(now, grace=settings.WILDCAT_NEONIZE_QR_GRACE_SECONDS)
+        if ended is not None:
+            # Go is left waiting for a pairing that will not come (neonize_login): the session ends here.
+            self.emit(ended)
             self.stop()
 
     # --- neonize handlers (neonize's thread: translate and emit only) ------------------------
     def _on_qr(self, _client: Any, data: bytes) -> None:
         if self._stopping:
             return
-        self._qr_count += 1
-        expires_in = FIRST_QR_SECONDS if self._qr_count == 1 else NEXT_QR_SECONDS
-        self._qr_deadline = time.monotonic() + expires_in
         self._socket_up.set()
         qr = data.decode() if isinstance(data, bytes) else str(data)
-        self.emit(DriverEvent(type=DriverEventType.QR, qr=qr, detail={"expires_in": expires_in}))
+        self.emit(self._login.qr(qr, time.monotonic()))
+
+    def _on_login_status(self, _uuid: int | None, status: int | None) -> None:
+        if not self._stopping:
+            self._login.status(login_status_text(status))
 
     def _on_connection_event(self, _client: Any, event: Any) -> None:
         translate = CONNECTION_TRANSLATORS.get(type(event))
@@ -301,9 +297,11 @@ class NeonizeDriver(SessionDriver):
                 return
             self._last_keepalive = now
         elif kind == DriverEventType.PAIRED and driver_event.account is not None:
-            self._logged_in, self._own_jid, self._qr_deadline = True, driver_event.account.whatsapp_id, None
+            self._logged_in, self._own_jid = True, driver_event.account.whatsapp_id
+            self._login.paired()
         elif kind == DriverEventType.CONNECTED:
-            self._logged_in, self._qr_deadline = True, None
+            self._logged_in = True
+            self._login.paired()
             self._presence_connected()
             if self._own_jid and driver_event.account is None:
                 driver_event = dataclasses.replace(driver_event, account=self._account())

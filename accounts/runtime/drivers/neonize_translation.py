@@ -5,17 +5,21 @@ Pure functions: no neonize calls, no I/O, so they are safe on neonize's event th
 | neonize event              | DriverEvent                                                                |
 |----------------------------|----------------------------------------------------------------------------|
 | ``PairStatusEv`` success   | PAIRED with ``AccountInfo`` (JID with device, phone, business name, platform) |
-| ``PairStatusEv`` error     | DISCONNECTED, reason ``pair_error`` (the sink records auth_failed)          |
+| ``PairStatusEv`` error     | DISCONNECTED, reason ``pair_error`` (the sink records auth_failed); with    |
+|                            | neonize 0.5.2 a pairing error arrives as a login status (``neonize_login``) |
 | ``ConnectedEv``            | CONNECTED                                                                  |
 | ``LoggedOutEv``            | LOGGED_OUT, reason = whatsmeow's reason (``logged_out``, ``main_device_gone``…) |
 | ``StreamReplacedEv``       | DISCONNECTED, reason ``stream_replaced``                                    |
 | ``TemporaryBanEv``         | TEMPORARY_BAN, detail ``code`` and ``expires_in`` (seconds)                  |
-| ``ConnectFailureEv``       | LOGGED_OUT for logout reasons, TEMPORARY_BAN for a ban, else DISCONNECTED   |
+| ``ConnectFailureEv``       | DISCONNECTED, reason ``connect_failure``, detail ``code``: only reasons     |
+|                            | whatsmeow does not turn into another event (400, 409, 501)                  |
+| unencodable ban or failure | TEMPORARY_BAN, or DISCONNECTED ``connect_failure`` (``connect_error_translate``) |
 | ``KeepAliveTimeoutEv``     | DISCONNECTED, reason ``keepalive_timeout`` (whatsmeow keeps retrying)        |
 | ``KeepAliveRestoredEv``    | CONNECTED (the socket never closed, so no ``ConnectedEv`` follows)           |
 | ``DisconnectedEv``         | DISCONNECTED, reason ``disconnected`` (whatsmeow reconnects by itself)      |
 | ``ClientOutdatedEv``       | DISCONNECTED, reason ``client_outdated`` (WhatsApp refuses this version)     |
-| ``StreamErrorEv``          | DISCONNECTED, reason ``stream_error``, detail ``code``                      |
+| ``StreamErrorEv``          | DISCONNECTED, reason ``stream_error``, detail ``code`` (codes whatsmeow     |
+|                            | does not handle itself)                                                     |
 | ``MessageEv``              | MESSAGE with an ``InboundMessage``; kinds not read become ``unknown``;       |
 |                            | protocol noise (key shares, history notifications) is dropped, and so are   |
 |                            | status posts (``status@broadcast``, status shared into groups) and          |
@@ -61,7 +65,6 @@ from wildcat.whatsapp import (
 logger = logging.getLogger(__name__)
 BROADCAST_SERVER = "broadcast"  # status@broadcast, and each broadcast list (whatsmeow types/jid.go:120-123)
 NEWSLETTER_SERVER = "newsletter"
-LOGOUT_REASONS = frozenset({"LOGGED_OUT", "MAIN_DEVICE_GONE", "UNKNOWN_LOGOUT"})
 MEDIA_FIELDS = {
     "imageMessage": MessageType.IMAGE,
     "videoMessage": MessageType.VIDEO,
@@ -147,13 +150,34 @@ def temporary_ban_translate(event: npb.TemporaryBan) -> DriverEvent:
 
 
 def connect_failure_translate(event: npb.ConnectFailure) -> DriverEvent:
-    name = _enum_name(event, "Reason")
-    detail = {"code": name.lower(), "message": event.Message}
-    if name in LOGOUT_REASONS:
-        return DriverEvent(type=DriverEventType.LOGGED_OUT, reason=name.lower(), detail=detail)
-    if name == "TEMP_BANNED":
-        return DriverEvent(type=DriverEventType.TEMPORARY_BAN, reason="temporary_ban", detail=detail)
+    """A failure whatsmeow does not handle itself (connectionevents.go:152-154, the default branch).
+
+    401/403/406 arrive as LoggedOut, 402 as TemporaryBan, 405 as ClientOutdated, and 500/503 reconnect
+    with no event (connectionevents.go:126-151), so what remains encodable is 400, 409 and 501.
+    """
+    detail = {"code": _enum_name(event, "Reason").lower(), "message": event.Message}
     return DriverEvent(type=DriverEventType.DISCONNECTED, reason="connect_failure", detail=detail)
+
+
+# goneonize encodes only ban codes 101-104 and 106 and the connect-failure reasons in its list
+# (utils/encoder.go:574-625); for any other value the proto2-required field stays unset, Go's
+# proto.Marshal refuses the event, and that error ends the event loop: Neonize() returns its text
+# (main.go:2541-2543, 1174-1176) and neonize's connect() raises it. The text's "proto:" prefix varies.
+UNENCODABLE_BAN = "required field neonize.TemporaryBan.Code not set"
+UNENCODABLE_CONNECT_FAILURE = "required field neonize.ConnectFailure.Reason not set"
+# The expiry of such a ban is lost with the event: wait an hour before connecting again (a ban still in
+# force is reported again, and the wait starts over), instead of redialling every minute.
+UNKNOWN_BAN_WAIT_SECONDS = 3600
+
+
+def connect_error_translate(error: str) -> DriverEvent | None:
+    """The event a ``connect()`` error stands for, or None for an ordinary failed connect."""
+    if UNENCODABLE_BAN in error:
+        detail = {"code": "unknown", "expires_in": UNKNOWN_BAN_WAIT_SECONDS}
+        return DriverEvent(type=DriverEventType.TEMPORARY_BAN, reason="temporary_ban", detail=detail)
+    if UNENCODABLE_CONNECT_FAILURE in error:
+        return _disconnected("connect_failure", code="unknown", message=error[:300])
+    return None
 
 
 def _disconnected(reason: str, **detail: Any) -> DriverEvent:
