@@ -11,7 +11,7 @@ import pytest
 from neonize.proto import Neonize_pb2 as npb
 from neonize.proto.waE2E import WAWebProtobufsE2E_pb2 as e2e
 
-from accounts.runtime.drivers.neonize_translation import GO_ZERO_TIME_UNIX, group_summary
+from accounts.runtime.drivers.neonize_groups import GO_ZERO_TIME_UNIX, group_summary
 from tests.accounts.neonize_binding import PEER_JID, group_info
 from tests.accounts.test_neonize_translation import jid, media_fields, message_event, source
 from wildcat.whatsapp import DriverEventType, MediaPayload, MessageType

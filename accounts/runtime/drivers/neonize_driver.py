@@ -68,6 +68,7 @@ from accounts.runtime.drivers import neonize_store as store
 from accounts.runtime.drivers.base import SessionDriver
 from accounts.runtime.drivers.neonize_content import is_poll_vote, poll_vote_translate
 from accounts.runtime.drivers.neonize_errors import driver_error, send_error
+from accounts.runtime.drivers.neonize_groups import group_details, group_summary
 from accounts.runtime.drivers.neonize_lids import LidPhoneBook, lid_unresolved
 from accounts.runtime.drivers.neonize_login import LoginWatch, login_status_text, pair_code_request
 from accounts.runtime.drivers.neonize_messages import (
@@ -82,8 +83,6 @@ from accounts.runtime.drivers.neonize_transfers import media_attach, media_uploa
 from accounts.runtime.drivers.neonize_translation import (
     CONNECTION_TRANSLATORS,
     connect_error_translate,
-    group_details,
-    group_summary,
     is_chat_message,
     media_download_message,
     media_message,
