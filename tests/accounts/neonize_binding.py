@@ -141,20 +141,38 @@ class FakeBinding:
 
 
 def group_info() -> npb.GroupInfo:
+    """A group as goneonize's EncodeGroupInfo (utils/encoder.go:131-152) fills every field of it.
+
+    Owner and member are LID-addressed with their phone numbers alongside (whatsmeow group.go:738-740,
+    parseParticipant); the name and the group were set at the same second, as for a group never renamed.
+    """
+    owner_lid, owner_pn = jid("222333444", server="lid"), jid("5511888880000")
     member = npb.GroupParticipant(
-        JID=npb.JID(User="987654321", Server="lid"),
-        LID=npb.JID(User="987654321", Server="lid"),
-        PhoneNumber=npb.JID(User="5511999990000", Server="s.whatsapp.net"),
+        JID=jid("987654321", server="lid"),
+        LID=jid("987654321", server="lid"),
+        PhoneNumber=jid("5511999990000"),
         IsAdmin=True,
         IsSuperAdmin=False,
         DisplayName="Ana",
+        Error=0,
     )
     return npb.GroupInfo(
-        JID=npb.JID(User="120363000000000001", Server="g.us"),
-        OwnerPN=npb.JID(User="5511888880000", Server="s.whatsapp.net"),
-        GroupName=npb.GroupName(Name="Team"),
-        GroupTopic=npb.GroupTopic(Topic="Plans"),
-        GroupCreated=SENT_AT,
+        JID=jid("120363000000000001", server="g.us"),
+        OwnerJID=owner_lid,
+        OwnerPN=owner_pn,
+        GroupName=npb.GroupName(Name="Team", NameSetAt=SENT_AT, NameSetBy=owner_lid),
+        GroupTopic=npb.GroupTopic(
+            Topic="Plans", TopicID="7A1B", TopicSetAt=SENT_AT + 60, TopicSetBy=owner_lid, TopicDeleted=False
+        ),
+        GroupLocked=npb.GroupLocked(isLocked=False),
+        GroupAnnounce=npb.GroupAnnounce(IsAnnounce=False, AnnounceVersionID="1767225600000000"),
+        GroupEphemeral=npb.GroupEphemeral(IsEphemeral=False, DisappearingTimer=0),
+        GroupIncognito=npb.GroupIncognito(IsIncognito=False),
+        GroupParent=npb.GroupParent(IsParent=False, DefaultMembershipApprovalMode=""),
+        GroupLinkedParent=npb.GroupLinkedParent(LinkedParentJID=jid()),
+        GroupIsDefaultSub=npb.GroupIsDefaultSub(IsDefaultSubGroup=False),
+        GroupCreated=SENT_AT,  # float32 holds this multiple of 128 exactly
+        ParticipantVersionID="1767225600000001",
         Participants=[member],
     )
 

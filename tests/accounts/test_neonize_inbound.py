@@ -190,7 +190,7 @@ def _as_goneonize_sends(creation: int, subject_set_at: int) -> npb.GroupInfo:
     group = group_info()
     group.GroupCreated = struct.unpack("f", struct.pack("f", creation))[0]
     group.GroupName.NameSetAt = subject_set_at
-    return npb.GroupInfo.FromString(group.SerializePartialToString())
+    return npb.GroupInfo.FromString(group.SerializeToString())  # every required field, as Go fills them
 
 
 def _iso(seconds: int) -> str:
