@@ -25,13 +25,25 @@ logger = logging.getLogger(__name__)
 MEDIA_TYPES = frozenset(
     {MessageType.IMAGE, MessageType.VIDEO, MessageType.AUDIO, MessageType.DOCUMENT, MessageType.STICKER}
 )
+# What WhatsApp's phones record a voice note as, and the exact mimetype a voice note must carry for
+# every client to play it (others show "audio no longer available").
+OGG_OPUS = "audio/ogg; codecs=opus"
 _IMAGE_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}
 # What each message type may carry, by the mimetype sniffed from the bytes.
 _ALLOWED = {
     MessageType.IMAGE: {"image/jpeg", "image/png", "image/webp", "image/gif"},
     MessageType.STICKER: {"image/webp"},
     MessageType.VIDEO: {"video/mp4", "video/3gpp", "video/webm", "video/quicktime"},
-    MessageType.AUDIO: {"audio/ogg", "audio/mpeg", "audio/mp4", "audio/aac", "audio/amr", "audio/wav", "audio/webm"},
+    MessageType.AUDIO: {
+        OGG_OPUS,
+        "audio/ogg",
+        "audio/mpeg",
+        "audio/mp4",
+        "audio/aac",
+        "audio/amr",
+        "audio/wav",
+        "audio/webm",
+    },
 }
 _ISO_BRANDS = {
     b"3gp": "video/3gpp",
@@ -59,6 +71,8 @@ def sniff_mimetype(data: bytes) -> str | None:
         (head.startswith(b"%PDF-"), "application/pdf"),
         (head.startswith(b"PK\x03\x04"), "application/zip"),
         (head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"), "application/x-ole-storage"),
+        # An Ogg stream's first page holds the codec's identification header (RFC 7845 section 5.1).
+        (head.startswith(b"OggS") and b"OpusHead" in head, OGG_OPUS),
         (head.startswith(b"OggS"), "audio/ogg"),
         (head.startswith(b"ID3") or head[:2] in (b"\xff\xfb", b"\xff\xf3", b"\xff\xf2"), "audio/mpeg"),
         (head[:2] in (b"\xff\xf1", b"\xff\xf9"), "audio/aac"),

@@ -16,7 +16,14 @@ from django.utils import timezone
 from accounts.models import WaConnection
 from accounts.selectors import connection_get
 from messaging import session_calls
-from messaging.media import MEDIA_TYPES, media_check, media_fetch_url, media_files_discarded_on_error, media_store
+from messaging.media import (
+    MEDIA_TYPES,
+    OGG_OPUS,
+    media_check,
+    media_fetch_url,
+    media_files_discarded_on_error,
+    media_store,
+)
 from messaging.message_events import message_event_emit
 from messaging.message_insert import message_insert
 from messaging.models import Media, Message
@@ -126,6 +133,12 @@ def _media(request: SendRequest, api_key_id: int) -> tuple[bytes, str] | None:
         data, fetched_type = media_fetch_url(request.media_url, api_key_id=api_key_id)
         declared = declared or fetched_type
     mimetype = media_check(data=data or b"", declared_mimetype=declared, message_type=request.type)
+    if request.type == MessageType.AUDIO and request.content.get("voice_note") and mimetype != OGG_OPUS:
+        raise AppError(
+            ErrorCode.MEDIA_TYPE_MISMATCH,
+            f"A voice note must be Ogg/Opus audio ({OGG_OPUS}), as phones record them; this is {mimetype}. "
+            "Send other audio with voice_note false.",
+        )
     return data or b"", mimetype
 
 
@@ -220,6 +233,10 @@ def _store(
     return body
 
 
+# How long after sending WhatsApp's phones still apply an edit.
+EDIT_WINDOW = timedelta(minutes=15)
+
+
 def _editable(message: Message, code: str, verb: str) -> None:
     if not message.from_me or message.revoked_at is not None:
         raise AppError(code, f"Only your own messages that are not revoked can be {verb}.")
@@ -228,10 +245,19 @@ def _editable(message: Message, code: str, verb: str) -> None:
 
 
 def message_edit(*, message: Message, text: str) -> Message:
-    """Edit the text of a sent text message, through the session, and record it."""
+    """Edit the text of a sent text message, through the session, and record it.
+
+    Only within ``EDIT_WINDOW`` of the send: WhatsApp's phones ignore a later edit (whatsmeow's
+    outer bound is 20 minutes, send.go:590-591), so the API refuses it instead of reporting an edit
+    nobody sees.
+    """
     if message.type != MessageType.TEXT:
         raise AppError(ErrorCode.NOT_EDITABLE, "Only text messages can be edited.")
     _editable(message, ErrorCode.NOT_EDITABLE, "edited")
+    sent_at = message.sent_at or message.created_at
+    if timezone.now() - sent_at > EDIT_WINDOW:
+        minutes = int(EDIT_WINDOW.total_seconds() // 60)
+        raise AppError(ErrorCode.NOT_EDITABLE, f"Messages can be edited only within {minutes} minutes of being sent.")
     session_calls.session_call(
         connection_id=message.connection_id,
         op="edit_message",
@@ -263,7 +289,9 @@ def message_revoke(*, message: Message) -> Message:
     session_calls.session_call(
         connection_id=message.connection_id,
         op="revoke_message",
-        args={"chat_jid": message.chat_jid, "sender_jid": message.sender_jid, "wa_message_id": message.wa_message_id},
+        # Only our own messages are revoked here (``_editable``): no sender, so the key says fromMe
+        # whichever of our ids (phone number or LID) the message was stored under.
+        args={"chat_jid": message.chat_jid, "sender_jid": "", "wa_message_id": message.wa_message_id},
     )
     with transaction.atomic():
         message.revoked_at = timezone.now()

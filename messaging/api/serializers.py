@@ -87,7 +87,11 @@ class SendSerializer(StrictSerializer):
     file = serializers.FileField(required=False)
     mimetype = serializers.CharField(required=False, allow_blank=True, max_length=127)
     filename = serializers.CharField(required=False, allow_blank=True, max_length=255)
-    voice_note = serializers.BooleanField(required=False, default=False)
+    voice_note = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="audio only: send a push-to-talk voice note; the audio must be Ogg/Opus (audio/ogg; codecs=opus).",
+    )
     location = LocationSerializer(required=False)
     contact = ContactSerializer(required=False)
     poll = PollSerializer(required=False)

@@ -121,7 +121,10 @@ class FakeBinding:
         return npb.PairPhoneReturnFunction(Code="ABCD-1234").SerializeToString()
 
     def do_IsOnWhatsApp(self, uuid, numbers, size):
-        found = npb.IsOnWhatsAppResponse(Query="+5511999990000", JID=jid("5511999990000"), IsIn=True)
+        # whatsmeow user.go:181-205 queries with addressing_mode "lid": JID is the account's LID (the
+        # phone number goes to a PhoneNumber field neonize 0.5.2 drops), and :206-223 store the pair
+        # in the LID map that do_GetPNFromLID reads.
+        found = npb.IsOnWhatsAppResponse(Query="+5511999990000", JID=jid("987654321", server="lid"), IsIn=True)
         missing = npb.IsOnWhatsAppResponse(Query="+15550000000", JID=jid(), IsIn=False)
         return npb.IsOnWhatsAppReturnFunction(IsOnWhatsAppResponse=[found, missing]).SerializeToString()
 

@@ -151,6 +151,21 @@ def test_location_contact_reaction_and_poll(driver, fake):
     assert len(poll_msg.messageContextInfo.messageSecret) == 32
 
 
+def test_keys_in_lid_chats_name_no_participant_and_a_poll_may_allow_any_number(driver, fake):
+    # whatsmeow BuildMessageKey (send.go:500-504): one-to-one chats, phone-number or @lid, never carry
+    # a participant; BuildPollCreation (msgsecret.go:342-356) keeps 0, "pick any number".
+    reaction = {"target_wa_message_id": "3EB0T", "target_sender_jid": "987654321@lid", "emoji": "👍"}
+    driver.send_message(
+        OutboundMessage(wa_message_id="3EB0R", chat_jid="987654321@lid", type=MessageType.REACTION, content=reaction)
+    )
+    poll = {"name": "Toppings?", "options": ["cheese", "olives"], "selectable_count": 0}
+    driver.send_message(OutboundMessage(wa_message_id="3EB0P", chat_jid=PEER_JID, type=MessageType.POLL, content=poll))
+    reaction_msg, poll_msg = (message for _, message in fake.sent())
+    key = reaction_msg.reactionMessage.key
+    assert (key.remoteJID, key.fromMe, key.HasField("participant")) == ("987654321@lid", False, False)
+    assert poll_msg.pollCreationMessage.selectableOptionsCount == 0
+
+
 def test_reply_to_works_on_non_text_types(driver, fake):
     quote = {"reply_to_wa_message_id": "3EB0Q", "reply_to_sender_jid": PEER_JID}
     driver.send_message(outbound(MessageType.LOCATION, content={"latitude": 1, "longitude": 2}, **quote))

@@ -16,7 +16,7 @@ from accounts.models import SandboxDelivery, SessionCommand, WaConnection
 from accounts.services import connection_create, connection_start
 from accounts.session_commands import session_command_create
 from messaging.models import Message
-from tests.messaging.samples import MP4, OGG, PDF, PNG, WEBP, b64
+from tests.messaging.samples import MP4, OGG_OPUS, PDF, PNG, WEBP, b64
 from tests.support.processes import running, start_beat, start_worker, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -66,7 +66,7 @@ def test_every_type_api_to_read_and_inbound_stored_once(api_client, api_key, red
             {"to": PEER, "type": "text", "text": "hello"},
             {"to": PEER, "type": "image", "media": {"base64": b64(PNG)}},
             {"to": PEER, "type": "video", "media": {"base64": b64(MP4)}},
-            {"to": PEER, "type": "audio", "voice_note": True, "media": {"base64": b64(OGG)}},
+            {"to": PEER, "type": "audio", "voice_note": True, "media": {"base64": b64(OGG_OPUS)}},
             {"to": PEER, "type": "document", "media": {"base64": b64(PDF), "filename": "a.pdf"}},
             {"to": PEER, "type": "sticker", "media": {"base64": b64(WEBP)}},
             {"to": PEER, "type": "location", "location": {"latitude": 1.5, "longitude": 2.5}},

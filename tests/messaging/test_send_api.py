@@ -6,7 +6,7 @@ import pytest
 
 from messaging.models import Media, Message
 from tests.accounts.factories import ConnectionFactory
-from tests.messaging.samples import JPEG, MP4, OGG, PDF, PNG, WEBP, b64
+from tests.messaging.samples import JPEG, MP4, OGG, OGG_OPUS, PDF, PNG, WEBP, b64
 
 pytestmark = pytest.mark.django_db
 PEER = "+49 151 23456789"
@@ -26,7 +26,8 @@ def every_type(phone_connection) -> list[dict]:
         {"to": PEER, "type": "text", "text": "hello"},
         {"to": PEER, "type": "image", "caption": "a picture", "media": {"base64": b64(PNG), "mimetype": "image/png"}},
         {"to": PEER, "type": "video", "media": {"base64": b64(MP4), "mimetype": "video/mp4"}},
-        {"to": PEER, "type": "audio", "voice_note": True, "media": {"base64": b64(OGG), "mimetype": "audio/ogg"}},
+        {"to": PEER, "type": "audio", "voice_note": True, "media": {"base64": b64(OGG_OPUS), "mimetype": "audio/ogg"}},
+        {"to": PEER, "type": "audio", "media": {"base64": b64(OGG), "mimetype": "audio/ogg"}},
         {
             "to": PEER,
             "type": "document",
@@ -279,3 +280,29 @@ def test_a_plain_text_send_stores_the_row_the_model_would(api_client, connection
         Message.objects.filter(pk=stored.pk).values(*fields).get()
         == Message.objects.filter(pk=twin.pk).values(*fields).get()
     )
+
+
+@pytest.mark.parametrize(
+    ("sample", "detected"), [(OGG, "audio/ogg"), (b"ID3\x03\x00" + b"\x00" * 60, "audio/mpeg")], ids=["vorbis", "mp3"]
+)
+def test_a_voice_note_must_be_ogg_opus_and_is_stored_with_the_exact_mimetype_phones_play(
+    api_client, phone, sample, detected
+):
+    connection = phone.connection
+    refused = send(
+        api_client, connection, {"to": PEER, "type": "audio", "voice_note": True, "media": {"base64": b64(sample)}}
+    )
+    assert refused.status_code == 400
+    error = refused.json()["error"]
+    assert (
+        error["code"] == "media_type_mismatch"
+        and detected in error["message"]
+        and "voice_note false" in error["message"]
+    )
+    assert not Message.objects.filter(connection=connection).exists()
+    voice = send(
+        api_client, connection, {"to": PEER, "type": "audio", "voice_note": True, "media": {"base64": b64(OGG_OPUS)}}
+    )
+    assert voice.status_code == 202, voice.content
+    stored = Message.objects.get(pk=voice.json()["id"])
+    assert stored.media.mimetype == "audio/ogg; codecs=opus" and stored.content["voice_note"] is True

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.utils import timezone
 
 from accounts.models import SandboxDelivery
 from messaging.inbound import message_receive
@@ -69,6 +70,19 @@ def test_edit_and_revoke_reach_the_recipient(api_client, live_phone):
     assert delivery.revoked
     again = api_client.patch(f"/api/v1/messages/{sent['id']}", {"text": "too late"}, format="json")
     assert again.status_code == 409 and again.json()["error"]["code"] == "message_not_editable"
+
+
+def test_an_edit_after_the_edit_window_is_refused_and_never_reaches_the_recipient(api_client, live_phone):
+    sent = _sent_text(api_client, live_phone)
+    # Phones apply an edit only for 15 minutes after the send.
+    Message.objects.filter(pk=sent["id"]).update(sent_at=timezone.now() - timedelta(minutes=16))
+    late = api_client.patch(f"/api/v1/messages/{sent['id']}", {"text": "fixed"}, format="json")
+    assert late.status_code == 409 and late.json()["error"]["code"] == "message_not_editable"
+    assert "15 minutes" in late.json()["error"]["message"]
+    assert live_phone.deliveries().get(wa_message_id=sent["wa_message_id"]).edited_text == ""
+    assert Message.objects.get(pk=sent["id"]).edited_at is None
+    Message.objects.filter(pk=sent["id"]).update(sent_at=timezone.now() - timedelta(minutes=14))
+    assert api_client.patch(f"/api/v1/messages/{sent['id']}", {"text": "fixed"}, format="json").status_code == 200
 
 
 def test_revoking_a_queued_message_cancels_it(api_client, connection):

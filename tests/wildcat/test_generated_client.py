@@ -13,7 +13,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from tests.accounts.runtime_support import RUNTIME_ENV
-from tests.messaging.samples import JPEG, MP4, OGG, PDF, PNG, WEBP, b64
+from tests.messaging.samples import JPEG, MP4, OGG_OPUS, PDF, PNG, WEBP, b64
 from tests.support.http_receiver import receiving
 from tests.support.processes import running, start_beat, start_worker, wait_for_child_sessions_to_end, wait_until
 from tests.wildcat.generated_client import GeneratedClient, forget_client, generate_client
@@ -31,7 +31,7 @@ JSON_SENDS = [
     {"type": "text", "text": "hello"},
     {"type": "image", "media": {"base64": b64(PNG)}, "caption": "a picture"},
     {"type": "video", "media": {"base64": b64(MP4)}},
-    {"type": "audio", "voice_note": True, "media": {"base64": b64(OGG)}},
+    {"type": "audio", "voice_note": True, "media": {"base64": b64(OGG_OPUS)}},
     {"type": "document", "media": {"base64": b64(PDF), "filename": "a.pdf"}},
     {"type": "sticker", "media": {"base64": b64(WEBP)}},
     {"type": "location", "location": {"latitude": 1.5, "longitude": 2.5, "name": "here"}},

@@ -475,9 +475,19 @@ class NeonizeDriver(SessionDriver):
         for number, d in zip(numbers, digits, strict=True):
             response = found.get(d)
             exists = bool(response is not None and response.IsIn)
-            jid = jid_user_string(response.JID) if exists else ""
+            jid = self._number_jid(client, response.JID, d) if exists else ""
             results.append({"number": number, "exists": exists, "jid": jid})
         return results
+
+    def _number_jid(self, client: Any, found: Any, digits: str) -> str:
+        """The phone-number JID of a number found on WhatsApp, the form chats are stored under.
+
+        whatsmeow asks with ``addressing_mode: lid`` and answers with the LID (user.go:181-205), keeping
+        the phone number in a field neonize 0.5.2 does not pass on; it also stores the pair in its LID
+        map (user.go:206-212, 222-223), where the phone number is read back. The queried number is the fallback.
+        """
+        jid = self._lids.phone_jid(client, jid_user_string(found))
+        return f"{digits}@s.whatsapp.net" if jid.endswith("@lid") else jid
 
     def list_groups(self) -> list[dict[str, Any]]:
         client = self._ready_client()

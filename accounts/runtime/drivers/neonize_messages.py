@@ -26,6 +26,7 @@ from PIL import Image
 from wildcat.whatsapp import DriverError, MediaPayload, MessageType, OutboundMessage
 
 USER_SERVER = "s.whatsapp.net"
+ONE_TO_ONE_SERVERS = frozenset({USER_SERVER, "lid", "msgr"})
 THUMBNAIL_SIZE = (200, 200)
 Uploader = Callable[[bytes, MediaType], UploadResponse]
 
@@ -211,7 +212,7 @@ def _poll(message: OutboundMessage, upload: Uploader) -> e2e.Message:
     name = str(content.get("name") or message.text or "")
     if not name or len(options) < 2:
         raise DriverError("invalid_poll", "a poll needs a name and at least two options", permanent=True)
-    selectable = int(content.get("selectable_count") or 1)
+    selectable = int(content.get("selectable_count", 1))  # 0: any number of options (msgsecret.go:342-356)
     poll = e2e.PollCreationMessage(
         name=name,
         options=[e2e.PollCreationMessage.Option(optionName=option) for option in options],
@@ -257,10 +258,14 @@ def _participant(sender_jid: str) -> str:
 
 # --- keys, edits and revokes -----------------------------------------------------------------------
 def message_key(*, chat_jid: str, wa_message_id: str, from_me: bool, sender_jid: str = "") -> MessageKey:
-    """The key that names an existing message; outside one-to-one chats, someone else's names its sender."""
+    """The key that names an existing message; outside one-to-one chats, someone else's names its sender.
+
+    As whatsmeow's BuildMessageKey (send.go:494-507): one-to-one chats are phone-number, ``@lid`` and
+    Messenger chats, whose keys never carry a participant.
+    """
     chat = jid_parse(chat_jid)
     key = MessageKey(remoteJID=jid_user_string(chat), fromMe=from_me, ID=wa_message_id)
-    if not from_me and chat.Server != USER_SERVER and sender_jid:
+    if not from_me and chat.Server not in ONE_TO_ONE_SERVERS and sender_jid:
         key.participant = _participant(sender_jid)
     return key
 
