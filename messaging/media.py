@@ -29,21 +29,13 @@ MEDIA_TYPES = frozenset(
 # every client to play it (others show "audio no longer available").
 OGG_OPUS = "audio/ogg; codecs=opus"
 _IMAGE_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}
-# What each message type may carry, by the mimetype sniffed from the bytes.
+# What each message type may carry, by the mimetype sniffed from the bytes: the formats WhatsApp's
+# clients play inline. Anything else (WebM, QuickTime, WAV…) can still go as a document.
 _ALLOWED = {
     MessageType.IMAGE: {"image/jpeg", "image/png", "image/webp", "image/gif"},
     MessageType.STICKER: {"image/webp"},
-    MessageType.VIDEO: {"video/mp4", "video/3gpp", "video/webm", "video/quicktime"},
-    MessageType.AUDIO: {
-        OGG_OPUS,
-        "audio/ogg",
-        "audio/mpeg",
-        "audio/mp4",
-        "audio/aac",
-        "audio/amr",
-        "audio/wav",
-        "audio/webm",
-    },
+    MessageType.VIDEO: {"video/mp4", "video/3gpp"},
+    MessageType.AUDIO: {OGG_OPUS, "audio/ogg", "audio/mpeg", "audio/mp4", "audio/aac", "audio/amr"},
 }
 _ISO_BRANDS = {
     b"3gp": "video/3gpp",
@@ -113,9 +105,10 @@ def media_check(*, data: bytes, declared_mimetype: str, message_type: str) -> st
     allowed = _ALLOWED.get(MessageType(message_type))
     if allowed is not None:
         if sniffed not in allowed:
+            hint = "; WhatsApp clients do not play it inline, send it as a document" if sniffed else ""
             raise AppError(
                 ErrorCode.MEDIA_TYPE_MISMATCH,
-                f"The media is not a valid {message_type} (detected {sniffed or 'unknown data'}).",
+                f"The media is not a valid {message_type} (detected {sniffed or 'unknown data'}){hint}.",
             )
         if declared and declared != "application/octet-stream" and declared.split("/")[0] != sniffed.split("/")[0]:
             raise AppError(ErrorCode.MEDIA_TYPE_MISMATCH, f"The media claims to be {declared} but is {sniffed}.")

@@ -156,6 +156,18 @@ def test_media_that_is_not_what_it_claims_is_refused(api_client, connection, kin
     assert not Message.objects.exists() and not Media.objects.exists()
 
 
+WEBM = b"\x1a\x45\xdf\xa3" + b"\x00" * 60  # the EBML magic of Matroska/WebM
+WAV = b"RIFF\x24\x00\x00\x00WAVEfmt " + b"\x00" * 60
+
+
+@pytest.mark.parametrize(("kind", "data"), [("video", WEBM), ("audio", WAV)], ids=["webm-video", "wav-audio"])
+def test_formats_whatsapp_does_not_play_inline_go_as_documents(api_client, connection, kind, data):
+    refused = send(api_client, connection, {"to": PEER, "type": kind, "media": {"base64": b64(data)}})
+    assert refused.status_code == 400 and "send it as a document" in refused.json()["error"]["message"]
+    document = {"base64": b64(data), "filename": f"clip.{'webm' if kind == 'video' else 'wav'}"}
+    assert send(api_client, connection, {"to": PEER, "type": "document", "media": document}).status_code == 202
+
+
 def test_media_over_the_cap_is_413(api_client, connection, settings):
     settings.WILDCAT_MAX_MEDIA_BYTES = 2048
     big = PDF + b"0" * 4096
