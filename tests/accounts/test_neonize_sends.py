@@ -118,6 +118,25 @@ def test_video_audio_voice_note_document_and_sticker(driver, fake):
     assert media_types == [1, 2, 3, 0]  # video, audio, document, image (stickers upload as images)
 
 
+def test_an_animated_sticker_says_so_and_an_unnamed_document_is_named_for_its_type(driver, fake):
+    frames = [Image.new("RGB", (512, 512), colour) for colour in ("red", "blue")]
+    animated = io.BytesIO()
+    frames[0].save(animated, format="WEBP", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    still = io.BytesIO()
+    frames[0].save(still, format="WEBP")
+    for number, content in enumerate((animated.getvalue(), still.getvalue())):
+        media = MediaPayload(content=content, mimetype="image/webp")
+        sticker = OutboundMessage(
+            wa_message_id=f"3EB0S{number}", chat_jid=PEER_JID, type=MessageType.STICKER, media=media
+        )
+        driver.send_message(sticker)
+    unnamed = MediaPayload(content=b"%PDF-1.4 x", mimetype="application/pdf")
+    driver.send_message(outbound(MessageType.DOCUMENT, media=unnamed))
+    moving, standing, document = (message for _, message in fake.sent())
+    assert (moving.stickerMessage.isAnimated, standing.stickerMessage.isAnimated) == (True, False)
+    assert document.documentMessage.fileName == "file.pdf"
+
+
 def test_location_contact_reaction_and_poll(driver, fake):
     driver.send_message(
         outbound(MessageType.LOCATION, content={"latitude": -23.5, "longitude": -46.6, "name": "SP", "address": "Av."})

@@ -12,6 +12,7 @@ Imported only by the neonize driver (it imports neonize's generated proto module
 from __future__ import annotations
 
 import io
+import mimetypes
 import os
 import time
 from collections.abc import Callable
@@ -141,15 +142,19 @@ def _audio(message: OutboundMessage, upload: Uploader) -> e2e.Message:
 
 def _document(message: OutboundMessage, upload: Uploader) -> e2e.Message:
     media, fields = _uploaded(message, upload)
-    filename = media.filename or message.content.get("filename") or "file"
+    # A document is saved on the phone under its name: without one, name it for its type.
+    unnamed = "file" + (mimetypes.guess_extension(media.mimetype.split(";", 1)[0].strip()) or "")
+    filename = media.filename or message.content.get("filename") or unnamed
     document = e2e.DocumentMessage(fileName=filename, title=filename, caption=message.text or None, **fields)
     return e2e.Message(documentMessage=document)
 
 
 def _sticker(message: OutboundMessage, upload: Uploader) -> e2e.Message:
     media, fields = _uploaded(message, upload)
-    size = _image_size(media.content)
-    sticker = e2e.StickerMessage(isAnimated=bool(message.content.get("animated")), **fields)
+    size, frames = _image_frames(media.content)
+    # Clients play an animated WebP only when the sticker says so.
+    animated = bool(message.content.get("animated")) or frames > 1
+    sticker = e2e.StickerMessage(isAnimated=animated, **fields)
     if size:
         sticker.width, sticker.height = size
     return e2e.Message(stickerMessage=sticker)
@@ -302,12 +307,13 @@ def _image_preview(content: bytes) -> dict[str, Any]:
     return {"width": width, "height": height, "JPEGThumbnail": out.getvalue()}
 
 
-def _image_size(content: bytes) -> tuple[int, int] | None:
+def _image_frames(content: bytes) -> tuple[tuple[int, int] | None, int]:
+    """An image's size and frame count (1 for a still image); (None, 1) when Pillow cannot read it."""
     try:
         with Image.open(io.BytesIO(content)) as image:
-            return image.size
-    except (OSError, ValueError):  # size is optional
-        return None
+            return image.size, int(getattr(image, "n_frames", 1))
+    except (OSError, ValueError):  # both are optional
+        return None, 1
 
 
 def _now_ms() -> int:
