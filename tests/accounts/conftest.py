@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from neonize import client as neonize_client
 
 from accounts.runtime.drivers.neonize_driver import NeonizeDriver
-from tests.accounts.neonize_binding import FakeBinding, on_binding
+from tests.accounts.neonize_binding import FakeBinding, Go, on_binding
 
 
 @pytest.fixture
@@ -23,3 +24,15 @@ def driver(fake):
     driver.events = events
     yield driver
     driver.stop()
+
+
+@pytest.fixture
+def go(settings, tmp_path, monkeypatch):
+    """The recording binding in place of neonize's Go library, keeping a ``Go`` view of every connect."""
+    settings.DATA_DIR = tmp_path
+    settings.DATABASE_URL = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    fake = FakeBinding()
+    fake.connects = []
+    fake.script = lambda args: fake.connects.append(Go(args))
+    monkeypatch.setattr(neonize_client, "gocode", fake)
+    return fake

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
 import threading
 
+from neonize.events import EVENT_TO_INT
 from neonize.proto import Neonize_pb2 as npb
 from neonize.proto.waE2E import WAWebProtobufsE2E_pb2 as e2e
 
@@ -187,3 +189,29 @@ def on_binding(driver: NeonizeDriver, binding: object, *, logged_in: bool = True
     driver.client._NewClient__client = binding
     driver._logged_in = logged_in
     return driver
+
+
+class Go:
+    """Views of the arguments neonize passes to the Go ``Neonize`` entry point."""
+
+    def __init__(self, args: tuple) -> None:
+        self.args = args
+
+    store, uuid = property(lambda self: self.args[0].decode()), property(lambda self: self.args[1])
+    jid = property(lambda self: npb.JID.FromString(self.args[2]) if self.args[3] else None)
+    new_device = property(lambda self: bool(self.args[4]))
+    subscribed = property(lambda self: set(bytes(self.args[10])))
+
+    def qr(self, code: bytes) -> None:
+        buffer = ctypes.create_string_buffer(code)
+        self.args[6](None, ctypes.addressof(buffer))
+
+    def status(self, name: bytes) -> None:
+        """goneonize main.go:1105-1111, 1152: a QR-channel item other than a code, as (uuid, event name) C strings."""
+        uuid, text = ctypes.create_string_buffer(self.args[1]), ctypes.create_string_buffer(name)
+        self.args[7](ctypes.addressof(uuid), ctypes.addressof(text))
+
+    def event(self, event) -> None:
+        data = event.SerializeToString()
+        buffer = ctypes.create_string_buffer(data, len(data))
+        self.args[8](self.args[1], ctypes.addressof(buffer), len(data), EVENT_TO_INT[type(event)])

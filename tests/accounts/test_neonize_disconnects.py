@@ -14,7 +14,6 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.utils import timezone
-from neonize import client as neonize_client
 from neonize.proto import Neonize_pb2 as npb
 
 from accounts.models import ConnectionEvent, SessionCommand, WaConnection
@@ -22,22 +21,11 @@ from accounts.runtime.drivers.neonize_driver import NeonizeDriver
 from accounts.runtime.event_sink import handle_driver_event
 from accounts.runtime.host import SessionHost
 from accounts.runtime.reconciler import sessions_restart_disconnected
-from tests.accounts.neonize_binding import ME_JID, FakeBinding
-from tests.accounts.test_neonize_lifecycle import Go, seed_device, wait_for
+from tests.accounts.neonize_binding import ME_JID, Go
+from tests.accounts.test_neonize_lifecycle import seed_device, wait_for
 from wildcat.whatsapp import DriverEventType
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def go(settings, tmp_path, monkeypatch):
-    settings.DATA_DIR = tmp_path
-    settings.DATABASE_URL = f"sqlite:///{tmp_path / 'db.sqlite3'}"
-    fake = FakeBinding()
-    fake.connects = []
-    fake.script = lambda args: fake.connects.append(Go(args))
-    monkeypatch.setattr(neonize_client, "gocode", fake)
-    return fake
 
 
 def _ready_connection(api_key, tmp_path) -> WaConnection:

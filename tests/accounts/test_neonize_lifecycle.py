@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import sqlite3
 import time
 from contextlib import closing
@@ -10,14 +9,13 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from neonize import client as neonize_client
 from neonize.events import EVENT_TO_INT
 from neonize.proto import Neonize_pb2 as npb
 
 from accounts.models import WaConnection
 from accounts.runtime.drivers.neonize_driver import NeonizeDriver
 from accounts.runtime.drivers.neonize_translation import CONNECTION_TRANSLATORS
-from tests.accounts.neonize_binding import ME_JID, FakeBinding
+from tests.accounts.neonize_binding import ME_JID, Go
 from wildcat.whatsapp import DriverError, DriverEventType
 
 pytestmark = pytest.mark.django_db
@@ -31,43 +29,6 @@ def wait_for(predicate, what: str):
             return
         time.sleep(0.02)
     raise AssertionError(f"timed out waiting for {what}")
-
-
-class Go:
-    """Views of the arguments neonize passes to the Go ``Neonize`` entry point."""
-
-    def __init__(self, args: tuple) -> None:
-        self.args = args
-
-    store, uuid = property(lambda self: self.args[0].decode()), property(lambda self: self.args[1])
-    jid = property(lambda self: npb.JID.FromString(self.args[2]) if self.args[3] else None)
-    new_device = property(lambda self: bool(self.args[4]))
-    subscribed = property(lambda self: set(bytes(self.args[10])))
-
-    def qr(self, code: bytes) -> None:
-        buffer = ctypes.create_string_buffer(code)
-        self.args[6](None, ctypes.addressof(buffer))
-
-    def status(self, name: bytes) -> None:
-        """goneonize main.go:1105-1111, 1152: a QR-channel item other than a code, as (uuid, event name) C strings."""
-        uuid, text = ctypes.create_string_buffer(self.args[1]), ctypes.create_string_buffer(name)
-        self.args[7](ctypes.addressof(uuid), ctypes.addressof(text))
-
-    def event(self, event) -> None:
-        data = event.SerializeToString()
-        buffer = ctypes.create_string_buffer(data, len(data))
-        self.args[8](self.args[1], ctypes.addressof(buffer), len(data), EVENT_TO_INT[type(event)])
-
-
-@pytest.fixture
-def go(settings, tmp_path, monkeypatch):
-    settings.DATA_DIR = tmp_path
-    settings.DATABASE_URL = f"sqlite:///{tmp_path / 'db.sqlite3'}"
-    fake = FakeBinding()
-    fake.connects = []
-    fake.script = lambda args: fake.connects.append(Go(args))
-    monkeypatch.setattr(neonize_client, "gocode", fake)
-    return fake
 
 
 def _connection(api_key, whatsapp_id: str = "", *, in_store: bool = True, name: str = "phone") -> WaConnection:
