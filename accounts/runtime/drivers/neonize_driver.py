@@ -74,7 +74,6 @@ from accounts.runtime.drivers.neonize_login import LoginWatch, login_status_text
 from accounts.runtime.drivers.neonize_messages import (
     edit_build,
     jid_parse,
-    jid_user_string,
     message_build,
     revoke_build,
 )
@@ -463,31 +462,7 @@ class NeonizeDriver(SessionDriver):
             raise driver_error(exc) from exc
 
     def check_numbers(self, numbers: list[str]) -> list[dict[str, Any]]:
-        client = self._ready_client()
-        digits = ["".join(ch for ch in str(number) if ch.isdigit()) for number in numbers]
-        queries = [f"+{d}" for d in digits if d]
-        try:
-            responses = client.is_on_whatsapp(*queries) if queries else []
-        except Exception as exc:
-            raise driver_error(exc) from exc
-        found = {"".join(ch for ch in r.Query if ch.isdigit()): r for r in responses}
-        results = []
-        for number, d in zip(numbers, digits, strict=True):
-            response = found.get(d)
-            exists = bool(response is not None and response.IsIn)
-            jid = self._number_jid(client, response.JID, d) if exists else ""
-            results.append({"number": number, "exists": exists, "jid": jid})
-        return results
-
-    def _number_jid(self, client: Any, found: Any, digits: str) -> str:
-        """The phone-number JID of a number found on WhatsApp, the form chats are stored under.
-
-        whatsmeow asks with ``addressing_mode: lid`` and answers with the LID (user.go:181-205), keeping
-        the phone number in a field neonize 0.5.2 does not pass on; it also stores the pair in its LID
-        map (user.go:206-212, 222-223), where the phone number is read back. The queried number is the fallback.
-        """
-        jid = self._lids.phone_jid(client, jid_user_string(found))
-        return f"{digits}@s.whatsapp.net" if jid.endswith("@lid") else jid
+        return self._lids.numbers_check(self._ready_client(), numbers)
 
     def list_groups(self) -> list[dict[str, Any]]:
         client = self._ready_client()

@@ -1,4 +1,4 @@
-"""Replaces privacy ``@lid`` JIDs that came without a phone number by the phone-number JID whatsmeow knows.
+"""Replaces privacy ``@lid`` JIDs by the phone-number JIDs whatsmeow knows, for messages and number checks.
 
 WhatsApp may name a contact by a LID (``…@lid``) with no ``SenderAlt``/``RecipientAlt``; the same
 person writing from a phone-number JID would then become a second chat. whatsmeow keeps the LID to
@@ -12,6 +12,7 @@ import dataclasses
 import logging
 from typing import Any
 
+from accounts.runtime.drivers.neonize_errors import driver_error
 from accounts.runtime.drivers.neonize_messages import jid_parse, jid_user_string
 from wildcat.whatsapp import InboundMessage
 
@@ -54,3 +55,28 @@ class LidPhoneBook:
             self._known.clear()
         self._known[jid] = jid_user_string(found)
         return self._known[jid]
+
+    def numbers_check(self, client: Any, numbers: list[str]) -> list[dict[str, Any]]:
+        """Which numbers have WhatsApp, each with the phone-number JID chats are stored under.
+
+        whatsmeow asks with ``addressing_mode: lid`` and answers with the LID (user.go:181-205), keeping
+        the phone number in a field neonize 0.5.2 does not pass on; it also stores the pair in its LID
+        map (user.go:206-212, 222-223), where the phone number is read back. The queried number is the
+        fallback.
+        """
+        digits = ["".join(ch for ch in str(number) if ch.isdigit()) for number in numbers]
+        queries = [f"+{d}" for d in digits if d]
+        try:
+            responses = client.is_on_whatsapp(*queries) if queries else []
+        except Exception as exc:
+            raise driver_error(exc) from exc
+        found = {"".join(ch for ch in r.Query if ch.isdigit()): r for r in responses}
+        results = []
+        for number, number_digits in zip(numbers, digits, strict=True):
+            response = found.get(number_digits)
+            exists = bool(response is not None and response.IsIn)
+            jid = self.phone_jid(client, jid_user_string(response.JID)) if exists else ""
+            if jid.endswith("@lid"):
+                jid = f"{number_digits}@s.whatsapp.net"
+            results.append({"number": number, "exists": exists, "jid": jid})
+        return results
